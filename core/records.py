@@ -1,0 +1,111 @@
+"""The records a run yields, named as past events.
+
+The training loop (core/run.py) is a generator of these; sinks consume them:
+the Zarr writer (core/trajectory.py), the headless printer and the console.
+They are small frozen dataclasses; a snapshot's weights travel as a host
+tensor (see core/hostcopy.py for who may read it when).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    name: str
+    preset: dict[str, Any]
+    n_params: int
+    train_size: int
+    device: str
+    param_layout: list[tuple[str, list[int], int]]
+    snapshot_steps: list[int]
+    total_steps: int
+    start_step: int = 0
+
+
+@dataclass(frozen=True)
+class StepLogged:
+    """The running minibatch loss (read back from the device every log_every steps)."""
+
+    step: int
+    loss: float
+    steps_per_s: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+
+
+@dataclass(frozen=True)
+class SnapshotTaken:
+    """Weights and full-set evaluation at one snapshot time (index into the log grid)."""
+
+    index: int
+    step: int
+    weights: Any  # core.hostcopy.HostCopy: call .tensor() to read, .release() when done
+    evaluation: Evaluation
+    observables: dict[str, float] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # what a resume needs (optimizer, RNG)
+
+
+@dataclass(frozen=True)
+class DynamicsChanged:
+    step: int
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    step: int
+    wall_s: float
+    status: str = "finished"
+
+
+@dataclass(frozen=True)
+class RunInterrupted:
+    step: int
+    wall_s: float
+    reason: str = "stopped"
+    status: str = "interrupted"
+
+
+@dataclass(frozen=True)
+class RunDiverged:
+    step: int
+    wall_s: float
+    what: str  # "loss" or "weights"
+    value: float
+    status: str = "diverged"
+
+
+RunEnded = (RunFinished, RunInterrupted, RunDiverged)
+
+
+def is_end(record) -> bool:
+    return isinstance(record, RunEnded)
+
+
+def to_event(record) -> dict[str, Any]:
+    """The store's `events` entry for a record (step and kind at least)."""
+    kind = type(record).__name__
+    if isinstance(record, DynamicsChanged):
+        return {"step": record.step, "kind": "dynamics_changed", "old": record.old, "new": record.new}
+    if isinstance(record, RunDiverged):
+        return {"step": record.step, "kind": "diverged", "what": record.what, "value": repr(record.value)}
+    if isinstance(record, RunInterrupted):
+        return {"step": record.step, "kind": "interrupted", "reason": record.reason}
+    if isinstance(record, RunFinished):
+        return {"step": record.step, "kind": "finished"}
+    if isinstance(record, RunStarted):
+        return {"step": record.start_step, "kind": "started"}
+    return {"step": getattr(record, "step", -1), "kind": kind}
+
+

@@ -1,0 +1,211 @@
+"""The run: one readable training loop that yields records.
+
+    run = Run(preset)                 # loads data, builds the model (may raise BadInput)
+    for record in run:                # RunStarted, StepLogged, SnapshotTaken, ...
+        for sink in sinks: sink.handle(record)
+
+`run.stop()` and `run.switch_dynamics(...)` may be called from any thread;
+they act at the next step boundary.  Storage, printing and plotting happen in
+the sinks, never here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import queue
+import random
+import threading
+import time
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from . import data as datasets
+from . import models
+from .dynamics import Trainer
+from .errors import BadInput, RunFailed
+from .evaluate import evaluate
+from .hostcopy import HostPool
+from .presets import DynamicsConfig, Preset, with_overrides
+from .records import (DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted,
+                      SnapshotTaken, StepLogged)
+from .schedule import log_grid
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto: cuda, then mps, then cpu.  Asking for a device that is absent is bad input."""
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"device cuda asked for, but torch {torch.__version__} sees no CUDA GPU here: use --device cpu (or auto)")
+    if name == "mps" and not has_mps:
+        raise BadInput("device mps asked for, but this machine has no Apple GPU: use --device cpu (or auto)")
+    if name not in ("cpu", "cuda", "mps"):
+        raise BadInput(f"unknown device {name!r}: use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        out.append("mps")
+    return out
+
+
+class Run:
+    """A training run of one preset; iterate it to train."""
+
+    def __init__(self, preset: Preset, *, data_dir: str | None = None, download: bool = False,
+                 data: datasets.DataSet | None = None):
+        self.preset = preset
+        self.device = resolve_device(preset.run.device)
+        if self.device.type == "cuda":
+            # Delta and D are sums of squares: TF32 would corrupt them (NOTES.md).
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        self.data = data if data is not None else datasets.load(
+            preset.data, self.device, data_dir_override=data_dir, download=download)
+        seed = preset.run.seed
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        self.model = models.build(preset.model, self.data.input_shape, self.data.classes).to(self.device)
+        self.model.train()
+        self.flat = models.flatten_parameters(self.model)
+        self.n_params = int(self.flat.w.numel())
+        self.trainer = Trainer(self.model, self.flat, self.data, preset.dynamics, seed)
+        self.snapshot_steps = log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots)
+        self.step = 0
+        self.next_snapshot = 0  # index into snapshot_steps
+        self._host = HostPool(self.n_params, self.flat.w.dtype, self.device)
+        self._stop = threading.Event()
+        self._stop_reason = "stopped"
+        self._switches: queue.SimpleQueue = queue.SimpleQueue()
+
+    # -- control from any thread -------------------------------------------
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop at the next step boundary; the run ends with RunInterrupted."""
+        self._stop_reason = reason
+        self._stop.set()
+
+    def switch_dynamics(self, **changes) -> DynamicsConfig:
+        """Queue a change of dynamics (e.g. kind="langevin", temperature=1e-4).
+
+        Validated now (BadInput on a bad value), applied at the next step
+        boundary, and recorded as a DynamicsChanged record with its step.
+        """
+        current = self.trainer.cfg
+        trial = with_overrides(self.preset.replace(dynamics=current), {f"dynamics.{k}": v for k, v in changes.items()})
+        self._switches.put(trial.dynamics)
+        return trial.dynamics
+
+    @property
+    def total_steps(self) -> int:
+        return self.preset.run.steps
+
+    # -- the loop ------------------------------------------------------------
+    def __iter__(self) -> Iterator:
+        return self.records()
+
+    def records(self) -> Iterator:
+        p = self.preset
+        rec = p.recording
+        t_start = time.perf_counter()
+        on_cpu = self.device.type == "cpu"
+        yield RunStarted(p.name, p.to_dict(), self.n_params, self.data.train_size, str(self.device),
+                         self.flat.layout, self.snapshot_steps, p.run.steps, self.step)
+        if self.step == 0 and self.next_snapshot == 0:
+            yield self._snapshot()
+
+        last_log_t, last_log_step = time.perf_counter(), self.step
+        while self.step < p.run.steps:
+            # ---- control: dynamics switches and stop requests, between steps
+            while not self._switches.empty():
+                new = self._switches.get()
+                old = self.trainer.cfg
+                self.trainer.switch(new)
+                yield DynamicsChanged(self.step, dataclasses.asdict(old), dataclasses.asdict(new))
+            if self._stop.is_set():
+                yield RunInterrupted(self.step, time.perf_counter() - t_start, self._stop_reason)
+                return
+
+            # ---- one update
+            loss = self.trainer.step()
+            self.step += 1
+
+            # ---- divergence: on CPU the loss is checked every step (reading it
+            # is free); on a GPU .item() is a sync point, so only at log steps.
+            logging_now = self.step % rec.log_every == 0
+            if on_cpu or logging_now:
+                value = loss.item()
+                if not math.isfinite(value):
+                    yield RunDiverged(self.step, time.perf_counter() - t_start, "loss", value)
+                    return
+                if logging_now:
+                    now = time.perf_counter()
+                    rate = (self.step - last_log_step) / max(now - last_log_t, 1e-9)
+                    last_log_t, last_log_step = now, self.step
+                    yield StepLogged(self.step, value, rate)
+
+            # ---- snapshot on the log grid
+            if self.next_snapshot < len(self.snapshot_steps) and self.step == self.snapshot_steps[self.next_snapshot]:
+                if not bool(torch.isfinite(self.flat.w).all()):
+                    yield RunDiverged(self.step, time.perf_counter() - t_start, "weights", math.nan)
+                    return
+                yield self._snapshot()
+
+        yield RunFinished(self.step, time.perf_counter() - t_start)
+
+    def _snapshot(self) -> SnapshotTaken:
+        weights = self._host.copy(self.flat.w)
+        evaluation = evaluate(self.model, self.data, self.preset.recording.eval_chunk)
+        record = SnapshotTaken(self.next_snapshot, self.step, weights, evaluation, {}, self.state())
+        self.next_snapshot += 1
+        return record
+
+    # -- what a resume needs ---------------------------------------------------
+    def state(self) -> dict:
+        """Everything besides w that decides the future of the run."""
+        return {
+            "step": self.step,
+            "next_snapshot": self.next_snapshot + 1,
+            "trainer": self.trainer.state(),
+            "torch_rng": torch.get_rng_state(),
+            "buffers": {k: v.detach().cpu().clone() for k, v in self.model.named_buffers()},
+        }
+
+
+def drive(run: Run, sinks: list) -> object:
+    """Feed every record of `run` to every sink; returns the last (end) record.
+
+    A sink that fails with RunFailed (the writer on a full disk, say) is
+    dropped, the run is stopped at the next step boundary so the others see a
+    clean RunInterrupted, and the failure is raised once the run has ended.
+    """
+    failure: RunFailed | None = None
+    last = None
+    live = list(sinks)
+    for record in run:
+        last = record
+        for sink in list(live):
+            try:
+                sink.handle(record)
+            except RunFailed as err:
+                failure = failure or err
+                live.remove(sink)
+                run.stop("write failed")
+    for sink in live:
+        close = getattr(sink, "close", None)
+        if close is not None:
+            try:
+                close()
+            except RunFailed as err:
+                failure = failure or err
+    if failure is not None:
+        raise failure
+    return last

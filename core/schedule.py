@@ -1,0 +1,18 @@
+"""The log-spaced snapshot grid of SCIENCE.md ("Time")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_grid(first: int, last: int, n: int) -> list[int]:
+    """round(exp(linspace(ln t0, ln t_max, n))), duplicates dropped, 0 prepended.
+
+    Every entry can serve as a waiting time t_w; lags are differences of
+    later entries.  With t0 >= t_max the grid is [0, t_max].
+    """
+    if last <= 0:
+        return [0]
+    first = min(first, last)
+    times = np.rint(np.exp(np.linspace(np.log(first), np.log(last), n))).astype(np.int64)
+    return [0] + sorted(set(int(t) for t in times if t > 0))

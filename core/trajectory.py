@@ -1,0 +1,197 @@
+"""The Zarr v3 trajectory of a run: the format contract and its reader.
+
+One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
+
+    attrs     glasslab_version, preset, seed, device, torch_version, git_commit,
+              n_params, param_layout [(name, shape, offset)], status
+              (running | finished | interrupted | diverged), events [{step, kind, ...}],
+              snapshot_grid (planned steps), n_snapshots and n_loss (committed counts)
+    weights           float32 [snapshot, param], chunks (1, <=2^20): a snapshot is whole chunks
+    snapshot_step     int64   [snapshot]
+    evals/train_loss, evals/train_acc, evals/test_loss, evals/test_acc   float64 [snapshot]
+    loss/step int64 [log], loss/value float64 [log]: the running minibatch loss
+
+Consistency: zarr v3 has no unlimited dimension, and a resize rewrites the
+array's zarr.json before the data lands (NOTES.md).  So each append is
+resize -> write the rows -> bump the committed count in the root attributes
+(an atomic rename).  Readers use the committed count, never the array shape,
+and therefore only ever see whole snapshots.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from . import __version__
+from .errors import BadInput
+
+EVALS = ("train_loss", "train_acc", "test_loss", "test_acc")
+WEIGHT_CHUNK = 2**20
+STATUSES = ("running", "finished", "interrupted", "diverged")
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _array(group, name, shape, chunks, dtype, fill, dims):
+    return group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill,
+                              compressors=None if dtype == "float32" else "auto", dimension_names=dims)
+
+
+def create(path: Path, attrs: dict[str, Any], n_params: int) -> zarr.Group:
+    """A new, empty trajectory group; fails if `path` exists."""
+    root = zarr.open_group(store=str(path), mode="w-", zarr_format=3)
+    # Float32 weights barely compress (1.1x, NOTES.md): no compressor, a faster writer.
+    _array(root, "weights", (0, n_params), (1, min(n_params, WEIGHT_CHUNK)), "float32", math.nan, ("snapshot", "param"))
+    _array(root, "snapshot_step", (0,), (256,), "int64", -1, ("snapshot",))
+    evals = root.create_group("evals")
+    for name in EVALS:
+        _array(evals, name, (0,), (256,), "float64", math.nan, ("snapshot",))
+    loss = root.create_group("loss")
+    _array(loss, "step", (0,), (4096,), "int64", -1, ("log",))
+    _array(loss, "value", (0,), (4096,), "float64", math.nan, ("log",))
+    root.attrs.update({**attrs, "n_snapshots": 0, "n_loss": 0})
+    return root
+
+
+def append_rows(array: zarr.Array, start: int, rows: np.ndarray) -> None:
+    """Write rows at [start, start + len(rows)) along axis 0, growing the array first."""
+    end = start + len(rows)
+    if array.shape[0] < end:
+        array.resize((end, *array.shape[1:]))
+    array[start:end] = rows
+
+
+def open_group(path: str | Path, mode: str = "r") -> zarr.Group:
+    """Open a run's group, refusing anything that is not a glasslab store."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInput(f"{path} does not exist: give a run directory (glasslab runs lists them)")
+    try:
+        # Consolidated metadata would be stale during a run: never use it.
+        root = zarr.open_group(store=str(path), mode=mode, use_consolidated=False)
+        ok = "glasslab_version" in root.attrs and "weights" in root
+    except Exception:  # zarr raises several kinds for a folder that is not a group
+        ok = False
+    if not ok:
+        raise BadInput(f"{path} is not a glasslab run store (no Zarr group with glasslab attributes): give a run directory written by glasslab run")
+    return root
+
+
+@dataclass
+class Trajectory:
+    """A consistent, read-only view of a (possibly still running) trajectory.
+
+    Everything is cut to the committed counts read once at open time, so a
+    reader racing a writer sees a prefix of whole snapshots.
+    """
+
+    path: Path
+    root: zarr.Group
+    attrs: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Trajectory":
+        root = open_group(path)
+        return cls(Path(path), root, dict(root.attrs))
+
+    @property
+    def status(self) -> str:
+        return self.attrs.get("status", "running")
+
+    @property
+    def n_snapshots(self) -> int:
+        return int(self.attrs.get("n_snapshots", 0))
+
+    @property
+    def n_params(self) -> int:
+        return int(self.attrs["n_params"])
+
+    @property
+    def events(self) -> list[dict]:
+        return list(self.attrs.get("events", []))
+
+    @property
+    def preset(self) -> dict:
+        return self.attrs.get("preset", {})
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.root["snapshot_step"][: self.n_snapshots]
+
+    @property
+    def weights(self) -> zarr.Array:
+        """The weights array; only rows [:n_snapshots] are committed."""
+        return self.root["weights"]
+
+    def snapshot(self, i: int) -> np.ndarray:
+        if not -self.n_snapshots <= i < self.n_snapshots:
+            raise IndexError(f"snapshot {i} out of range: {self.n_snapshots} committed")
+        return self.root["weights"][i % self.n_snapshots]
+
+    def evals(self) -> dict[str, np.ndarray]:
+        n = self.n_snapshots
+        return {k: self.root[f"evals/{k}"][:n] for k in EVALS}
+
+    def loss(self) -> tuple[np.ndarray, np.ndarray]:
+        n = int(self.attrs.get("n_loss", 0))
+        return self.root["loss/step"][:n], self.root["loss/value"][:n]
+
+    def array(self, name: str) -> np.ndarray | None:
+        """Any other committed per-snapshot array (e.g. observables/D), or None if absent."""
+        if name not in self.root:
+            return None
+        return self.root[name][: self.n_snapshots]
+
+
+def new_run_path(out_dir: str | Path, name: str, now=None) -> Path:
+    """out_dir/NAME-YYYYmmdd-HHMMSS.zarr, with -2, -3 ... if that exists; nothing is created."""
+    import datetime as _dt
+
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(out_dir) / f"{name}-{stamp}"
+    path, k = base.with_name(base.name + ".zarr"), 2
+    while path.exists():
+        path, k = base.with_name(f"{base.name}-{k}.zarr"), k + 1
+    return path
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """The output directory, created if missing; BadInput if it cannot be written."""
+    import os
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInput(f"cannot create the output directory {out} ({err.strerror}): choose a writable --out") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BadInput(f"the output directory {out} is not writable: choose a writable --out")
+    return out
+
+
+def list_runs(out_dir: str | Path) -> list[Trajectory]:
+    """The glasslab stores directly under `out_dir`, newest first (unreadable ones skipped)."""
+    out = []
+    for p in sorted(Path(out_dir).glob("*.zarr"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            out.append(Trajectory.open(p))
+        except BadInput:
+            continue
+    return out
+

@@ -1,0 +1,170 @@
+"""The Zarr writer sink: records in, a consistent trajectory on disk, off the training thread.
+
+`handle()` only puts the record on a bounded queue, so the training loop waits
+only when the writer is `queue_size` records behind.  One thread owns the
+store and applies records in order.  A write error (disk full, permission)
+is kept and raised as RunFailed from the next `handle()` or from `close()`,
+so the run stops cleanly; the thread then still tries to mark the store
+`interrupted` so that what was written stays usable.
+"""
+
+from __future__ import annotations
+
+import errno
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__, trajectory
+from .errors import RunFailed
+from .records import (DynamicsChanged, RunStarted, SnapshotTaken, StepLogged, is_end, to_event)
+
+_CLOSE = object()
+
+
+class TrajectoryWriter:
+    def __init__(self, path: str | Path, *, queue_size: int = 4):
+        self.path = Path(path)
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.error: BaseException | None = None
+        self.failed = False  # set once, by the thread, at the first write error
+        self.root = None
+        self.n_snapshots = 0
+        self.n_loss = 0
+        self._loss_buf: list[tuple[int, float]] = []
+        self._attrs: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._work, name="glasslab-writer", daemon=True)
+        self._thread.start()
+
+    # -- the sink interface (training thread) ----------------------------------
+    def handle(self, record) -> None:
+        self._raise_if_failed()
+        self.queue.put(record)
+
+    def close(self) -> None:
+        """Flush everything queued, stop the thread, raise a pending write error."""
+        if self._thread.is_alive():
+            self.queue.put(_CLOSE)
+            self._thread.join()
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self.failed:
+            raise RunFailed(describe_write_error(self.path, self.error)) from None
+
+    # -- the writer thread --------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            record = self.queue.get()
+            if record is _CLOSE:
+                return
+            if self.failed:  # drop work after a failure, but free host buffers
+                _release(record)
+                continue
+            try:
+                self._apply(record)
+            except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
+                self.error, self.failed = err, True
+                _release(record)
+                self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
+                                               "error": str(err)})
+
+    def _apply(self, record) -> None:
+        if isinstance(record, RunStarted):
+            self._start(record)
+        elif isinstance(record, StepLogged):
+            self._loss_buf.append((record.step, record.loss))
+        elif isinstance(record, SnapshotTaken):
+            self._snapshot(record)
+        elif isinstance(record, DynamicsChanged):
+            self._commit(events=[to_event(record)])
+        elif is_end(record):
+            self._commit(status=record.status, events=[to_event(record)], wall_s=record.wall_s)
+
+    def _start(self, r: RunStarted) -> None:
+        if r.start_step > 0:  # a resumed run appends to its existing store
+            self.root = trajectory.open_group(self.path, mode="r+")
+            self._attrs = dict(self.root.attrs)
+            self.n_snapshots, self.n_loss = int(self._attrs["n_snapshots"]), int(self._attrs["n_loss"])
+            self._commit(status="running", events=[to_event(r)])
+            return
+        self._attrs = {
+            "glasslab_version": __version__,
+            "name": r.name,
+            "preset": r.preset,
+            "seed": r.preset["run"]["seed"],
+            "device": r.device,
+            "torch_version": torch.__version__,
+            "git_commit": trajectory.git_commit(),
+            "n_params": r.n_params,
+            "train_size": r.train_size,
+            "param_layout": [list(x) for x in r.param_layout],
+            "snapshot_grid": r.snapshot_steps,
+            "total_steps": r.total_steps,
+            "status": "running",
+            "events": [to_event(r)],
+        }
+        self.root = trajectory.create(self.path, self._attrs, r.n_params)
+
+    def _snapshot(self, r: SnapshotTaken) -> None:
+        root, n = self.root, self.n_snapshots
+        try:
+            w = r.weights.tensor().numpy()
+            trajectory.append_rows(root["weights"], n, w[None, :])
+        finally:
+            r.weights.release()
+        trajectory.append_rows(root["snapshot_step"], n, np.array([r.step], dtype=np.int64))
+        ev = r.evaluation
+        for name in trajectory.EVALS:
+            trajectory.append_rows(root[f"evals/{name}"], n, np.array([getattr(ev, name)], dtype=np.float64))
+        self.n_snapshots = n + 1
+        self._flush_loss()
+        self._commit()
+
+    def _flush_loss(self) -> None:
+        if not self._loss_buf:
+            return
+        steps = np.array([s for s, _ in self._loss_buf], dtype=np.int64)
+        values = np.array([v for _, v in self._loss_buf], dtype=np.float64)
+        trajectory.append_rows(self.root["loss/step"], self.n_loss, steps)
+        trajectory.append_rows(self.root["loss/value"], self.n_loss, values)
+        self.n_loss += len(steps)
+        self._loss_buf.clear()
+
+    def _commit(self, status: str | None = None, events: list[dict] | None = None, **extra) -> None:
+        """Publish the committed counts (and status/events) in one atomic attributes write."""
+        self._flush_loss()
+        if events:
+            self._attrs["events"] = list(self._attrs.get("events", [])) + events
+        if status:
+            self._attrs["status"] = status
+        self._attrs.update(extra)
+        self._attrs["n_snapshots"] = self.n_snapshots
+        self._attrs["n_loss"] = self.n_loss
+        self.root.attrs.update(self._attrs)
+
+    def _try_mark(self, status: str, event: dict) -> None:
+        if self.root is None:
+            return
+        try:
+            self._loss_buf.clear()
+            self._commit(status=status, events=[event])
+        except Exception:  # the disk may still be full: the last committed state stands
+            pass
+
+
+def _release(record) -> None:
+    if isinstance(record, SnapshotTaken):
+        record.weights.release()
+
+
+def describe_write_error(path: Path, err: BaseException) -> str:
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return f"disk full while writing {path}: free space and start again; every snapshot committed so far in it is kept"
+    if isinstance(err, PermissionError):
+        return f"cannot write {path} ({err.strerror}): choose a writable --out directory"
+    return f"writing {path} failed ({type(err).__name__}: {err}); the snapshots committed so far are kept"

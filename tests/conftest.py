@@ -1,0 +1,60 @@
+"""Shared fixtures: small presets that train in a second, and temporary run directories."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core import presets  # noqa: E402
+
+
+def tiny_preset(**over) -> presets.Preset:
+    """A toy model on a small synthetic task: ~200 steps take well under a second."""
+    base = {
+        "model.kind": "toy", "model.width": 16,
+        "data.name": "synthetic", "data.shape": [8], "data.classes": 4,
+        "data.train_size": 200, "data.test_size": 100,
+        "dynamics.kind": "sgd", "dynamics.lr": 0.5, "dynamics.batch_size": 20, "dynamics.momentum": 0.5,
+        "recording.snapshots": 20, "recording.first": 5, "recording.log_every": 5,
+        "run.steps": 200, "run.device": "cpu",
+    }
+    base.update(over)
+    return presets.with_overrides(presets.Preset(name="tiny"), base)
+
+
+@pytest.fixture
+def tiny():
+    return tiny_preset
+
+
+@pytest.fixture
+def run_to_store(tmp_path):
+    """Train a preset through the real writer; returns the store path and the records."""
+    from core.run import Run, drive
+    from core.writer import TrajectoryWriter
+
+    def go(preset, name="run.zarr", collect=True):
+        run = Run(preset)
+        records = []
+
+        class Collect:
+            def handle(self, r):
+                records.append(r)
+
+        path = tmp_path / name
+        drive(run, [TrajectoryWriter(path), Collect()])
+        return path, records
+
+    return go
+
+
+@pytest.fixture(autouse=True)
+def _clean_cwd(monkeypatch, tmp_path_factory):
+    """Tests run from a clean working directory so a local presets/ cannot shadow the shipped ones."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("GLASSLAB_DATA", str(tmp_path_factory.mktemp("data")))

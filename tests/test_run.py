@@ -1,0 +1,97 @@
+"""The run as a generator of records: order, snapshots, control from outside, divergence, determinism."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from core.records import (DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted,
+                          SnapshotTaken, StepLogged)
+from core.run import Run, resolve_device
+from core.schedule import log_grid
+from core.errors import BadInput
+from tests.conftest import tiny_preset
+
+
+def test_log_grid_follows_science_md():
+    g = log_grid(10, 100000, 50)
+    assert g[0] == 0 and g[1] == 10 and g[-1] == 100000
+    assert all(a < b for a, b in zip(g, g[1:]))
+    ref = sorted(set(np.rint(np.exp(np.linspace(np.log(10), np.log(1e5), 50))).astype(int)))
+    assert g[1:] == ref
+    assert log_grid(1, 20, 100) == list(range(0, 21))  # duplicates dropped
+    assert log_grid(50, 10, 5) == [0, 10]
+
+
+def test_records_come_in_order_with_a_snapshot_at_every_grid_time():
+    p = tiny_preset()
+    records = list(Run(p))
+    assert isinstance(records[0], RunStarted) and isinstance(records[-1], RunFinished)
+    snaps = [r for r in records if isinstance(r, SnapshotTaken)]
+    assert [s.step for s in snaps] == log_grid(5, 200, 20) == records[0].snapshot_steps
+    assert [s.index for s in snaps] == list(range(len(snaps)))
+    logs = [r for r in records if isinstance(r, StepLogged)]
+    assert [r.step for r in logs] == list(range(5, 201, 5))
+    first, last = snaps[0].evaluation, snaps[-1].evaluation
+    assert last.train_loss < 0.7 * first.train_loss  # it learns
+    assert 0 <= last.train_acc <= 1
+    assert records[0].n_params == 8 * 16 + 16 + 16 * 4 + 4
+
+
+def test_same_seed_same_trajectory_bitwise_on_cpu():
+    def weights(seed):
+        return [r.weights.tensor().clone() for r in Run(tiny_preset(**{"run.seed": seed}))
+                if isinstance(r, SnapshotTaken)]
+    a, b, c = weights(1), weights(1), weights(2)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[-1], c[-1])
+
+
+def test_stop_from_another_thread_ends_with_interrupted():
+    run = Run(tiny_preset(**{"run.steps": 100000}))
+    seen = []
+    for r in run:
+        seen.append(r)
+        if isinstance(r, StepLogged) and r.step == 50:
+            threading.Thread(target=run.stop, args=("user",)).start()
+    end = seen[-1]
+    assert isinstance(end, RunInterrupted) and end.reason == "user" and 50 <= end.step < 100000
+
+
+def test_dynamics_switch_applies_between_steps_and_is_recorded():
+    run = Run(tiny_preset(**{"run.steps": 120}))
+    out = []
+    for r in run:
+        out.append(r)
+        if isinstance(r, StepLogged) and r.step == 60:
+            run.switch_dynamics(kind="langevin", momentum=0.0, temperature=1e-4, lr=0.05)
+    changes = [r for r in out if isinstance(r, DynamicsChanged)]
+    assert len(changes) == 1 and changes[0].step == 60
+    assert changes[0].old["kind"] == "sgd" and changes[0].new["kind"] == "langevin"
+    assert run.trainer.cfg.temperature == 1e-4 and isinstance(out[-1], RunFinished)
+
+
+def test_a_bad_switch_is_refused_at_once():
+    run = Run(tiny_preset())
+    with pytest.raises(BadInput, match="overdamped"):
+        run.switch_dynamics(kind="langevin")  # the tiny preset has momentum 0.5
+    with pytest.raises(BadInput, match="temperature must be >= 0"):
+        run.switch_dynamics(temperature=-1.0)
+
+
+def test_nan_loss_stops_the_run_as_diverged():
+    run = Run(tiny_preset(**{"model.kind": "fc", "dynamics.lr": 1e6, "dynamics.momentum": 0.9}))
+    records = list(run)
+    end = records[-1]
+    assert isinstance(end, RunDiverged) and end.what in ("loss", "weights")
+    snaps = [r for r in records if isinstance(r, SnapshotTaken)]
+    assert all(s.step < end.step for s in snaps)
+
+
+def test_absent_devices_are_bad_input():
+    if not torch.cuda.is_available():
+        with pytest.raises(BadInput, match="no CUDA GPU"):
+            resolve_device("cuda")
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")

@@ -1,0 +1,167 @@
+"""The `glasslab` command line: thin commands over the engine in core/.
+
+Known errors (core.errors.GlasslabError) become one line on stderr and an exit
+code (2 bad input, 1 failed); never a traceback.  The console is imported
+lazily, so `glasslab run ... --no-ui` never imports textual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from core.errors import BadInput, GlasslabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+                  help="glasslab: does training age like a glass?  Train networks and measure them with the tools of glass physics.")
+presets_app = typer.Typer(help="Browse the experiment presets.", pretty_exceptions_enable=False)
+app.add_typer(presets_app, name="presets")
+
+# Option aliases, defined once.
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that holds the run stores.")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda | mps (overrides run.device).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field: section.key=value (repeatable).")]
+StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
+DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
+
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def fail(err: GlasslabError) -> typer.Exit:
+    print(f"glasslab: error: {err}", file=sys.stderr, flush=True)
+    return typer.Exit(err.exit_code)
+
+
+@contextlib.contextmanager
+def clean_errors():
+    """Turn the engine's known errors into one line and an exit code."""
+    try:
+        yield
+    except GlasslabError as err:
+        raise fail(err) from None
+
+
+def load_preset(name: str, sets: list[str] | None, steps: int | None, device: str | None):
+    from core import presets
+
+    overrides = list(sets or [])
+    if steps is not None:
+        overrides.append(f"run.steps={steps}")
+    if device is not None:
+        if device not in presets.DEVICES:
+            raise BadInput(f"--device {device!r} is not known: use auto, cpu, cuda or mps")
+        overrides.append(f"run.device={device}")
+    return presets.load(name, overrides)
+
+
+@contextlib.contextmanager
+def stop_on_signals(run):
+    """SIGINT/SIGTERM stop the run at the next step boundary instead of killing it."""
+    def handler(signum, _frame):
+        run.stop(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@app.command("run")
+def run_cmd(
+    preset: Annotated[str, typer.Argument(help="Preset name (glasslab presets list) or path to a .toml file.")],
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Run headless (batch jobs): progress and summary on stdout.")] = False,
+    out: OutOpt = Path("runs"),
+    device: DeviceOpt = None,
+    set_: SetOpt = None,
+    steps: StepsOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+):
+    """Train a preset and record its trajectory in a Zarr store."""
+    from core import trajectory
+    from core.records import RunDiverged, RunInterrupted
+    from core.run import Run, drive
+    from core.writer import TrajectoryWriter
+    from tui.printer import HeadlessPrinter
+
+    with clean_errors():
+        p = load_preset(preset, set_, steps, device)
+        run = Run(p, data_dir=data_dir, download=download)
+        out_dir = trajectory.check_out_dir(out)
+        path = trajectory.new_run_path(out_dir, p.name)
+        writer = TrajectoryWriter(path)
+        printer = HeadlessPrinter(path)
+        with stop_on_signals(run):
+            try:
+                end = drive(run, [writer, printer])
+            finally:
+                printer.close()
+    if isinstance(end, RunDiverged):
+        print(f"glasslab: diverged: {end.what} is not finite at step {end.step}; the snapshots before it are kept in {path}. "
+              "Try a smaller learning rate (--set dynamics.lr=...).", file=sys.stderr)
+        raise typer.Exit(1)
+    if isinstance(end, RunInterrupted):
+        raise typer.Exit(EXIT_SIGNAL.get(end.reason, 1))
+
+
+@presets_app.command("list")
+def presets_list():
+    """Every preset: model, data set, dynamics, N, and whether its data is here."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from core import catalog
+
+    with clean_errors():
+        rows = catalog.summaries()
+    table = Table(title="glasslab presets", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("name", no_wrap=True)
+    for col in ("model", "data set", "dynamics"):
+        table.add_column(col)
+    for col in ("N", "P"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("data", no_wrap=True)
+    fixes = {}
+    for s in rows:
+        if s.error:
+            table.add_row(s.name, "[red]malformed[/]", "", "", "", "", "")
+            fixes[s.name] = s.error
+            continue
+        table.add_row(s.name, s.model, s.data, s.dynamics, f"{s.n_params:,}", f"{s.train_size:,}",
+                      "yes" if s.data_ok else "[yellow]no[/]")
+        if not s.data_ok:
+            fixes.setdefault(s.data, s.data_fix)
+    console = Console()
+    console.print(table)
+    for what, fix in fixes.items():
+        console.print(f"{what}: {fix}", markup=False, highlight=False)
+
+
+@presets_app.command("show")
+def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml path.")],
+                 set_: SetOpt = None):
+    """The resolved preset: every field with its value, defaults included."""
+    from core import catalog, presets
+
+    with clean_errors():
+        p = presets.load(name, set_)
+        text = catalog.to_toml(p)
+    print(text, end="")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

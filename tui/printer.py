@@ -1,0 +1,126 @@
+"""The headless sink: a Rich progress bar on a terminal, plain periodic lines otherwise,
+and a summary table at the end of the run."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from core.records import (DynamicsChanged, RunDiverged, RunInterrupted, RunStarted, SnapshotTaken,
+                          StepLogged, is_end)
+
+
+def _fmt_time(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class HeadlessPrinter:
+    """Consumes run records; draws progress and prints the final summary."""
+
+    def __init__(self, store_path=None, *, console: Console | None = None, plain: bool | None = None,
+                 every_s: float = 10.0):
+        self.console = console or Console()
+        self.plain = (not self.console.is_terminal) if plain is None else plain
+        self.store_path, self.every_s = store_path, every_s
+        self.started: RunStarted | None = None
+        self.last_eval = None
+        self.snapshots = 0
+        self.loss = math.nan
+        self.rate = math.nan
+        self.step = 0
+        self._progress: Progress | None = None
+        self._task = None
+        self._last_print = 0.0
+        self._t0 = time.perf_counter()
+
+    # -- sink --------------------------------------------------------------
+    def handle(self, r) -> None:
+        if isinstance(r, RunStarted):
+            self._start(r)
+        elif isinstance(r, StepLogged):
+            self.step, self.loss, self.rate = r.step, r.loss, r.steps_per_s
+            self._progress_update()
+        elif isinstance(r, SnapshotTaken):
+            self.snapshots += 1
+            self.last_eval = r.evaluation
+            self.step = r.step
+        elif isinstance(r, DynamicsChanged):
+            self._say(f"step {r.step}: dynamics {r.old['kind']} -> {r.new['kind']} "
+                      f"(lr {r.new['lr']:g}, T {r.new['temperature']:g})")
+        elif is_end(r):
+            self._end(r)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    # -- drawing -------------------------------------------------------------
+    def _start(self, r: RunStarted) -> None:
+        self.started, self.step = r, r.start_step
+        self._t0 = time.perf_counter()
+        self._say(f"{r.name}: N = {r.n_params:,} parameters, P = {r.train_size:,} training samples, "
+                  f"device {r.device}, {len(r.snapshot_steps)} snapshots"
+                  + (f", store {self.store_path}" if self.store_path else ""))
+        if not self.plain:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(),
+                TextColumn("{task.completed:>,}/{task.total:,}"),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} steps/s"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=self.console, transient=False)
+            self._task = self._progress.add_task(r.name, total=r.total_steps, completed=r.start_step,
+                                                 loss="?", rate="?")
+            self._progress.start()
+
+    def _progress_update(self) -> None:
+        total = self.started.total_steps if self.started else 0
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.step, loss=f"{self.loss:.4g}", rate=f"{self.rate:,.0f}")
+            return
+        now = time.perf_counter()
+        if now - self._last_print >= self.every_s or self.step >= total:
+            self._last_print = now
+            done = self.step - (self.started.start_step if self.started else 0)
+            mean_rate = done / max(now - self._t0, 1e-9)  # smoother than the last interval's rate
+            eta = (total - self.step) / mean_rate if mean_rate > 0 else math.nan
+            print(f"step {self.step}/{total} loss {self.loss:.4g} {self.rate:,.0f} steps/s ETA {_fmt_time(eta)}",
+                  file=self.console.file, flush=True)
+
+    def _say(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.console.file, flush=True)
+
+    def _end(self, r) -> None:
+        self.close()
+        ev = self.last_eval
+        table = Table(title=f"{self.started.name if self.started else 'run'}: {r.status}", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        table.add_row("steps", f"{r.step:,}")
+        if ev is not None:
+            table.add_row("train loss / acc", f"{ev.train_loss:.4g} / {ev.train_acc:.3f}")
+            table.add_row("test loss / acc", f"{ev.test_loss:.4g} / {ev.test_acc:.3f}")
+        table.add_row("snapshots written", str(self.snapshots))
+        if self.store_path:
+            table.add_row("store", str(self.store_path))
+        table.add_row("wall time", f"{r.wall_s:.1f} s")
+        if isinstance(r, RunDiverged):
+            table.add_row("diverged", f"{r.what} not finite at step {r.step}: lower dynamics.lr")
+        if isinstance(r, RunInterrupted):
+            table.add_row("interrupted", r.reason)
+        self.console.print(table)
+
+
+def stderr_line(text: str) -> None:
+    print(f"glasslab: {text}", file=sys.stderr, flush=True)
