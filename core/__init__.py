@@ -4,4 +4,11 @@ Nothing here imports textual, rich or tui/ (tests/test_core_imports.py proves it
 the engine runs the same under the console, headless, or from a notebook.
 """
 
+import os as _os
+
+# Bitwise-reproducible CPU runs: MKL may otherwise pick its thread count per
+# call ("dynamic" mode), and a different split of a matrix product changes its
+# rounding.  Must be set before torch loads MKL; a no-op on other BLAS.
+_os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
 __version__ = "0.1.0"

@@ -193,6 +193,11 @@ def from_dict(raw: dict, name: str = "preset") -> Preset:
     return preset
 
 
+def from_stored(d: dict) -> Preset:
+    """The Preset recorded in a store's `preset` attribute (Preset.to_dict's output)."""
+    return from_dict({k: v for k, v in d.items() if k != "name"}, name=d.get("name", "preset"))
+
+
 def check(p: Preset) -> None:
     """Cross-field checks that single-field ranges cannot express."""
     d, dyn, m = p.data, p.dynamics, p.model

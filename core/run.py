@@ -170,15 +170,36 @@ class Run:
 
     # -- what a resume needs ---------------------------------------------------
     def state(self) -> dict:
-        """Everything besides w that decides the future of the run."""
-        return {
+        """Everything besides w that decides the future of the run (see core/checkpoint.py)."""
+        st = {
             "step": self.step,
             "next_snapshot": self.next_snapshot + 1,
             "trainer": self.trainer.state(),
             "torch_rng": torch.get_rng_state(),
-            "buffers": {k: v.detach().cpu().clone() for k, v in self.model.named_buffers()},
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+            "buffers": {k: v.detach().to("cpu", copy=True) for k, v in self.model.named_buffers()},
         }
+        if self.device.type == "cuda":
+            st["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return st
 
+    def restore(self, weights: np.ndarray, st: dict) -> None:
+        """Put the run back at a stored snapshot: w, optimizer, every RNG, buffers, step."""
+        with torch.no_grad():
+            self.flat.w.copy_(torch.from_numpy(np.asarray(weights)).to(self.flat.w))
+            buffers = dict(self.model.named_buffers())
+            for k, v in st["buffers"].items():
+                buffers[k].copy_(v.to(buffers[k].device))
+        self.trainer.load_state(st["trainer"])
+        torch.set_rng_state(st["torch_rng"])
+        np.random.set_state(st["numpy_rng"])
+        version, internal, gauss = st["python_rng"]
+        random.setstate((version, tuple(internal), gauss))
+        if "cuda_rng" in st and self.device.type == "cuda":
+            torch.cuda.set_rng_state(st["cuda_rng"], self.device)
+        self.step = int(st["step"])
+        self.next_snapshot = int(st["next_snapshot"])
 
 def drive(run: Run, sinks: list) -> object:
     """Feed every record of `run` to every sink; returns the last (end) record.

@@ -75,6 +75,22 @@ def append_rows(array: zarr.Array, start: int, rows: np.ndarray) -> None:
     array[start:end] = rows
 
 
+def truncate(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
+    """Cut every per-snapshot and loss array back to the committed counts (leftovers of a kill)."""
+    def walk(group):
+        for name, member in group.members():
+            if isinstance(member, zarr.Group):
+                if name != "state":
+                    walk(member)
+                continue
+            dims = member.metadata.dimension_names or ()
+            n = n_loss if dims[:1] == ("log",) else n_snapshots
+            if dims[:1] in (("log",), ("snapshot",), ("t_w",)) and member.shape[0] > n:
+                new = tuple(n if d in ("snapshot", "t_w", "t", "log") else s for d, s in zip(dims, member.shape))
+                member.resize(new)
+    walk(root)
+
+
 def open_group(path: str | Path, mode: str = "r") -> zarr.Group:
     """Open a run's group, refusing anything that is not a glasslab store."""
     path = Path(path)

@@ -11,15 +11,17 @@ so the run stops cleanly; the thread then still tries to mark the store
 from __future__ import annotations
 
 import errno
+import os
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import __version__, trajectory
+from . import __version__, checkpoint, trajectory
 from .errors import RunFailed
 from .records import (DynamicsChanged, RunStarted, SnapshotTaken, StepLogged, is_end, to_event)
 
@@ -27,8 +29,9 @@ _CLOSE = object()
 
 
 class TrajectoryWriter:
-    def __init__(self, path: str | Path, *, queue_size: int = 4):
+    def __init__(self, path: str | Path, *, queue_size: int = 4, lock: Path | None = None):
         self.path = Path(path)
+        self.lock = lock  # a resume takes the lock before training; a new run takes it on creation
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
         self.failed = False  # set once, by the thread, at the first write error
@@ -50,6 +53,8 @@ class TrajectoryWriter:
         if self._thread.is_alive():
             self.queue.put(_CLOSE)
             self._thread.join()
+        checkpoint.release(self.lock)
+        self.lock = None
         self._raise_if_failed()
 
     def _raise_if_failed(self) -> None:
@@ -90,7 +95,9 @@ class TrajectoryWriter:
             self.root = trajectory.open_group(self.path, mode="r+")
             self._attrs = dict(self.root.attrs)
             self.n_snapshots, self.n_loss = int(self._attrs["n_snapshots"]), int(self._attrs["n_loss"])
-            self._commit(status="running", events=[to_event(r)])
+            trajectory.truncate(self.root, self.n_snapshots, self.n_loss)  # drop a half-written snapshot
+            self._commit(status="running", events=[{"step": r.start_step, "kind": "resumed"}],
+                         snapshot_grid=r.snapshot_steps, total_steps=r.total_steps)
             return
         self._attrs = {
             "glasslab_version": __version__,
@@ -109,6 +116,8 @@ class TrajectoryWriter:
             "events": [to_event(r)],
         }
         self.root = trajectory.create(self.path, self._attrs, r.n_params)
+        if self.lock is None:
+            self.lock = checkpoint.acquire(self.path)
 
     def _snapshot(self, r: SnapshotTaken) -> None:
         root, n = self.root, self.n_snapshots
@@ -117,12 +126,16 @@ class TrajectoryWriter:
             trajectory.append_rows(root["weights"], n, w[None, :])
         finally:
             r.weights.release()
+        _fault_point(n)
         trajectory.append_rows(root["snapshot_step"], n, np.array([r.step], dtype=np.int64))
         ev = r.evaluation
         for name in trajectory.EVALS:
             trajectory.append_rows(root[f"evals/{name}"], n, np.array([getattr(ev, name)], dtype=np.float64))
+        if r.state:
+            slot = n % 2  # the other slot still holds the last committed state
+            checkpoint.write_slot(root, slot, r.state)
+            self._attrs["resume"] = {"slot": slot, "snapshot": n, "step": r.step}
         self.n_snapshots = n + 1
-        self._flush_loss()
         self._commit()
 
     def _flush_loss(self) -> None:
@@ -155,6 +168,19 @@ class TrajectoryWriter:
             self._commit(status=status, events=[event])
         except Exception:  # the disk may still be full: the last committed state stands
             pass
+
+
+def _fault_point(n: int) -> None:
+    """Test hook for crash tests: with GLASSLAB_FAULT_PAUSE_AT_SNAPSHOT=n the writer stops
+    for good in the middle of snapshot n (weights written, nothing committed) after
+    touching GLASSLAB_FAULT_MARKER, so a test can SIGKILL the process exactly there."""
+    at = os.environ.get("GLASSLAB_FAULT_PAUSE_AT_SNAPSHOT")
+    if at is not None and int(at) == n:
+        marker = os.environ.get("GLASSLAB_FAULT_MARKER")
+        if marker:
+            open(marker, "w").close()
+        while True:
+            time.sleep(3600)
 
 
 def _release(record) -> None:

@@ -87,17 +87,42 @@ def run_cmd(
 ):
     """Train a preset and record its trajectory in a Zarr store."""
     from core import trajectory
+    from core.run import Run
+
+    with clean_errors():
+        p = load_preset(preset, set_, steps, device)
+        if not no_ui:  # the console trains it, feeding the same records to the same writer
+            return open_console(out, autostart=p, data_dir=data_dir, download=download)
+        run = Run(p, data_dir=data_dir, download=download)
+        out_dir = trajectory.check_out_dir(out)
+        path = trajectory.new_run_path(out_dir, p.name)
+    train_headless(run, path)
+
+
+@app.command("resume")
+def resume_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).")],
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Train to this total step count (extends the run).")] = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+):
+    """Continue an interrupted (or killed) run from its last snapshot, in the same store."""
+    from core import resume
+
+    with clean_errors():
+        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download)
+    train_headless(run, run_dir, lock=lock)
+
+
+def train_headless(run, path: Path, lock=None) -> None:
+    """Drive a run into its store with the headless printer; exit with the run's code."""
     from core.records import RunDiverged, RunInterrupted
-    from core.run import Run, drive
+    from core.run import drive
     from core.writer import TrajectoryWriter
     from tui.printer import HeadlessPrinter
 
     with clean_errors():
-        p = load_preset(preset, set_, steps, device)
-        run = Run(p, data_dir=data_dir, download=download)
-        out_dir = trajectory.check_out_dir(out)
-        path = trajectory.new_run_path(out_dir, p.name)
-        writer = TrajectoryWriter(path)
+        writer = TrajectoryWriter(path, lock=lock)
         printer = HeadlessPrinter(path)
         with stop_on_signals(run):
             try:
@@ -109,6 +134,8 @@ def run_cmd(
               "Try a smaller learning rate (--set dynamics.lr=...).", file=sys.stderr)
         raise typer.Exit(1)
     if isinstance(end, RunInterrupted):
+        if end.reason in EXIT_SIGNAL:
+            print(f"glasslab: stopped by {end.reason} at step {end.step}; continue with: glasslab resume {path}", file=sys.stderr)
         raise typer.Exit(EXIT_SIGNAL.get(end.reason, 1))
 
 
@@ -156,6 +183,37 @@ def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml 
         p = presets.load(name, set_)
         text = catalog.to_toml(p)
     print(text, end="")
+
+
+# -- the lab console ------------------------------------------------------------
+ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", envvar="GLASSLAB_OUT",
+                                             help="Directory that holds the run stores.")]
+
+
+@app.callback(invoke_without_command=True)
+def default(ctx: typer.Context) -> None:
+    """With no command, glasslab opens the lab console."""
+    if ctx.invoked_subcommand is None:
+        import os
+
+        with clean_errors():
+            open_console(Path(os.environ.get("GLASSLAB_OUT", "runs")))
+
+
+@app.command("console")
+def console_cmd(out: ConsoleOutOpt = Path("runs"), data_dir: DataDirOpt = None, download: DownloadOpt = False):
+    """Open the lab console: browse presets, start and steer runs, watch loss and Delta live."""
+    with clean_errors():
+        open_console(out, data_dir=data_dir, download=download)
+
+
+def open_console(out: Path, autostart=None, data_dir: str | None = None, download: bool = False) -> None:
+    """Run the Textual app; imported here so that headless commands never import textual."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
+    from tui.app import make_app
+
+    make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download).run()
 
 
 def main() -> None:

@@ -1,0 +1,106 @@
+"""Cost of the noise strength D (core/noise.py): hooked per-sample norms vs a loop vs torch.func vmap.
+
+For fc (784-512-512-512-10) on 1x28x28 inputs and smallnet on 3x32x32 inputs,
+with a probe set of M = 1000 random float32 samples on the CPU, times (median of
+several repetitions, after one warm-up call):
+
+- fast:  per_sample_sq_norms on all M samples (one forward + one backward pass);
+- D:     noise_strength on all M samples in its default chunks (everything D needs);
+- loop:  per_sample_sq_norms_loop (one backward pass per sample);
+- vmap:  per_sample_sq_norms_vmap (torch.func, all M x N per-sample gradients);
+- grad:  one full-batch gradient of the mean loss over the M samples.
+
+loop and vmap are timed on the first `--subset` samples and scaled linearly to
+M (both cost the same per sample; vmap over all of M would also need M x N x 4
+bytes, 3.7 GB for fc).
+
+    .venv/bin/python benchmarks/noise_d.py [--threads 2] [--M 1000] [--subset 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from core import noise  # noqa: E402
+from core.models import build, mean_loss  # noqa: E402
+from core.presets import ModelConfig  # noqa: E402
+
+
+def median_time(fn, reps: int) -> float:
+    fn()  # warm-up: allocator, kernels, torch.func tracing caches
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench(name, cfg, shape, M, subset, reps):
+    torch.manual_seed(0)
+    model = build(cfg, shape, 10)
+    n_params = sum(p.numel() for p in model.parameters())
+    x = torch.randn(M, *shape)
+    y = torch.randint(0, 10, (M,))
+    xs, ys = x[:subset], y[:subset]
+    params = list(model.parameters())
+    slow_reps = max(1, (reps + 1) // 2)
+
+    def full_grad():
+        torch.autograd.grad(mean_loss(model, model(x), y), params)
+
+    t = {
+        "grad": median_time(full_grad, reps),
+        "fast": median_time(lambda: noise.per_sample_sq_norms(model, x, y), reps),
+        "D": median_time(lambda: noise.noise_strength(model, x, y), reps),
+        "loop": median_time(lambda: noise.per_sample_sq_norms_loop(model, xs, ys), slow_reps) * M / subset,
+        "vmap": median_time(lambda: noise.per_sample_sq_norms_vmap(model, xs, ys), slow_reps) * M / subset,
+    }
+    fast, loop = noise.per_sample_sq_norms(model, xs, ys), noise.per_sample_sq_norms_loop(model, xs, ys)
+    t["rel_err"] = ((fast - loop).abs() / loop).max().item()
+    return name, n_params, t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--M", type=int, default=1000)
+    ap.add_argument("--subset", type=int, default=100, help="samples on which loop and vmap are timed")
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    M, sub = args.M, min(args.subset, args.M)
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, probe set M = {M}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"median of {args.reps} (fast, D, grad) / {max(1, (args.reps + 1) // 2)} (loop, vmap) repetitions after a warm-up; "
+          f"loop and vmap timed on {sub} samples and scaled x{M / sub:g} to M")
+    rows = [
+        bench("fc 784-512x3-10", ModelConfig(kind="fc", width=512, depth=3), (1, 28, 28), M, sub, args.reps),
+        bench("smallnet 3x32x32", ModelConfig(kind="smallnet"), (3, 32, 32), M, sub, args.reps),
+    ]
+    head = (f"{'model':<18}{'N':>9}{'grad [s]':>10}{'fast [s]':>10}{'D [s]':>9}{'loop* [s]':>11}"
+            f"{'vmap* [s]':>11}{'loop/fast':>11}{'vmap/fast':>11}{'fast/grad':>11}{'max rel err':>13}")
+    print()
+    print(head)
+    print("-" * len(head))
+    for name, n, t in rows:
+        print(f"{name:<18}{n:>9,}{t['grad']:>10.3f}{t['fast']:>10.3f}{t['D']:>9.3f}{t['loop']:>11.2f}"
+              f"{t['vmap']:>11.2f}{t['loop'] / t['fast']:>10.1f}x{t['vmap'] / t['fast']:>10.1f}x"
+              f"{t['fast'] / t['grad']:>10.2f}x{t['rel_err']:>13.1e}")
+    print()
+    print("grad: one full-batch gradient over M; fast: per_sample_sq_norms over M; D: noise_strength over M "
+          "(chunks of 256);\n* loop, vmap: timed on the subset, scaled to M;\nloop/fast: speed-up of the hooked norms over per-sample backward passes (target >= 20x); "
+          "fast/grad: cost relative to one full-batch gradient;\nmax rel err: fast vs loop on the subset, float32.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""What a resume needs, stored inside the run's Zarr group, and the one-writer lock.
+
+Resume state (optimizer momentum, every RNG state, the minibatch permutation
+and its position, the dynamics, model buffers, the step) is packed into one
+uint8 array per slot, `state/slot0` or `state/slot1`, with a JSON table of
+contents in the array's attributes (key, dtype, shape, byte offset).  Loading
+is `np.frombuffer`: nothing is unpickled or executed.
+
+Two slots alternate: the state of snapshot n goes to slot n % 2 and the root
+attributes then commit `resume = {slot, snapshot, step}` together with
+`n_snapshots` (one atomic write).  A kill while a slot is written leaves the
+committed pointer on the other, complete slot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import zarr
+
+from .errors import BadInput
+
+LOCK_SUFFIX = ".lock"  # RUN.zarr.lock beside the store: zarr would warn about a stray file inside it
+
+
+def lock_path(path: Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+# ------------------------------------------------------------------ packing
+
+def pack(state: dict) -> tuple[np.ndarray, dict]:
+    """Nested dict of tensors/arrays/JSON values -> (one uint8 blob, a JSON-able table)."""
+    chunks: list[bytes] = []
+    offset = 0
+
+    def walk(x):
+        nonlocal offset
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().contiguous()
+            raw = x.view(torch.uint8).numpy().tobytes() if x.numel() else b""
+            entry = {"__tensor__": str(x.dtype).removeprefix("torch."), "shape": list(x.shape), "offset": offset}
+        elif isinstance(x, np.ndarray):
+            raw = np.ascontiguousarray(x).tobytes()
+            entry = {"__ndarray__": x.dtype.str, "shape": list(x.shape), "offset": offset}
+        elif isinstance(x, dict):
+            return {str(k): walk(v) for k, v in x.items()}
+        elif isinstance(x, (list, tuple)):
+            return {"__seq__": [walk(v) for v in x], "tuple": isinstance(x, tuple)}
+        elif isinstance(x, (np.integer, np.floating)):
+            return x.item()
+        else:
+            return x
+        chunks.append(raw)
+        offset += len(raw)
+        entry["nbytes"] = len(raw)
+        return entry
+
+    table = walk(state)
+    blob = np.frombuffer(b"".join(chunks), dtype=np.uint8) if chunks else np.zeros(0, np.uint8)
+    return blob, table
+
+
+def unpack(blob: np.ndarray, table) -> Any:
+    """Inverse of pack; tensors come back as CPU tensors."""
+    raw = blob.tobytes()
+
+    def walk(x):
+        if isinstance(x, dict) and "__tensor__" in x:
+            dtype = getattr(torch, x["__tensor__"])
+            data = bytearray(raw[x["offset"]: x["offset"] + x["nbytes"]])
+            flat = torch.frombuffer(data, dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
+            return flat.view(dtype).reshape(x["shape"]).clone()
+        if isinstance(x, dict) and "__ndarray__" in x:
+            arr = np.frombuffer(raw, dtype=np.dtype(x["__ndarray__"]), count=int(np.prod(x["shape"], dtype=np.int64)),
+                                offset=x["offset"])
+            return arr.reshape(x["shape"]).copy()
+        if isinstance(x, dict) and "__seq__" in x:
+            seq = [walk(v) for v in x["__seq__"]]
+            return tuple(seq) if x["tuple"] else seq
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        return x
+
+    return walk(table)
+
+
+def write_slot(root: zarr.Group, slot: int, state: dict) -> None:
+    blob, table = pack(state)
+    group = root.require_group("state")
+    arr = group.create_array(f"slot{slot}", shape=blob.shape, chunks=(max(len(blob), 1),), dtype="uint8",
+                             compressors=None, overwrite=True, fill_value=0)
+    if len(blob):
+        arr[:] = blob
+    arr.attrs["table"] = json.loads(json.dumps(table))
+
+
+def read_slot(root: zarr.Group, slot: int) -> dict:
+    arr = root[f"state/slot{slot}"]
+    return unpack(arr[:], arr.attrs["table"])
+
+
+# ------------------------------------------------------------------ the lock
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_owner(path: Path) -> dict | None:
+    """The live writer of a store, or None (no lock, or a stale one from a dead process here)."""
+    lock = lock_path(path)
+    try:
+        owner = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+    if owner.get("host") == socket.gethostname() and not _alive(int(owner.get("pid", -1))):
+        return None
+    return owner
+
+
+def acquire(path: Path) -> Path:
+    """Take the store's writer lock (pid and host inside); BadInput if a live writer holds it."""
+    lock = lock_path(path)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = lock_owner(path)
+            if owner is not None:
+                raise BadInput(f"{path} is being written by pid {owner.get('pid')} on {owner.get('host')} "
+                               f"since {owner.get('since')}: wait for it, or delete {lock} if that process is gone") from None
+            lock.unlink(missing_ok=True)  # stale: its process is dead
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return lock
+    raise BadInput(f"could not take the lock {lock}: another process is racing for it")
+
+
+def release(lock: Path | None) -> None:
+    if lock is None:
+        return
+    try:
+        owner = json.loads(lock.read_text())
+        if owner.get("pid") == os.getpid():
+            lock.unlink()
+    except (OSError, ValueError):
+        pass
