@@ -71,7 +71,12 @@ class RecordingConfig:
     snapshots: int = _f(80, "log-spaced snapshot times before de-duplication (plus t = 0)", min=2, max=100000)
     first: int = _f(10, "first non-zero snapshot time t0", min=1)
     log_every: int = _f(10, "steps between entries of the running minibatch loss", min=1)
-    eval_chunk: int = _f(4096, "samples per forward pass when evaluating the full sets", min=1)
+    eval_chunk: int = _f(4096, "samples per forward pass when evaluating the full sets (and measuring D)", min=1)
+    waiting_times: int = _f(8, "online waiting times: Delta, Q, alpha2, Y filled live from these t_w (0 = none)", min=0, max=64)
+    d_every: int = _f(1, "measure the noise strength D every k-th snapshot (0 = never)", min=0)
+    d_batch: bool = _f(True, "also measure [BJ18]'s minibatch-gradient variance D_B with D")
+    probe_size: int = _f(10000, "training samples used for D (the whole set when it is smaller)", min=1)
+    overlap_f: float = _f(100.0, "overlap threshold eps = std(w(t_w)) / f ([KWJ24] used 150 to 6000)", gt=0.0)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class RunStarted:
     snapshot_steps: list[int]
     total_steps: int
     start_step: int = 0
+    waiting_times: list[int] = field(default_factory=list)  # online t_w, as snapshot indices
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,10 @@ class SnapshotTaken:
     step: int
     weights: Any  # core.hostcopy.HostCopy: call .tensor() to read, .release() when done
     evaluation: Evaluation
-    observables: dict[str, float] = field(default_factory=dict)
+    observables: dict[str, float] = field(default_factory=dict)  # D, D_batch, weight_norm2
     state: dict[str, Any] = field(default_factory=dict)  # what a resume needs (optimizer, RNG)
+    # {t_w snapshot index: {"delta", "overlap", "alpha2", "participation"}} for the online waiting times
+    displacements: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         later = [t for t in log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots) if t > taken[-1]]
         run.snapshot_steps = taken + later
         run.next_snapshot = n
+        run.online.waiting = [int(i) for i in attrs.get("waiting_times", [])]
+        run.online.restore({i: root["weights"][i] for i in run.online.waiting if i < n})
     except BaseException:
         checkpoint.release(lock)
         raise

@@ -28,6 +28,7 @@ from .dynamics import Trainer
 from .errors import BadInput, RunFailed
 from .evaluate import evaluate
 from .hostcopy import HostPool
+from .online import OnlineObservables
 from .presets import DynamicsConfig, Preset, with_overrides
 from .records import (DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted,
                       SnapshotTaken, StepLogged)
@@ -82,6 +83,7 @@ class Run:
         self.snapshot_steps = log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots)
         self.step = 0
         self.next_snapshot = 0  # index into snapshot_steps
+        self.online = OnlineObservables(preset, self.model, self.data, self.snapshot_steps)
         self._host = HostPool(self.n_params, self.flat.w.dtype, self.device)
         self._stop = threading.Event()
         self._stop_reason = "stopped"
@@ -118,7 +120,7 @@ class Run:
         t_start = time.perf_counter()
         on_cpu = self.device.type == "cpu"
         yield RunStarted(p.name, p.to_dict(), self.n_params, self.data.train_size, str(self.device),
-                         self.flat.layout, self.snapshot_steps, p.run.steps, self.step)
+                         self.flat.layout, self.snapshot_steps, p.run.steps, self.step, list(self.online.waiting))
         if self.step == 0 and self.next_snapshot == 0:
             yield self._snapshot()
 
@@ -164,7 +166,8 @@ class Run:
     def _snapshot(self) -> SnapshotTaken:
         weights = self._host.copy(self.flat.w)
         evaluation = evaluate(self.model, self.data, self.preset.recording.eval_chunk)
-        record = SnapshotTaken(self.next_snapshot, self.step, weights, evaluation, {}, self.state())
+        obs, rows = self.online.measure(self.next_snapshot, self.flat.w)
+        record = SnapshotTaken(self.next_snapshot, self.step, weights, evaluation, obs, self.state(), rows)
         self.next_snapshot += 1
         return record
 
@@ -220,7 +223,7 @@ def drive(run: Run, sinks: list) -> object:
                 failure = failure or err
                 live.remove(sink)
                 run.stop("write failed")
-    for sink in live:
+    for sink in sinks:  # failed sinks too: their threads must finish before we report
         close = getattr(sink, "close", None)
         if close is not None:
             try:

@@ -10,6 +10,12 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
     snapshot_step     int64   [snapshot]
     evals/train_loss, evals/train_acc, evals/test_loss, evals/test_acc   float64 [snapshot]
     loss/step int64 [log], loss/value float64 [log]: the running minibatch loss
+    observables/D, observables/D_batch, observables/weight_norm2   float64 [snapshot]
+    msd, overlap, alpha2, participation   float64 [t_w, t] = [snapshot, snapshot]:
+              msd[i, j] = Delta(snapshot_step[i], snapshot_step[j]) for j >= i, NaN
+              below the diagonal; rows of the online waiting times (attribute
+              waiting_times) fill during the run, the whole upper triangle at its
+              end (attribute two_time_complete = the snapshot count it covers)
 
 Consistency: zarr v3 has no unlimited dimension, and a resize rewrites the
 array's zarr.json before the data lands (NOTES.md).  So each append is
@@ -33,6 +39,10 @@ from . import __version__
 from .errors import BadInput
 
 EVALS = ("train_loss", "train_acc", "test_loss", "test_acc")
+OBSERVABLES = ("D", "D_batch", "weight_norm2")
+# store name -> (key in SnapshotTaken.displacements, diagonal value)
+TWO_TIME = {"msd": ("delta", 0.0), "overlap": ("overlap", 1.0),
+            "alpha2": ("alpha2", math.nan), "participation": ("participation", math.nan)}
 WEIGHT_CHUNK = 2**20
 STATUSES = ("running", "finished", "interrupted", "diverged")
 
@@ -60,6 +70,13 @@ def create(path: Path, attrs: dict[str, Any], n_params: int) -> zarr.Group:
     evals = root.create_group("evals")
     for name in EVALS:
         _array(evals, name, (0,), (256,), "float64", math.nan, ("snapshot",))
+    obs = root.create_group("observables")
+    for name in OBSERVABLES:
+        _array(obs, name, (0,), (256,), "float64", math.nan, ("snapshot",))
+    # Two-time matrices [i, j] = X(t_i, t_j) for j >= i, NaN below the diagonal and where
+    # not computed yet: online rows fill during the run, the rest at its end.
+    for name in TWO_TIME:
+        _array(root, name, (0, 0), (256, 256), "float64", math.nan, ("t_w", "t"))
     loss = root.create_group("loss")
     _array(loss, "step", (0,), (4096,), "int64", -1, ("log",))
     _array(loss, "value", (0,), (4096,), "float64", math.nan, ("log",))
@@ -89,6 +106,36 @@ def truncate(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
                 new = tuple(n if d in ("snapshot", "t_w", "t", "log") else s for d, s in zip(dims, member.shape))
                 member.resize(new)
     walk(root)
+
+
+def write_two_time(root: zarr.Group, n: int, result) -> None:
+    """Store a full two-time computation (core.observables.TwoTimeResult) over snapshots [0, n)."""
+    for name in TWO_TIME:
+        values = getattr(result, "msd" if name == "msd" else name)
+        if values is None:
+            continue
+        arr = root[name]
+        if arr.shape[0] < n:
+            arr.resize((n, n))
+        arr[:n, :n] = values[:n, :n]
+    root.attrs["two_time_complete"] = n
+
+
+def complete_two_time(path: str | Path, progress=None) -> int:
+    """Fill the whole upper triangle of msd, overlap, alpha2, participation from the stored weights.
+
+    Streaming, float64, memory independent of N (core/observables.py).  Returns the
+    snapshot count covered.  The caller must own the store (no live writer).
+    """
+    from .observables import two_time_from_weights
+
+    root = open_group(path, mode="r+")
+    n = int(root.attrs.get("n_snapshots", 0))
+    if n == 0 or int(root.attrs.get("two_time_complete", 0)) == n:
+        return n
+    f = float(root.attrs["preset"]["recording"].get("overlap_f", 100.0))
+    write_two_time(root, n, two_time_from_weights(root["weights"], n, f=f, progress=progress))
+    return n
 
 
 def open_group(path: str | Path, mode: str = "r") -> zarr.Group:

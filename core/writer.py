@@ -11,6 +11,7 @@ so the run stops cleanly; the thread then still tries to mark the store
 from __future__ import annotations
 
 import errno
+import math
 import os
 import queue
 import threading
@@ -73,10 +74,11 @@ class TrajectoryWriter:
             try:
                 self._apply(record)
             except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
-                self.error, self.failed = err, True
+                self.error = err
                 _release(record)
                 self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
                                                "error": str(err)})
+                self.failed = True  # only now: the store is marked before anyone hears of it
 
     def _apply(self, record) -> None:
         if isinstance(record, RunStarted):
@@ -114,6 +116,7 @@ class TrajectoryWriter:
             "total_steps": r.total_steps,
             "status": "running",
             "events": [to_event(r)],
+            "waiting_times": list(r.waiting_times),
         }
         self.root = trajectory.create(self.path, self._attrs, r.n_params)
         if self.lock is None:
@@ -131,6 +134,17 @@ class TrajectoryWriter:
         ev = r.evaluation
         for name in trajectory.EVALS:
             trajectory.append_rows(root[f"evals/{name}"], n, np.array([getattr(ev, name)], dtype=np.float64))
+        for name in trajectory.OBSERVABLES:
+            value = r.observables.get(name, math.nan)
+            trajectory.append_rows(root[f"observables/{name}"], n, np.array([value], dtype=np.float64))
+        for name, (key, diagonal) in trajectory.TWO_TIME.items():
+            column = np.full(n + 1, math.nan)
+            for i, row in r.displacements.items():
+                column[i] = row[key]
+            column[n] = diagonal
+            arr = root[name]
+            arr.resize((n + 1, n + 1))
+            arr[:, n] = column
         if r.state:
             slot = n % 2  # the other slot still holds the last committed state
             checkpoint.write_slot(root, slot, r.state)

@@ -114,6 +114,25 @@ def resume_cmd(
     train_headless(run, run_dir, lock=lock)
 
 
+def finish_two_time(path: Path) -> None:
+    """The whole upper triangle of Delta, Q, alpha2, Y from the stored weights (the run has ended)."""
+    import time
+
+    from core import checkpoint, trajectory
+
+    t0 = time.perf_counter()
+    with clean_errors():
+        lock = checkpoint.acquire(path)
+        try:
+            n = trajectory.complete_two_time(path)
+        except (OSError, ValueError) as err:
+            print(f"glasslab: two-time matrices not completed ({err}); glasslab analyze {path} will retry", file=sys.stderr)
+            return
+        finally:
+            checkpoint.release(lock)
+    print(f"two-time matrices over {n} snapshots completed in {time.perf_counter() - t0:.1f} s")
+
+
 def train_headless(run, path: Path, lock=None) -> None:
     """Drive a run into its store with the headless printer; exit with the run's code."""
     from core.records import RunDiverged, RunInterrupted
@@ -129,6 +148,7 @@ def train_headless(run, path: Path, lock=None) -> None:
                 end = drive(run, [writer, printer])
             finally:
                 printer.close()
+    finish_two_time(path)
     if isinstance(end, RunDiverged):
         print(f"glasslab: diverged: {end.what} is not finite at step {end.step}; the snapshots before it are kept in {path}. "
               "Try a smaller learning rate (--set dynamics.lr=...).", file=sys.stderr)
@@ -137,6 +157,46 @@ def train_headless(run, path: Path, lock=None) -> None:
         if end.reason in EXIT_SIGNAL:
             print(f"glasslab: stopped by {end.reason} at step {end.step}; continue with: glasslab resume {path}", file=sys.stderr)
         raise typer.Exit(EXIT_SIGNAL.get(end.reason, 1))
+
+
+@app.command("analyze")
+def analyze_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run's store (a .zarr directory), finished or still running.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print every number as JSON on stdout.")] = False,
+    csv_dir: Annotated[Optional[Path], typer.Option("--csv", help="Write one tidy CSV per observable into DIR.")] = None,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write the paper-style figure (needs matplotlib).")] = None,
+    tw_min: Annotated[Optional[float], typer.Option("--tw-min", help="Smallest waiting time in the fits.")] = None,
+    tw_max: Annotated[Optional[float], typer.Option("--tw-max", help="Largest waiting time in the fits.")] = None,
+    boot: Annotated[int, typer.Option("--boot", min=10, help="Bootstrap replicates for the error of mu.")] = 200,
+):
+    """Aging analysis of a run: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict."""
+    import json
+
+    from core import report
+
+    window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
+    with clean_errors():
+        if png is not None:
+            from tui.figure import require_matplotlib
+
+            require_matplotlib()  # fail before the long computation
+        result = report.analyze_store(run_dir, tw_window=window, n_boot=boot)
+        if csv_dir is not None:
+            report.write_csv(run_dir, csv_dir)
+        if png is not None:
+            from tui.figure import paper_figure
+
+            paper_figure(run_dir, png)
+    if as_json:
+        print(json.dumps(result, indent=2, allow_nan=False))
+        return
+    from tui.analysis_table import print_analysis
+
+    print_analysis(result)
+    if csv_dir is not None:
+        print(f"CSV written to {csv_dir}")
+    if png is not None:
+        print(f"figure written to {png}")
 
 
 @presets_app.command("list")
