@@ -6,7 +6,7 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
               n_params, param_layout [(name, shape, offset)], status
               (running | finished | interrupted | diverged), events [{step, kind, ...}],
               snapshot_grid (planned steps), n_snapshots and n_loss (committed counts)
-    weights           float32 [snapshot, param], chunks (1, <=2^20): a snapshot is whole chunks
+    weights           float32 [snapshot, param]; one shard per snapshot, inner chunks (1, <=2^20)
     snapshot_step     int64   [snapshot]
     evals/train_loss, evals/train_acc, evals/test_loss, evals/test_acc   float64 [snapshot]
     loss/step int64 [log], loss/value float64 [log]: the running minibatch loss
@@ -17,11 +17,16 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
               waiting_times) fill during the run, the whole upper triangle at its
               end (attribute two_time_complete = the snapshot count it covers)
 
-Consistency: zarr v3 has no unlimited dimension, and a resize rewrites the
-array's zarr.json before the data lands (NOTES.md).  So each append is
-resize -> write the rows -> bump the committed count in the root attributes
-(an atomic rename).  Readers use the committed count, never the array shape,
-and therefore only ever see whole snapshots.
+Consistency: every array is created at its full size (the snapshot grid is
+known in advance; the loss log holds steps // log_every entries), so no shape
+changes during a run and xarray always sees arrays of matching sizes; rows not
+written yet hold the fill value (NaN, or -1 for steps).  A snapshot is written
+row by row (a weights row is one shard, written by an atomic rename), and only
+then is the committed count `n_snapshots` bumped in the root attributes (one
+atomic write).  Readers that honour the committed count - everything in
+glasslab - see whole snapshots only; plain zarr/xarray readers should mask by
+it (or by snapshot_step >= 0).  When a run ends the arrays are cut to the
+committed counts, so a finished store has exact shapes.
 """
 
 from __future__ import annotations
@@ -56,56 +61,72 @@ def git_commit() -> str | None:
         return None
 
 
-def _array(group, name, shape, chunks, dtype, fill, dims):
-    return group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill,
+def _array(group, name, shape, chunks, dtype, fill, dims, shards=None):
+    return group.create_array(name, shape=shape, chunks=chunks, shards=shards, dtype=dtype, fill_value=fill,
                               compressors=None if dtype == "float32" else "auto", dimension_names=dims)
 
 
-def create(path: Path, attrs: dict[str, Any], n_params: int) -> zarr.Group:
-    """A new, empty trajectory group; fails if `path` exists."""
+def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss_capacity: int) -> zarr.Group:
+    """A new trajectory group with every array at full size (all fill); fails if `path` exists."""
     root = zarr.open_group(store=str(path), mode="w-", zarr_format=3)
     # Float32 weights barely compress (1.1x, NOTES.md): no compressor, a faster writer.
-    _array(root, "weights", (0, n_params), (1, min(n_params, WEIGHT_CHUNK)), "float32", math.nan, ("snapshot", "param"))
-    _array(root, "snapshot_step", (0,), (256,), "int64", -1, ("snapshot",))
+    # One shard per snapshot, so a row lands in one atomic rename; inner chunks of
+    # 2^20 keep column-strip reads (the streaming Delta) from reading whole rows.
+    chunk = min(n_params, WEIGHT_CHUNK)
+    shards = (1, n_params) if n_params > chunk else None
+    _array(root, "weights", (capacity, n_params), (1, chunk), "float32", math.nan, ("snapshot", "param"), shards)
+    _array(root, "snapshot_step", (capacity,), (256,), "int64", -1, ("snapshot",))
     evals = root.create_group("evals")
     for name in EVALS:
-        _array(evals, name, (0,), (256,), "float64", math.nan, ("snapshot",))
+        _array(evals, name, (capacity,), (256,), "float64", math.nan, ("snapshot",))
     obs = root.create_group("observables")
     for name in OBSERVABLES:
-        _array(obs, name, (0,), (256,), "float64", math.nan, ("snapshot",))
+        _array(obs, name, (capacity,), (256,), "float64", math.nan, ("snapshot",))
     # Two-time matrices [i, j] = X(t_i, t_j) for j >= i, NaN below the diagonal and where
     # not computed yet: online rows fill during the run, the rest at its end.
     for name in TWO_TIME:
-        _array(root, name, (0, 0), (256, 256), "float64", math.nan, ("t_w", "t"))
+        _array(root, name, (capacity, capacity), (256, 256), "float64", math.nan, ("t_w", "t"))
     loss = root.create_group("loss")
-    _array(loss, "step", (0,), (4096,), "int64", -1, ("log",))
-    _array(loss, "value", (0,), (4096,), "float64", math.nan, ("log",))
+    _array(loss, "step", (loss_capacity,), (4096,), "int64", -1, ("log",))
+    _array(loss, "value", (loss_capacity,), (4096,), "float64", math.nan, ("log",))
     root.attrs.update({**attrs, "n_snapshots": 0, "n_loss": 0})
     return root
 
 
-def append_rows(array: zarr.Array, start: int, rows: np.ndarray) -> None:
-    """Write rows at [start, start + len(rows)) along axis 0, growing the array first."""
-    end = start + len(rows)
-    if array.shape[0] < end:
-        array.resize((end, *array.shape[1:]))
-    array[start:end] = rows
+def write_rows(array: zarr.Array, start: int, rows: np.ndarray) -> None:
+    """Write rows [start, start + len(rows)) along axis 0 (within the array's size)."""
+    array[start:start + len(rows)] = rows
 
 
-def truncate(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
-    """Cut every per-snapshot and loss array back to the committed counts (leftovers of a kill)."""
-    def walk(group):
-        for name, member in group.members():
-            if isinstance(member, zarr.Group):
-                if name != "state":
-                    walk(member)
-                continue
-            dims = member.metadata.dimension_names or ()
-            n = n_loss if dims[:1] == ("log",) else n_snapshots
-            if dims[:1] in (("log",), ("snapshot",), ("t_w",)) and member.shape[0] > n:
-                new = tuple(n if d in ("snapshot", "t_w", "t", "log") else s for d, s in zip(dims, member.shape))
-                member.resize(new)
-    walk(root)
+def _arrays(root: zarr.Group):
+    """Every array of the trajectory except the resume state, with its dimension names."""
+    for name, member in root.members():
+        if isinstance(member, zarr.Group):
+            if name != "state":
+                yield from _arrays(member)
+        else:
+            yield member, tuple(member.metadata.dimension_names or ())
+
+
+def set_sizes(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
+    """Resize every per-snapshot array to n_snapshots rows (and columns for [t_w, t]) and the loss log to n_loss."""
+    for arr, dims in _arrays(root):
+        size = {"snapshot": n_snapshots, "t_w": n_snapshots, "t": n_snapshots, "log": n_loss}
+        new = tuple(size.get(d, s) for d, s in zip(dims, arr.shape))
+        if new != arr.shape:
+            arr.resize(new)
+
+
+def clear_after(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
+    """Reset what a killed writer may have left past the committed counts: snapshot row n and the loss tail."""
+    for arr, dims in _arrays(root):
+        fill = arr.metadata.fill_value
+        if dims[:1] == ("log",) and arr.shape[0] > n_loss:
+            arr[n_loss:] = np.full(arr.shape[0] - n_loss, fill, dtype=arr.dtype)
+        elif dims[:1] in (("snapshot",), ("t_w",)) and arr.shape[0] > n_snapshots:
+            arr[n_snapshots] = np.full(arr.shape[1:], fill, dtype=arr.dtype)
+            if dims == ("t_w", "t"):
+                arr[:, n_snapshots] = np.full(arr.shape[0], fill, dtype=arr.dtype)
 
 
 def write_two_time(root: zarr.Group, n: int, result) -> None:
@@ -114,10 +135,7 @@ def write_two_time(root: zarr.Group, n: int, result) -> None:
         values = getattr(result, "msd" if name == "msd" else name)
         if values is None:
             continue
-        arr = root[name]
-        if arr.shape[0] < n:
-            arr.resize((n, n))
-        arr[:n, :n] = values[:n, :n]
+        root[name][:n, :n] = values[:n, :n]
     root.attrs["two_time_complete"] = n
 
 
@@ -217,7 +235,8 @@ class Trajectory:
         """Any other committed per-snapshot array (e.g. observables/D), or None if absent."""
         if name not in self.root:
             return None
-        return self.root[name][: self.n_snapshots]
+        arr, n = self.root[name], self.n_snapshots
+        return arr[:n, :n] if arr.ndim == 2 else arr[:n]
 
 
 def new_run_path(out_dir: str | Path, name: str, now=None) -> Path:

@@ -90,16 +90,21 @@ class TrajectoryWriter:
         elif isinstance(record, DynamicsChanged):
             self._commit(events=[to_event(record)])
         elif is_end(record):
+            self._flush_loss()
+            trajectory.set_sizes(self.root, self.n_snapshots, self.n_loss)  # exact shapes from now on
             self._commit(status=record.status, events=[to_event(record)], wall_s=record.wall_s)
 
     def _start(self, r: RunStarted) -> None:
+        capacity = len(r.snapshot_steps)
+        loss_capacity = r.total_steps // int(r.preset["recording"]["log_every"])
         if r.start_step > 0:  # a resumed run appends to its existing store
             self.root = trajectory.open_group(self.path, mode="r+")
             self._attrs = dict(self.root.attrs)
             self.n_snapshots, self.n_loss = int(self._attrs["n_snapshots"]), int(self._attrs["n_loss"])
-            trajectory.truncate(self.root, self.n_snapshots, self.n_loss)  # drop a half-written snapshot
+            trajectory.set_sizes(self.root, capacity, loss_capacity)
+            trajectory.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
             self._commit(status="running", events=[{"step": r.start_step, "kind": "resumed"}],
-                         snapshot_grid=r.snapshot_steps, total_steps=r.total_steps)
+                         snapshot_grid=r.snapshot_steps, total_steps=r.total_steps, two_time_complete=0)
             return
         self._attrs = {
             "glasslab_version": __version__,
@@ -118,7 +123,7 @@ class TrajectoryWriter:
             "events": [to_event(r)],
             "waiting_times": list(r.waiting_times),
         }
-        self.root = trajectory.create(self.path, self._attrs, r.n_params)
+        self.root = trajectory.create(self.path, self._attrs, r.n_params, capacity, loss_capacity)
         if self.lock is None:
             self.lock = checkpoint.acquire(self.path)
 
@@ -126,25 +131,23 @@ class TrajectoryWriter:
         root, n = self.root, self.n_snapshots
         try:
             w = r.weights.tensor().numpy()
-            trajectory.append_rows(root["weights"], n, w[None, :])
+            trajectory.write_rows(root["weights"], n, w[None, :])
         finally:
             r.weights.release()
         _fault_point(n)
-        trajectory.append_rows(root["snapshot_step"], n, np.array([r.step], dtype=np.int64))
+        trajectory.write_rows(root["snapshot_step"], n, np.array([r.step], dtype=np.int64))
         ev = r.evaluation
         for name in trajectory.EVALS:
-            trajectory.append_rows(root[f"evals/{name}"], n, np.array([getattr(ev, name)], dtype=np.float64))
+            trajectory.write_rows(root[f"evals/{name}"], n, np.array([getattr(ev, name)], dtype=np.float64))
         for name in trajectory.OBSERVABLES:
             value = r.observables.get(name, math.nan)
-            trajectory.append_rows(root[f"observables/{name}"], n, np.array([value], dtype=np.float64))
+            trajectory.write_rows(root[f"observables/{name}"], n, np.array([value], dtype=np.float64))
         for name, (key, diagonal) in trajectory.TWO_TIME.items():
             column = np.full(n + 1, math.nan)
             for i, row in r.displacements.items():
                 column[i] = row[key]
             column[n] = diagonal
-            arr = root[name]
-            arr.resize((n + 1, n + 1))
-            arr[:, n] = column
+            root[name][: n + 1, n] = column
         if r.state:
             slot = n % 2  # the other slot still holds the last committed state
             checkpoint.write_slot(root, slot, r.state)
@@ -157,8 +160,8 @@ class TrajectoryWriter:
             return
         steps = np.array([s for s, _ in self._loss_buf], dtype=np.int64)
         values = np.array([v for _, v in self._loss_buf], dtype=np.float64)
-        trajectory.append_rows(self.root["loss/step"], self.n_loss, steps)
-        trajectory.append_rows(self.root["loss/value"], self.n_loss, values)
+        trajectory.write_rows(self.root["loss/step"], self.n_loss, steps)
+        trajectory.write_rows(self.root["loss/value"], self.n_loss, values)
         self.n_loss += len(steps)
         self._loss_buf.clear()
 

@@ -40,6 +40,15 @@ def test_store_contract_with_plain_zarr(run_to_store):
     np.testing.assert_array_equal(root["loss/step"][:], [r.step for r in logs])
     np.testing.assert_array_equal(root["loss/value"][:], [r.loss for r in logs])
     assert root["loss/step"].dtype == np.int64 and root["loss/value"].dtype == np.float64
+    for name in ("D", "D_batch", "weight_norm2"):
+        arr = root[f"observables/{name}"]
+        assert arr.dtype == np.float64 and arr.shape == (n,) and arr.metadata.dimension_names == ("snapshot",)
+    for name in ("msd", "overlap", "alpha2", "participation"):
+        arr = root[name]
+        assert arr.dtype == np.float64 and arr.shape == (n, n) and arr.metadata.dimension_names == ("t_w", "t")
+        below = arr[:][np.tril_indices(n, -1)]
+        assert np.isnan(below).all()
+    assert a["waiting_times"] and all(0 < i < n for i in a["waiting_times"])
     # The layout tiles the weight vector exactly.
     total = sum(int(np.prod(shape)) for _, shape, _ in a["param_layout"])
     assert total == N and a["param_layout"][0][2] == 0
@@ -58,6 +67,9 @@ def test_xarray_reads_the_store(run_to_store):
     path, _ = run_to_store(tiny_preset())
     ds = xr.open_zarr(path, consolidated=False)
     assert ds["weights"].dims == ("snapshot", "param") and ds["snapshot_step"].dims == ("snapshot",)
+    assert ds["msd"].dims == ("t_w", "t")
+    obs = xr.open_zarr(path, group="observables", consolidated=False)
+    assert set(obs.data_vars) == {"D", "D_batch", "weight_norm2"}
     ev = xr.open_zarr(path, group="evals", consolidated=False)
     assert set(ev.data_vars) == {"train_loss", "train_acc", "test_loss", "test_acc"}
     assert ev["train_loss"].dims == ("snapshot",)
@@ -90,24 +102,36 @@ def test_diverged_run_keeps_its_good_snapshots(tmp_path):
     assert t.n_snapshots >= 1 and np.isfinite(t.weights[: t.n_snapshots]).all()
 
 
-def test_a_reader_during_the_run_sees_whole_snapshots_only(tmp_path):
+def test_readers_during_the_run_never_fail_or_see_a_torn_snapshot(tmp_path):
+    """100 reads of a live run through glasslab's reader, xarray and the analysis."""
+    from core import report
+
     path = tmp_path / "live.zarr"
-    run = Run(tiny_preset(**{"run.steps": 3000, "recording.snapshots": 60}))
+    run = Run(tiny_preset(**{"run.steps": 3000, "recording.snapshots": 60, "model.width": 2048}))
     done = threading.Event()
-    seen, problems = [], []
+    counts, problems, analyses = [], [], []
 
     def read():
-        while not done.is_set():
+        reads = 0
+        while not done.is_set() or reads < 100:
             try:
                 t = trajectory.Trajectory.open(path)
             except BadInput:
+                if done.is_set():
+                    break
                 continue  # not created yet
+            reads += 1
             n = t.n_snapshots
-            w = t.weights[:n]
-            steps = t.steps
-            if len(steps) != n or not np.isfinite(w).all() or (steps < 0).any():
-                problems.append((n, len(steps)))
-            seen.append(n)
+            w = np.asarray(t.weights[:n])
+            if len(t.steps) != n or not np.isfinite(w).all() or (t.steps < 0).any():
+                problems.append(("glasslab", n))
+            ds = xr.open_zarr(path, consolidated=False)
+            rows = np.isfinite(ds["weights"].values)
+            if not (rows.all(axis=1) | (~rows).all(axis=1)).all():  # a row is whole or absent
+                problems.append(("xarray torn row", n))
+            if reads % 20 == 0 and n >= 10:
+                analyses.append(report.analyze_store(path, n_boot=10)["n_snapshots"])
+            counts.append(n)
 
     reader = threading.Thread(target=read)
     reader.start()
@@ -116,13 +140,14 @@ def test_a_reader_during_the_run_sees_whole_snapshots_only(tmp_path):
     finally:
         done.set()
         reader.join()
-    assert not problems and len(seen) > 5 and max(seen) > min(seen)
+    assert not problems, problems[:5]
+    assert len(counts) >= 100 and max(counts) > min(counts) and analyses
 
 
 def test_write_failure_stops_the_run_cleanly(tmp_path, monkeypatch):
     path = tmp_path / "fail.zarr"
     calls = {"n": 0}
-    real = trajectory.append_rows
+    real = trajectory.write_rows
 
     def flaky(array, start, rows):
         calls["n"] += 1
@@ -130,7 +155,7 @@ def test_write_failure_stops_the_run_cleanly(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real(array, start, rows)
 
-    monkeypatch.setattr(trajectory, "append_rows", flaky)
+    monkeypatch.setattr(trajectory, "write_rows", flaky)
     run = Run(tiny_preset(**{"run.steps": 5000}))
     with pytest.raises(RunFailed, match="disk full"):
         drive(run, [TrajectoryWriter(path)])
