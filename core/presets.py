@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,7 @@ class RunConfig:
     seed: int = _f(0, "seed of the initialisation, minibatch order and Langevin noise", min=0)
     steps: int = _f(10000, "number of parameter updates", min=1)
     device: str = _f("auto", "auto | cpu | cuda | mps (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")
 
 
 @dataclass(frozen=True)
@@ -203,9 +205,16 @@ def from_stored(d: dict) -> Preset:
     return from_dict({k: v for k, v in d.items() if k != "name"}, name=d.get("name", "preset"))
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def check(p: Preset) -> None:
     """Cross-field checks that single-field ranges cannot express."""
     d, dyn, m = p.data, p.dynamics, p.model
+    if p.run.name and not _SAFE_NAME.fullmatch(p.run.name):
+        # A preset is data: it must not be able to point the output outside --out.
+        raise BadInput(f"run.name = {p.run.name!r} must be a plain name (letters, digits, . _ -, no slashes): "
+                       "the store always goes directly under --out")
     if d.name in FULL_TRAIN_SIZE:
         if d.train_size > FULL_TRAIN_SIZE[d.name]:
             raise BadInput(f"data.train_size = {d.train_size} exceeds the {FULL_TRAIN_SIZE[d.name]} training images of {d.name}")

@@ -95,7 +95,7 @@ def run_cmd(
             return open_console(out, autostart=p, data_dir=data_dir, download=download)
         run = Run(p, data_dir=data_dir, download=download)
         out_dir = trajectory.check_out_dir(out)
-        path = trajectory.new_run_path(out_dir, p.name)
+        path = trajectory.new_run_path(out_dir, p.run.name or p.name)
     train_headless(run, path)
 
 
