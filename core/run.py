@@ -58,6 +58,21 @@ def available_devices() -> list[str]:
     return out
 
 
+OOM_ERRORS = (torch.OutOfMemoryError, MemoryError)
+
+
+def out_of_memory_line(preset: Preset, n_params: int | None, err: BaseException) -> str:
+    """One line: which model, how big, what it asked for, and what to lower."""
+    import re
+
+    asked = re.search(r"[Tt]ried to allocate ([0-9.]+ [KMGT]i?B)", str(err))
+    size = f"N = {n_params:,} parameters, " if n_params else ""
+    return (f"out of memory on {preset.run.device}: model {preset.model.kind} ({size}batch size "
+            f"{preset.dynamics.batch_size}, data {preset.data.name} x {preset.data.train_size or 'all'})"
+            f"{' asked for ' + asked.group(1) if asked else ''}; lower dynamics.batch_size, dynamics.gd_chunk, "
+            "recording.eval_chunk or data.train_size, or use a smaller model.width")
+
+
 class Run:
     """A training run of one preset; iterate it to train."""
 
@@ -69,6 +84,13 @@ class Run:
             # Delta and D are sums of squares: TF32 would corrupt them (NOTES.md).
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
+        self.n_params = None
+        try:
+            self._build(preset, data, data_dir, download)
+        except OOM_ERRORS as err:
+            raise BadInput(out_of_memory_line(preset, self.n_params, err)) from None
+
+    def _build(self, preset: Preset, data, data_dir, download) -> None:
         self.data = data if data is not None else datasets.load(
             preset.data, self.device, data_dir_override=data_dir, download=download)
         seed = preset.run.seed
@@ -137,7 +159,12 @@ class Run:
                 return
 
             # ---- one update
-            loss = self.trainer.step()
+            try:
+                loss = self.trainer.step()
+            except OOM_ERRORS as err:
+                yield RunInterrupted(self.step, time.perf_counter() - t_start,
+                                     out_of_memory_line(p, self.n_params, err))
+                return
             self.step += 1
 
             # ---- divergence: on CPU the loss is checked every step (reading it

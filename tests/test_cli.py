@@ -110,3 +110,19 @@ def test_headless_run_never_imports_textual(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().endswith("CLEAN")
+
+
+def test_out_of_memory_is_one_line_naming_the_model_and_what_to_lower(tmp_path, monkeypatch):
+    from core import dynamics
+
+    def oom(self):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.50 GiB (GPU 0; 80 GiB total)")
+
+    monkeypatch.setattr(dynamics.Trainer, "step", oom)
+    res = runner.invoke(app, ["run", "quickstart", "--no-ui", "--out", str(tmp_path), "--steps", "100"])
+    assert res.exit_code == 1
+    [line] = [l for l in res.stderr.splitlines() if "out of memory" in l]
+    assert "model toy" in line and "19,210" in line and "batch size 100" in line and "2.50 GiB" in line
+    assert "lower dynamics.batch_size" in line
+    t = trajectory.Trajectory.open(_runs(tmp_path)[0])
+    assert t.status == "interrupted" and t.n_snapshots == 1  # the t = 0 snapshot is kept

@@ -154,7 +154,9 @@ def train_headless(run, path: Path, lock=None) -> None:
               "Try a smaller learning rate (--set dynamics.lr=...).", file=sys.stderr)
         raise typer.Exit(1)
     if isinstance(end, RunInterrupted):
-        if end.reason in EXIT_SIGNAL:
+        if end.reason.startswith("out of memory"):
+            print(f"glasslab: error: {end.reason}; the snapshots so far are kept in {path}", file=sys.stderr)
+        elif end.reason in EXIT_SIGNAL:
             print(f"glasslab: stopped by {end.reason} at step {end.step}; continue with: glasslab resume {path}", file=sys.stderr)
         raise typer.Exit(EXIT_SIGNAL.get(end.reason, 1))
 
