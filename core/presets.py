@@ -86,6 +86,7 @@ class RunConfig:
     steps: int = _f(10000, "number of parameter updates", min=1)
     device: str = _f("auto", "auto | cpu | cuda | mps (auto: cuda, then mps, then cpu)", choices=DEVICES)
     name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")
+    init_from: str = _f("", "start from the last snapshot of this run store (same model), e.g. a trained minimum ([KWJ24])")
 
 
 @dataclass(frozen=True)

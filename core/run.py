@@ -85,6 +85,9 @@ class Run:
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
         self.n_params = None
+        self._stop = threading.Event()
+        self._stop_reason = "stopped"
+        self._switches: queue.SimpleQueue = queue.SimpleQueue()
         try:
             self._build(preset, data, data_dir, download)
         except OOM_ERRORS as err:
@@ -105,11 +108,21 @@ class Run:
         self.snapshot_steps = log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots)
         self.step = 0
         self.next_snapshot = 0  # index into snapshot_steps
+        if preset.run.init_from:
+            self._init_from(preset.run.init_from)
         self.online = OnlineObservables(preset, self.model, self.data, self.snapshot_steps)
         self._host = HostPool(self.n_params, self.flat.w.dtype, self.device)
-        self._stop = threading.Event()
-        self._stop_reason = "stopped"
-        self._switches: queue.SimpleQueue = queue.SimpleQueue()
+
+    def _init_from(self, path: str) -> None:
+        """Start from the last committed snapshot of another run (e.g. an SGD-trained minimum, [KWJ24])."""
+        from .trajectory import Trajectory
+
+        src = Trajectory.open(path)
+        if src.n_params != self.n_params or src.n_snapshots == 0:
+            raise BadInput(f"run.init_from = {path}: it holds {src.n_snapshots} snapshot(s) of {src.n_params:,} "
+                           f"parameters, this model has {self.n_params:,}: give a run of the same model")
+        with torch.no_grad():
+            self.flat.w.copy_(torch.from_numpy(np.asarray(src.snapshot(-1))).to(self.flat.w))
 
     # -- control from any thread -------------------------------------------
     def stop(self, reason: str = "stopped") -> None:

@@ -8,6 +8,7 @@ lazily, so `glasslab run ... --no-ui` never imports textual.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sys
 from pathlib import Path
@@ -84,13 +85,15 @@ def run_cmd(
     steps: StepsOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from the last snapshot of this run (same model).")] = None,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
     from core import trajectory
     from core.run import Run
 
     with clean_errors():
-        p = load_preset(preset, set_, steps, device)
+        sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else [])]
+        p = load_preset(preset, sets, steps, device)
         if not no_ui:  # the console trains it, feeding the same records to the same writer
             return open_console(out, autostart=p, data_dir=data_dir, download=download)
         run = Run(p, data_dir=data_dir, download=download)
