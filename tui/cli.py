@@ -204,6 +204,21 @@ def analyze_cmd(
         print(f"figure written to {png}")
 
 
+@app.command("overlay")
+def overlay_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run stores.")],
+    png: Annotated[Path, typer.Option("--png", help="Where to write the figure.")],
+    tw: Annotated[Optional[float], typer.Option("--tw", help="Waiting time of the Delta and Q panels (closest snapshot).")] = None,
+):
+    """Overlay runs in one figure: loss, Delta, Q, and Q against t / tau_e (time-temperature superposition)."""
+    from tui.figure import overlay_figure, require_matplotlib
+
+    with clean_errors():
+        require_matplotlib()
+        overlay_figure(runs, png, tw)
+    print(f"figure written to {png}")
+
+
 @presets_app.command("list")
 def presets_list():
     """Every preset: model, data set, dynamics, N, and whether its data is here."""

@@ -62,3 +62,54 @@ def paper_figure(path: str | Path, out: str | Path, max_curves: int = 12) -> Pat
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _row(steps: np.ndarray, tw: float | None) -> int:
+    """Snapshot index of the waiting time closest to tw (default: the first non-zero snapshot)."""
+    if tw is None:
+        return 1
+    return int(np.argmin(np.abs(np.log(np.maximum(steps, 1)) - np.log(max(tw, 1)))))
+
+
+def overlay_figure(paths: list[str | Path], out: str | Path, tw: float | None = None) -> Path:
+    """Several runs side by side: loss, Delta(t_w, t_w + t), Q(t) and Q against t / tau_e.
+
+    The last panel is [KWJ24]'s time-temperature superposition when the runs
+    differ only by temperature.  Colours follow the order of the runs.
+    """
+    plt = require_matplotlib()
+    from core import analysis
+    from core.report import load_two_time
+
+    fig, ax = plt.subplots(1, 4, figsize=(19, 4.6))
+    for c, path in enumerate(paths):
+        t, mats = load_two_time(Path(path))
+        steps = t.steps.astype(float)
+        i = _row(steps, tw)
+        colour = f"C{c % 10}"
+        dyn = t.preset.get("dynamics", {})
+        label = f"{t.attrs.get('name')} ({dyn.get('kind')}" + (f", T={dyn.get('temperature'):g})" if dyn.get("kind") == "langevin" else ")")
+        ax[0].semilogx(steps[1:], t.evals()["train_loss"][1:], color=colour, label=label)
+        lag = steps[i + 1:] - steps[i]
+        d = mats["msd"][i, i + 1:]
+        ok = np.isfinite(d) & (d > 0)
+        ax[1].loglog(lag[ok], d[ok], color=colour)
+        q = mats["overlap"][i, i + 1:]
+        ax[2].semilogx(lag, q, color=colour)
+        tau = analysis.relaxation_times(steps, mats["overlap"])
+        tau_e = dict(zip(tau["tw"], tau["tau_e"])).get(steps[i])
+        if tau_e is not None and np.isfinite(tau_e):
+            ax[3].semilogx(lag / tau_e, q, color=colour, label=f"tau_e = {tau_e:.3g}")
+    ax[0].set(xlabel="t", ylabel="train loss", title="loss")
+    ax[0].legend(fontsize=7)
+    ax[1].set(xlabel="t", ylabel=r"$\Delta(t_w, t_w + t)$", title=f"MSD at t_w = {int(steps[i])}")
+    ax[2].set(xlabel="t", ylabel="Q", title="overlap", ylim=(-0.02, 1.02))
+    ax[2].axhline(1 / np.e, color="grey", lw=0.5)
+    ax[3].set(xlabel=r"$t / \tau_e$", ylabel="Q", title="time-temperature superposition", ylim=(-0.02, 1.02))
+    if ax[3].lines:
+        ax[3].legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
