@@ -25,6 +25,7 @@ class RunStarted:
     total_steps: int
     start_step: int = 0
     waiting_times: list[int] = field(default_factory=list)  # online t_w, as snapshot indices
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. D_eval_mode: D measured in eval mode (BatchNorm)
 
 
 @dataclass(frozen=True)

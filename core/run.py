@@ -155,7 +155,8 @@ class Run:
         t_start = time.perf_counter()
         on_cpu = self.device.type == "cpu"
         yield RunStarted(p.name, p.to_dict(), self.n_params, self.data.train_size, str(self.device),
-                         self.flat.layout, self.snapshot_steps, p.run.steps, self.step, list(self.online.waiting))
+                         self.flat.layout, self.snapshot_steps, p.run.steps, self.step, list(self.online.waiting),
+                         {"D_eval_mode": self.online.eval_mode, "probe_size": int(len(self.online.probe_x))})
         if self.step == 0 and self.next_snapshot == 0:
             yield self._snapshot()
 

@@ -122,6 +122,7 @@ class TrajectoryWriter:
             "status": "running",
             "events": [to_event(r)],
             "waiting_times": list(r.waiting_times),
+            **r.notes,
         }
         self.root = trajectory.create(self.path, self._attrs, r.n_params, capacity, loss_capacity)
         if self.lock is None:

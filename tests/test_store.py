@@ -49,6 +49,7 @@ def test_store_contract_with_plain_zarr(run_to_store):
         below = arr[:][np.tril_indices(n, -1)]
         assert np.isnan(below).all()
     assert a["waiting_times"] and all(0 < i < n for i in a["waiting_times"])
+    assert a["D_eval_mode"] is False and a["probe_size"] == 200  # the toy model has no BatchNorm
     # The layout tiles the weight vector exactly.
     total = sum(int(np.prod(shape)) for _, shape, _ in a["param_layout"])
     assert total == N and a["param_layout"][0][2] == 0
