@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/glasslab run quickstart --no-ui
+	$(VENV)/bin/glasslab
 
 test: $(STAMP)
 	$(PY) -m pytest -q
