@@ -93,14 +93,20 @@ def unpack(blob: np.ndarray, table) -> Any:
     return walk(table)
 
 
-def write_slot(root: zarr.Group, slot: int, state: dict) -> None:
+def write_slot(root: zarr.Group, slot: int, state: dict, cache: dict | None = None) -> None:
+    """Pack `state` into slot `slot`; `cache` keeps the open slot arrays between calls."""
     blob, table = pack(state)
-    group = root.require_group("state")
-    arr = group.create_array(f"slot{slot}", shape=blob.shape, chunks=(max(len(blob), 1),), dtype="uint8",
-                             compressors=None, overwrite=True, fill_value=0)
+    cache = {} if cache is None else cache
+    name = f"slot{slot}"
+    arr = cache.get(name)
+    if arr is None or arr.shape != blob.shape:  # the size only changes when momentum appears
+        group = root.require_group("state")
+        arr = cache[name] = group.create_array(name, shape=blob.shape, chunks=(max(len(blob), 1),), dtype="uint8",
+                                 compressors=None, overwrite=True, fill_value=0)
     if len(blob):
         arr[:] = blob
-    arr.attrs["table"] = json.loads(json.dumps(table))
+    # Not atomic with the data, and need not be: a slot counts only once the root commits it.
+    arr.update_attributes({"table": json.loads(json.dumps(table))})
 
 
 def read_slot(root: zarr.Group, slot: int) -> dict:

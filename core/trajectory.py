@@ -62,8 +62,10 @@ def git_commit() -> str | None:
 
 
 def _array(group, name, shape, chunks, dtype, fill, dims, shards=None):
+    # No compressor anywhere: float32 weights barely compress (NOTES.md) and the small
+    # arrays are rewritten a chunk at a time during the run, where zstd would cost more than it saves.
     return group.create_array(name, shape=shape, chunks=chunks, shards=shards, dtype=dtype, fill_value=fill,
-                              compressors=None if dtype == "float32" else "auto", dimension_names=dims)
+                              compressors=None, dimension_names=dims)
 
 
 def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss_capacity: int) -> zarr.Group:
@@ -85,17 +87,39 @@ def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss
     # Two-time matrices [i, j] = X(t_i, t_j) for j >= i, NaN below the diagonal and where
     # not computed yet: online rows fill during the run, the rest at its end.
     for name in TWO_TIME:
-        _array(root, name, (capacity, capacity), (256, 256), "float64", math.nan, ("t_w", "t"))
+        _array(root, name, (capacity, capacity), (64, 64), "float64", math.nan, ("t_w", "t"))
     loss = root.create_group("loss")
     _array(loss, "step", (loss_capacity,), (4096,), "int64", -1, ("log",))
     _array(loss, "value", (loss_capacity,), (4096,), "float64", math.nan, ("log",))
-    root.attrs.update({**attrs, "n_snapshots": 0, "n_loss": 0})
+    commit_attrs(root, {**attrs, "n_snapshots": 0, "n_loss": 0})
     return root
 
 
 def write_rows(array: zarr.Array, start: int, rows: np.ndarray) -> None:
     """Write rows [start, start + len(rows)) along axis 0 (within the array's size)."""
     array[start:start + len(rows)] = rows
+
+
+def write_many(writes: list[tuple[zarr.Array, Any, np.ndarray]]) -> None:
+    """Several (array, selection, value) writes in one round trip to zarr's event loop.
+
+    Each synchronous zarr call costs a few milliseconds of bridging; a snapshot
+    touches a dozen small arrays, so issuing them together keeps the writer
+    thread (and its share of the GIL) small.
+    """
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def all_of():
+        await asyncio.gather(*(arr.async_array.setitem(sel, value) for arr, sel, value in writes))
+
+    sync(all_of())
+
+
+def commit_attrs(root: zarr.Group, attrs: dict[str, Any]) -> None:
+    """One atomic write of the root attributes (attrs.update would write once per key)."""
+    root.update_attributes(attrs)
 
 
 def _arrays(root: zarr.Group):

@@ -41,6 +41,8 @@ class TrajectoryWriter:
         self.n_loss = 0
         self._loss_buf: list[tuple[int, float]] = []
         self._attrs: dict[str, Any] = {}
+        self._handles: dict[str, Any] = {}
+        self._slots: dict[str, Any] = {}
         self._thread = threading.Thread(target=self._work, name="glasslab-writer", daemon=True)
         self._thread.start()
 
@@ -92,6 +94,7 @@ class TrajectoryWriter:
         elif is_end(record):
             self._flush_loss()
             trajectory.set_sizes(self.root, self.n_snapshots, self.n_loss)  # exact shapes from now on
+            self._handles.clear()
             self._commit(status=record.status, events=[to_event(record)], wall_s=record.wall_s)
 
     def _start(self, r: RunStarted) -> None:
@@ -128,30 +131,37 @@ class TrajectoryWriter:
         if self.lock is None:
             self.lock = checkpoint.acquire(self.path)
 
+    def _arr(self, name: str):
+        """Array handles are opened once: each open reads metadata through zarr's event loop."""
+        arr = self._handles.get(name)
+        if arr is None:
+            arr = self._handles[name] = self.root[name]
+        return arr
+
     def _snapshot(self, r: SnapshotTaken) -> None:
-        root, n = self.root, self.n_snapshots
+        root, n, arr = self.root, self.n_snapshots, self._arr
         try:
             w = r.weights.tensor().numpy()
-            trajectory.write_rows(root["weights"], n, w[None, :])
+            trajectory.write_rows(arr("weights"), n, w[None, :])
         finally:
             r.weights.release()
         _fault_point(n)
-        trajectory.write_rows(root["snapshot_step"], n, np.array([r.step], dtype=np.int64))
         ev = r.evaluation
-        for name in trajectory.EVALS:
-            trajectory.write_rows(root[f"evals/{name}"], n, np.array([getattr(ev, name)], dtype=np.float64))
-        for name in trajectory.OBSERVABLES:
-            value = r.observables.get(name, math.nan)
-            trajectory.write_rows(root[f"observables/{name}"], n, np.array([value], dtype=np.float64))
+        writes = [(arr("snapshot_step"), slice(n, n + 1), np.array([r.step], dtype=np.int64))]
+        writes += [(arr(f"evals/{name}"), slice(n, n + 1), np.array([getattr(ev, name)], dtype=np.float64))
+                   for name in trajectory.EVALS]
+        writes += [(arr(f"observables/{name}"), slice(n, n + 1), np.array([r.observables.get(name, math.nan)]))
+                   for name in trajectory.OBSERVABLES]
         for name, (key, diagonal) in trajectory.TWO_TIME.items():
             column = np.full(n + 1, math.nan)
             for i, row in r.displacements.items():
                 column[i] = row[key]
             column[n] = diagonal
-            root[name][: n + 1, n] = column
+            writes.append((arr(name), (slice(0, n + 1), n), column))
+        trajectory.write_many(writes)
         if r.state:
             slot = n % 2  # the other slot still holds the last committed state
-            checkpoint.write_slot(root, slot, r.state)
+            checkpoint.write_slot(root, slot, r.state, self._slots)
             self._attrs["resume"] = {"slot": slot, "snapshot": n, "step": r.step}
         self.n_snapshots = n + 1
         self._commit()
@@ -161,8 +171,9 @@ class TrajectoryWriter:
             return
         steps = np.array([s for s, _ in self._loss_buf], dtype=np.int64)
         values = np.array([v for _, v in self._loss_buf], dtype=np.float64)
-        trajectory.write_rows(self.root["loss/step"], self.n_loss, steps)
-        trajectory.write_rows(self.root["loss/value"], self.n_loss, values)
+        end = self.n_loss + len(steps)
+        trajectory.write_many([(self._arr("loss/step"), slice(self.n_loss, end), steps),
+                               (self._arr("loss/value"), slice(self.n_loss, end), values)])
         self.n_loss += len(steps)
         self._loss_buf.clear()
 
@@ -176,7 +187,7 @@ class TrajectoryWriter:
         self._attrs.update(extra)
         self._attrs["n_snapshots"] = self.n_snapshots
         self._attrs["n_loss"] = self.n_loss
-        self.root.attrs.update(self._attrs)
+        trajectory.commit_attrs(self.root, self._attrs)
 
     def _try_mark(self, status: str, event: dict) -> None:
         if self.root is None:

@@ -152,7 +152,7 @@ def test_write_failure_stops_the_run_cleanly(tmp_path, monkeypatch):
 
     def flaky(array, start, rows):
         calls["n"] += 1
-        if calls["n"] > 40:
+        if calls["n"] > 5:  # write_rows writes the weights row: fail at the 6th snapshot
             raise OSError(28, "No space left on device")
         return real(array, start, rows)
 
