@@ -1,0 +1,316 @@
+"""The console's flows, driven with Pilot: browse and filter presets, start, steer, stop, quit,
+open and overlay stored runs, help and the command palette.
+
+Runs are the real engine on the shipped quickstart preset, shortened where a
+test needs it to finish; every check reads what the user would see (widget
+contents, the plots' data) or what is on disk (the store).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual import events
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input, OptionList, Static
+
+from core import presets
+from core.trajectory import Trajectory
+from test_console_support import one_torch_thread, two_stores  # noqa: F401 (a fixture)
+from tui.app import make_app
+from tui.console.screens.confirm_quit import ConfirmQuit
+from tui.console.screens.dynamics_dialog import DynamicsDialog
+from tui.console.screens.help_screen import HelpScreen
+from tui.console.screens.start_dialog import StartDialog
+from tui.console.widgets.delta_plot import DeltaPlot
+from tui.console.widgets.loss_plot import LossPlot
+from tui.console.widgets.preset_details import PresetDetails
+from tui.console.widgets.status_line import StatusLine
+
+SIZE = (100, 30)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def text_of(widget: Static) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=400, record=True, file=open("/dev/null", "w"))
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def option_ids(app) -> list[str]:
+    ol = app.screen.query_one(OptionList)
+    return [ol.get_option_at_index(i).id for i in range(ol.option_count)]
+
+
+CHARS = {"enter": "\r", "tab": "\t", "escape": "\x1b", "space": " ", "slash": "/", "minus": "-",
+         "full_stop": ".", "question_mark": "?"}
+
+
+async def press(pilot, *keys: str) -> None:
+    """Like pilot.press, but settle on the screen's message queues rather than on the process going
+    idle: while the engine trains in this process it never does, and pilot.press then waits 2 s a key."""
+    for key in keys:
+        pilot.app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
+        await pilot.pause(0.01)
+
+
+async def type_text(pilot, text: str) -> None:
+    await press(pilot, *[{" ": "space", "-": "minus", ".": "full_stop", "/": "slash"}.get(c, c) for c in text])
+
+
+# ------------------------------------------------------------------ presets
+
+async def test_browse_and_filter_presets(tmp_path):
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.summaries) == len(screen.paths), what="preset summaries")
+        assert {"quickstart", "fmnist-toy-over", "fmnist-toy-under", "bj18-resnet18-cifar100"} <= set(option_ids(app))
+
+        def shown_details() -> str:
+            return text_of(screen.query_one(PresetDetails).query_one(Static))
+
+        await press(pilot, "slash")
+        await type_text(pilot, "under")
+        await wait_for(pilot, lambda: set(option_ids(app)) == {"fmnist-toy-under", "bj18-toy-cifar10-under"},
+                       what="the filter")
+        await press(pilot, "escape")  # clears the filter
+        await wait_for(pilot, lambda: len(option_ids(app)) == len(screen.paths), what="the whole list")
+
+        await press(pilot, "slash")
+        await type_text(pilot, "quickstart")
+        await press(pilot, "enter")
+        await wait_for(pilot, lambda: option_ids(app) == ["quickstart"] and "N = " in shown_details(),
+                       what="its details")
+        details = shown_details()
+        assert "N = 19,210 parameters" in details and "P = 2,000" in details
+        assert "N/P = 9.61" in details and "under-parametrised" in details  # 19,210 < 2,000 x 10 constraints
+        assert "synthetic: available here" in details and 'kind = "toy"' in details and "steps = 20000" in details
+
+        # A data set that is not here says so, with the fix.
+        await press(pilot, "escape", "slash")
+        await type_text(pilot, "smallnet")
+        await wait_for(pilot, lambda: option_ids(app) == ["bj18-smallnet-cifar10"], what="the filter")
+        details = shown_details()
+        assert "cifar10: missing" in details and "--download" in details
+        await press(pilot, "escape")
+        app.screen.select("fmnist-toy-over")
+        await pilot.pause()
+        assert "over-parametrised" in shown_details()
+
+
+async def test_a_local_preset_shadows_the_shipped_one(tmp_path):
+    local = Path.cwd() / "presets"  # conftest runs each test in a clean working directory
+    local.mkdir()
+    (local / "quickstart.toml").write_text('description = "my own"\n[run]\nsteps = 77\n')
+    (local / "mine.toml").write_text('[run]\nsteps = 5\n')
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        assert "mine" in option_ids(app)
+        app.screen.select("quickstart")
+        await pilot.pause()
+        details = text_of(app.screen.query_one(PresetDetails).query_one(Static))
+        assert "my own" in details and "steps = 77" in details
+
+
+# ------------------------------------------------------------------ running
+
+async def start_from_the_browser(pilot, name: str, steps: int | None) -> None:
+    await press(pilot, "slash")
+    await type_text(pilot, name)
+    await press(pilot, "enter")
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.selected == name and pilot.app.focused is screen.query_one(OptionList),
+                   what="the list to have the focus")
+    await press(pilot, "s")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, StartDialog), what="the start dialog")
+    if steps is not None:
+        # The steps field has the focus, its text selected: typing replaces it.
+        await type_text(pilot, str(steps))
+    await press(pilot, "enter")
+
+
+async def test_start_the_quickstart_watch_it_train_and_quit(tmp_path):
+    """Browse, edit, start; the plots fill; quitting asks once (no keeps training, yes stops cleanly)."""
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await start_from_the_browser(pilot, "quickstart", steps=3000)
+        live = app.live
+        await wait_for(pilot, lambda: live.curves is not None and len(live.curves.eval_steps) >= 4,
+                       what="a few snapshots")
+        assert app.screen is live
+        await pilot.pause(0.3)
+        c = live.curves
+        assert c.status == "running" and c.total_steps == 3000 and c.n_params == 19_210
+        status = text_of(live.query_one(StatusLine))
+        assert "running" in status and "/3,000" in status and "N 19,210" in status and "steps/s" in status
+        # The loss plot draws the snapshots' losses (the plots redraw about once a second).
+        await wait_for(pilot, lambda: len(live.query_one(LossPlot)._points) == 2, what="the loss plot")
+        assert Trajectory.open(Path(c.path)).attrs["preset"]["run"]["steps"] == 3000  # the edit is stored
+
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuit), what="the quit question")
+        await press(pilot, "n")  # keep training
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmQuit), what="the question to go")
+        assert live.running
+        await press(pilot, "q", "y")
+        await wait_for(pilot, lambda: not app.is_running, timeout=90, what="the app to exit")
+    t = Trajectory.open(Path(live.curves.path))
+    assert t.status == "interrupted" and t.events[-1]["reason"] == "quit from the console"
+    assert t.n_snapshots == len(live.curves.eval_steps) >= 4  # every snapshot taken is in the store
+    assert list(t.evals()["train_loss"]) == live.curves.train_loss  # the plot showed what the store holds
+
+
+async def test_a_short_run_finishes_and_its_store_is_complete(tmp_path):
+    local = Path.cwd() / "presets"
+    local.mkdir()
+    (local / "small.toml").write_text(
+        '[model]\nkind = "toy"\nwidth = 16\n[data]\nshape = [8]\nclasses = 4\ntrain_size = 200\ntest_size = 100\n'
+        '[dynamics]\nbatch_size = 20\n[recording]\nsnapshots = 12\nfirst = 5\nlog_every = 5\n[run]\nsteps = 1000\ndevice = "cpu"\n')
+    app = make_app(out_dir=tmp_path / "runs", presets_dir=local)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_from_the_browser(pilot, "small", steps=150)
+        live = app.live
+        await wait_for(pilot, lambda: live.curves is not None and live.curves.status == "finished", timeout=90,
+                       what="the run to finish")
+        await wait_for(pilot, lambda: not live.running, what="the store to be closed and completed")
+        c = live.curves
+        assert c.step == 150 and c.eval_steps[-1] == 150 and len(c.loss_values) == 150 // 5
+        assert "finished" in text_of(live.query_one(StatusLine))
+    t = Trajectory.open(Path(c.path))
+    assert t.status == "finished" and t.n_snapshots == len(c.eval_steps) == len(t.attrs["snapshot_grid"])
+    assert t.attrs["two_time_complete"] == t.n_snapshots  # completed like `glasslab run --no-ui` does
+    assert list(t.evals()["test_loss"]) == c.test_loss and list(t.loss()[1]) == c.loss_values
+
+
+async def test_switch_dynamics_mid_run_then_stop(tmp_path):
+    out = tmp_path / "runs"
+    # Fewer snapshots than the preset's 80: this test is about the switch, not the store's size.
+    app = make_app(out_dir=out, autostart=presets.load("quickstart", ["run.device=cpu", "recording.snapshots=20"]))
+    async with app.run_test(size=SIZE) as pilot:
+        live = app.live
+        await wait_for(pilot, lambda: live.curves is not None and live.curves.step >= 20, what="training")
+        await press(pilot, "d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DynamicsDialog), what="the dynamics dialog")
+        await press(pilot, "right", "right", "space", "tab")  # Langevin, then the learning rate
+        await type_text(pilot, "-1")
+        await press(pilot, "enter")  # refused by the engine's check: the dialog stays, with the reason
+        await wait_for(pilot, lambda: "dynamics.lr must be > 0" in text_of(app.screen.query_one("#dialog-error", Static)),
+                       what="the refusal")
+        assert isinstance(app.screen, DynamicsDialog)
+        assert not live.curves.switches
+        app.screen.query_one("#dyn-lr", Input).value = "0.5"
+        await press(pilot, "tab")  # from the learning rate to the temperature
+        await type_text(pilot, "1e-4")
+        assert app.screen.query_one("#dyn-momentum", Input).value == "0"  # Langevin is overdamped
+        await press(pilot, "enter")
+        await wait_for(pilot, lambda: live.curves.switches, what="the switch to reach the plots")
+        assert live.curves.dynamics["kind"] == "langevin" and "langevin" in text_of(live.query_one(StatusLine))
+        switch = live.curves.switches[0]
+        await press(pilot, "x")
+        await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop (store closed)")
+        assert live.curves.status == "interrupted"
+        t = Trajectory.open(Path(live.curves.path))
+        assert t.status == "interrupted"
+        assert t.n_snapshots == len(live.curves.eval_steps) >= 1  # every snapshot taken is stored
+        [event] = [e for e in t.events if e["kind"] == "dynamics_changed"]
+        assert event["step"] == switch.step and event["old"]["kind"] == "sgd"
+        assert event["new"]["kind"] == "langevin" and event["new"]["temperature"] == 1e-4
+        assert t.events[-1]["kind"] == "interrupted"
+
+
+async def test_a_run_that_cannot_start_says_why(tmp_path):
+    p = presets.load("bj18-smallnet-cifar10", ["data.data_dir=" + str(tmp_path / "nodata")])
+    app = make_app(out_dir=tmp_path / "runs", autostart=p)
+    async with app.run_test(size=SIZE) as pilot:
+        live = app.live
+        await wait_for(pilot, lambda: live.curves is not None and live.curves.status == "failed", what="the failure")
+        assert "--download" in live.curves.message and "Traceback" not in live.curves.message
+        assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.zarr"))
+
+
+# ------------------------------------------------------------------ stored runs
+
+async def test_open_a_finished_run_and_overlay_two(tmp_path):
+    out = tmp_path / "runs"
+    over, under = two_stores(out)
+    app = make_app(out_dir=out)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "r")
+        screen = app.get_screen("runs")
+        await wait_for(pilot, lambda: app.screen is screen, what="the runs screen")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2 and "…" not in list(table.get_column_at(5)),
+                       what="the runs and their verdicts")
+        verdicts = {key: table.get_cell(key, table.ordered_columns[-1].key) for key in screen.rows}
+        assert verdicts == {str(over): "aging", str(under): "no aging (TTI)"}
+        await press(pilot, "enter")  # the newest run (under) is first
+        await wait_for(pilot, lambda: str(under) in screen.curves, what="the store to load")
+        delta = screen.query_one(DeltaPlot)
+        assert [c.name for c in delta.runs] == ["toy-under"]
+        tws = [tw for _, tw in delta.runs[0].waiting_times()]
+        assert delta.runs[0].delta[tws[0]][0] == pytest.approx((1, 1e-4 * 1 ** 0.8)) or tws  # curve from the msd array
+
+        await press(pilot, "down", "o")
+        await wait_for(pilot, lambda: len(delta.runs) == 2, what="the overlay")
+        assert [c.name for c in delta.runs] == ["toy-under", "toy-over"] and delta.slots == [0, 1]
+        legend = text_of(screen.query_one("#runs-legend", Static))
+        assert "toy-under-fixed" in legend and "toy-over-fixed" in legend
+        await press(pilot, "up", "o")  # remove the first: the second keeps its colour
+        await wait_for(pilot, lambda: len(delta.runs) == 1, what="the removal")
+        assert [c.name for c in delta.runs] == ["toy-over"] and delta.slots == [1]
+
+
+# ------------------------------------------------------------------ help and palette
+
+async def test_help_lists_every_key(tmp_path):
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        shown = text_of(app.screen.query_one("#help-keys", Static))
+        for _, bindings in app.key_groups():
+            for b in bindings:
+                if b.description:
+                    assert b.description in shown, b
+        for words in ("Stop run", "Dynamics", "Overlay", "Filter", "Command palette", "Quit"):
+            assert words in shown
+        await press(pilot, "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="the help to close")
+
+
+async def test_command_palette_finds_presets_runs_and_actions(tmp_path):
+    out = tmp_path / "runs"
+    over, _ = two_stores(out)
+    app = make_app(out_dir=out)
+    async with app.run_test(size=SIZE) as pilot:
+        async def palette(query: str) -> None:
+            await press(pilot, "ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+            await type_text(pilot, query)
+            await pilot.pause(0.5)  # the providers search asynchronously
+            await press(pilot, "enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette), what="the palette to close")
+            await pilot.pause(0.2)
+
+        await palette("preset fmnist-toy-under")
+        assert app.screen is app.get_screen("presets") and app.screen.selected == "fmnist-toy-under"
+        await palette("run toy-over-fixed")
+        runs = app.get_screen("runs")
+        assert app.screen is runs
+        await wait_for(pilot, lambda: str(over) in runs.curves, what="the run to open")
+        assert list(runs.shown) == [str(over)]
+        await palette("Live run")
+        assert app.screen is app.live

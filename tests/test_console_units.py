@@ -1,0 +1,190 @@
+"""The console's parts without a screen: curves from records and from stores agree, the
+record buffer loses nothing, the console sees the very records headless sees, and the CLI
+opens the console where it should."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from core.records import RunInterrupted, SnapshotTaken, StepLogged
+from core.run import Run, drive
+from core.trajectory import Trajectory
+from test_console_support import one_torch_thread, synthetic_records, write_store  # noqa: F401 (a fixture)
+from tui.console.curves import RunCurves
+from tui.console.session import LiveSession, RecordBuffer
+from tui.console.widgets.log_plot import decade_label, decade_ticks
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def curves_of(records) -> RunCurves:
+    c = RunCurves("?")
+    for r in records:
+        c.apply(r)
+    return c
+
+
+def test_live_curves_and_stored_curves_agree(tmp_path):
+    records = synthetic_records("toy-over", switch_at=800)
+    live = curves_of(records)
+    stored = RunCurves.from_store(Trajectory.open(write_store(tmp_path / "a.zarr", records)))
+    for name in ("name", "status", "total_steps", "step", "n_params", "train_size", "snapshot_steps", "eval_steps",
+                 "train_loss", "test_loss", "d_steps", "d_values", "loss_steps", "loss_values", "switches", "dynamics"):
+        assert getattr(live, name) == getattr(stored, name), name
+    # Delta: the records' displacements (by t_w index) and the store's msd matrix give the same curves.
+    assert live.delta.keys() == stored.delta.keys() and len(live.delta) == len(live.snapshot_steps) - 1
+    for tw in live.delta:
+        np.testing.assert_allclose(live.delta[tw], stored.delta[tw], rtol=1e-15)
+    assert live.switches[0].step == 800 and live.switches[0].text == "sgd->langevin"
+
+
+def test_waiting_times_are_log_spaced_and_keep_their_slots():
+    records = synthetic_records(total=20000, snapshots=60)
+    c = RunCurves("?")
+    settled: dict[int, int] = {}
+    for r in records:
+        c.apply(r)
+        for slot, tw in c.waiting_times():
+            if settled.get(slot) is not None:
+                assert settled[slot] == tw, "a settled curve changed its colour slot"
+            if isinstance(r, SnapshotTaken) and r.step > 2 * tw:  # long past: settled
+                settled.setdefault(slot, tw)
+    shown = c.waiting_times()
+    tws = [tw for _, tw in shown]
+    assert [slot for slot, _ in shown] == list(range(5)) and tws == sorted(tws)
+    assert tws[0] == 10 and tws[-1] <= 10000  # from the first waiting time to half the run
+    ratios = np.diff(np.log(tws))
+    assert ratios.max() / ratios.min() < 1.6  # roughly even in log t_w
+
+
+def test_curves_without_displacements_have_no_delta():
+    records = [r for r in synthetic_records()]
+    plain = [SnapshotTaken(r.index, r.step, None, r.evaluation, {}) if isinstance(r, SnapshotTaken) else r
+             for r in records]
+    c = curves_of(plain)
+    assert c.delta == {} and c.waiting_times() == [] and c.d_steps == [] and len(c.eval_steps) > 5
+
+
+def test_decade_ticks():
+    assert decade_label(3) == "10³" and decade_label(-12) == "10⁻¹²" and decade_label(0) == "10⁰"
+    assert decade_ticks(0.3, 2.7, 10) == ((0, 3), [0, 1, 2, 3], ["10⁰", "10¹", "10²", "10³"])
+    assert decade_ticks(-4.2, -3.9, 10)[0] == (-5, -3)
+    assert decade_ticks(2.0, 2.0, 10)[0] == (2, 3)  # one point still spans a decade
+    (lo, hi), ticks, _ = decade_ticks(-10, 10, 5)
+    assert (lo, hi) == (-10, 10) and len(ticks) <= 6 and ticks[0] == -10
+
+
+def test_the_buffer_strips_weights_and_loses_nothing():
+    buf = RecordBuffer()
+    snap = next(r for r in synthetic_records() if isinstance(r, SnapshotTaken))
+    n = 20000
+
+    def produce():
+        for i in range(n):
+            buf.handle(StepLogged(i, 0.0, 1.0) if i % 100 else snap)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    got = []
+    while thread.is_alive() or got == [] or len(got) < n:
+        got += buf.drain()
+        if not thread.is_alive() and len(got) == n:
+            break
+    thread.join()
+    got += buf.drain()
+    assert len(got) == n
+    assert [getattr(r, "step", None) for r in got if isinstance(r, StepLogged)] == [i for i in range(n) if i % 100]
+    kept = [r for r in got if isinstance(r, SnapshotTaken)]
+    assert all(r.weights is None and r.state == {} for r in kept) and snap.weights is not None
+    assert kept[0].displacements == snap.displacements and kept[0].evaluation == snap.evaluation
+
+
+def _comparable(records) -> list:
+    out = []
+    for r in records:
+        if isinstance(r, StepLogged):
+            out.append(("log", r.step, r.loss))
+        elif isinstance(r, SnapshotTaken):
+            out.append(("snap", r.index, r.step, r.evaluation, sorted(r.observables.items())))
+        else:
+            out.append((type(r).__name__, getattr(r, "step", None)))
+    return out
+
+
+def test_the_console_sees_the_records_headless_sees(tmp_path, tiny):
+    p = tiny()
+    session = LiveSession(p, tmp_path / "runs")
+    end = session.train()
+    console = session.buffer.drain()
+
+    class Collect:
+        def __init__(self):
+            self.records = []
+
+        def handle(self, r):
+            self.records.append(r)
+
+    headless = Collect()
+    assert type(drive(Run(p), [headless])) is type(end)
+    assert _comparable(console) == _comparable(headless.records)
+    t = Trajectory.open(session.path)
+    assert t.status == "finished" and t.n_snapshots == sum(isinstance(r, SnapshotTaken) for r in console)
+
+
+def test_a_stop_before_the_data_is_loaded_still_gives_a_clean_store(tmp_path, tiny):
+    session = LiveSession(tiny(), tmp_path / "runs")
+    session.stop("changed my mind")
+    end = session.train()
+    assert isinstance(end, RunInterrupted) and end.step == 0
+    t = Trajectory.open(session.path)
+    assert t.status == "interrupted" and t.n_snapshots == 1  # the t = 0 snapshot
+
+
+# ------------------------------------------------------------------ the CLI opens the console
+
+@pytest.fixture
+def opened(monkeypatch):
+    import tui.cli
+
+    calls = []
+    monkeypatch.setattr(tui.cli, "open_console", lambda out, **kw: calls.append((Path(out), kw)))
+    return calls
+
+
+def test_glasslab_alone_and_glasslab_console_open_it(opened, monkeypatch, tmp_path):
+    from tui.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, []).exit_code == 0
+    assert runner.invoke(app, ["console", "--out", str(tmp_path)]).exit_code == 0
+    monkeypatch.setenv("GLASSLAB_OUT", str(tmp_path / "elsewhere"))
+    assert runner.invoke(app, []).exit_code == 0
+    assert [c[0] for c in opened] == [Path("runs"), tmp_path, tmp_path / "elsewhere"]
+
+
+def test_glasslab_run_without_no_ui_opens_the_console_with_the_preset_started(opened, tmp_path):
+    from tui.cli import app
+
+    res = CliRunner().invoke(app, ["run", "quickstart", "--steps", "50", "--set", "dynamics.lr=0.2", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    [(out, kw)] = opened
+    assert out == tmp_path and kw["autostart"].run.steps == 50 and kw["autostart"].dynamics.lr == 0.2
+    assert list(tmp_path.glob("*.zarr")) == []  # the console makes the store, not the CLI
+    res = CliRunner().invoke(app, ["run", "nosuchpreset"])
+    assert res.exit_code == 2 and "unknown preset" in res.stderr and len(opened) == 1
+
+
+def test_console_refuses_a_file_as_output_directory_in_one_line(tmp_path):
+    from tui.cli import app
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    res = CliRunner().invoke(app, ["console", "--out", str(a_file)])
+    assert res.exit_code == 2 and res.stderr.strip().splitlines() == [
+        f"glasslab: error: --out {a_file} is a file, not a directory: choose a directory for the runs"]

@@ -1,0 +1,42 @@
+"""App-wide messages, named after what happened.  Screen-local ones are nested in their screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.message import Message
+
+from core.presets import Preset
+
+
+class PresetChosen(Message):
+    """The user confirmed a preset (with any edits) to train."""
+
+    def __init__(self, preset: Preset) -> None:
+        super().__init__()
+        self.preset = preset
+
+
+class PresetPicked(Message):
+    """A preset was picked (command palette): show it in the preset browser."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+class RunPicked(Message):
+    """A stored run was picked (command palette): open it in the runs browser."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+
+class RunEnded(Message):
+    """The live run ended (finished, interrupted, diverged or failed); its store is complete."""
+
+    def __init__(self, status: str, path: Path | None) -> None:
+        super().__init__()
+        self.status = status
+        self.path = path

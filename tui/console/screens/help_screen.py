@@ -1,0 +1,49 @@
+"""HelpScreen (`?`): every key of the console, read from the bindings themselves so it cannot go stale."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def _key_text(binding: Binding) -> str:
+    names = {"question_mark": "?", "slash": "/", "space": "space", "escape": "esc", "enter": "enter"}
+    return "/".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
+
+
+def bindings_table(groups: list[tuple[str, list]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for title, bindings in groups:
+        table.add_row(Text(title, style="bold underline"), "")
+        for b in bindings:
+            b = b if isinstance(b, Binding) else Binding(*b)
+            if b.description:
+                table.add_row(_key_text(b), b.description)
+        table.add_row("", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", priority=True)]
+
+    def __init__(self, groups: list[tuple[str, list]]) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="help"):
+            yield Static("glasslab console: keys", classes="dialog-title")
+            yield Static(bindings_table(self.groups), id="help-keys")
+            yield Static("ctrl+p opens the command palette: presets, runs and actions by name. "
+                         "esc/?/q closes this help.", classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,270 @@
+"""RunsScreen: the runs under the output directory, and the plots of one run or several overlaid.
+
+enter opens the highlighted run (its plots from the store); `o` adds it to,
+or removes it from, the overlay.  A shown run gets a colour slot when it is
+added and keeps it, on every plot, until it is removed (removing another run
+does not recolour it); the table and the legend mark it in that colour.
+
+Reading stores and the aging analysis happen on thread workers; their results
+come back as this screen's messages.  The verdict is core.analysis's, when
+that module exists and the store has the `msd` array; otherwise "-".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from core import trajectory
+from core.errors import BadInput, GlasslabError
+
+from ..curves import RunCurves
+from ..widgets.log_plot import PALETTE
+from ..widgets.plot_panel import PlotPanel
+
+MAX_OVERLAY = 4
+RELIST_S = 5.0  # the table follows new and finishing runs while it is shown
+STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "diverged": "red"}
+# core.analysis's labels, shortened for an 80-column table.
+SHORT_VERDICT = {"interrupted aging (diffusive)": "interrupted aging", "time-translation invariant": "no aging (TTI)"}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    path: Path
+    name: str
+    status: str
+    step: int
+    total: int
+    n_snapshots: int
+    has_msd: bool
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+    @property
+    def label(self) -> str:
+        stem = self.path.stem
+        return stem[len(self.name) + 1:] if stem.startswith(self.name + "-") else stem
+
+
+def row_of(t: trajectory.Trajectory) -> RunRow:
+    steps = t.steps
+    return RunRow(t.path, t.attrs.get("name", t.path.stem), t.status, int(steps[-1]) if len(steps) else 0,
+                  int(t.attrs.get("total_steps", 0)), t.n_snapshots, "msd" in t.root)
+
+
+def verdict_of(path: Path) -> str:
+    """core.analysis's verdict label for a stored run, or '-' when there is none to give."""
+    try:
+        from core.analysis import analyze
+    except ImportError:  # the analysis module is not part of this checkout yet
+        return "-"
+    t = trajectory.Trajectory.open(path)
+    msd = t.array("msd")
+    if msd is None:
+        return "-"
+    n = t.n_snapshots
+    try:
+        result = analyze(t.steps, msd[:, :n], D=t.array("observables/D"), train_loss=t.evals()["train_loss"])
+    except BadInput:  # too few waiting times with data yet
+        return "-"
+    label = result.get("verdict", {}).get("label", "-")
+    return SHORT_VERDICT.get(label, label)
+
+
+class RunsScreen(Screen):
+    CSS_PATH = "runs_screen.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("o", "overlay", "Overlay"),
+    ]
+
+    class Listed(Message):
+        def __init__(self, rows: list[RunRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    class Judged(Message):
+        def __init__(self, key: str, verdict: str) -> None:
+            super().__init__()
+            self.key, self.verdict = key, verdict
+
+    class Loaded(Message):
+        def __init__(self, key: str, curves: RunCurves) -> None:
+            super().__init__()
+            self.key, self.curves = key, curves
+
+    def __init__(self, out_dir: str | Path) -> None:
+        super().__init__(name="runs")
+        self.out_dir = Path(out_dir)
+        self.rows: dict[str, RunRow] = {}
+        self.verdicts: dict[tuple, str] = {}
+        self.shown: dict[str, int] = {}  # key of each run on the plots -> its colour slot
+        self.curves: dict[str, RunCurves] = {}
+        self._pending_open: str | None = None
+
+    def compose(self) -> ComposeResult:
+        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=False)
+        table.add_columns("", "run", "preset", "status", "steps", "verdict")
+        yield table
+        yield Static("enter opens a run, o overlays it", id="runs-legend")
+        yield PlotPanel(id="runs-plots")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._relist = self.set_interval(RELIST_S, self.relist, pause=True)
+
+    def on_screen_resume(self) -> None:
+        self.relist()
+        self._relist.resume()
+        self.query_one(DataTable).focus()
+
+    def on_screen_suspend(self) -> None:
+        self._relist.pause()
+
+    # -- listing ---------------------------------------------------------------------
+    def relist(self) -> None:
+        self._list_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
+    def _list_runs(self) -> None:
+        rows = [row_of(t) for t in trajectory.list_runs(self.out_dir)] if self.out_dir.is_dir() else []
+        self.post_message(self.Listed(rows))
+
+    def on_runs_screen_listed(self, message: Listed) -> None:
+        new = {r.key: r for r in message.rows}
+        if new != self.rows:
+            self.rows = new
+            self._draw_table()
+            todo = [r for r in message.rows if self._verdict_key(r) not in self.verdicts]
+            if todo:
+                self._judge(todo)
+        if self._pending_open in self.rows:
+            self.open(self._pending_open)
+        elif self._pending_open is not None:
+            self.notify(f"{self._pending_open} is not a run under {self.out_dir}", severity="warning")
+            self._pending_open = None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where this screen's workers (listing, loading, judging) report failures."""
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            text = str(err) if isinstance(err, GlasslabError) else f"{type(err).__name__}: {err}"
+            self.notify(text, title="Reading the runs failed", severity="error", timeout=8)
+
+    def _verdict_key(self, r: RunRow) -> tuple:
+        return (r.key, r.n_snapshots, r.status, r.has_msd)
+
+    def _draw_table(self) -> None:
+        table = self.query_one(DataTable)
+        cursor = self.highlighted
+        table.clear()
+        for r in self.rows.values():
+            table.add_row(self._mark(r.key), r.label, r.name, Text(r.status, STATUS_STYLE.get(r.status, "")),
+                          f"{r.step:,}/{r.total:,}", self.verdicts.get(self._verdict_key(r), "…"), key=r.key)
+        if cursor in self.rows:
+            table.move_cursor(row=table.get_row_index(cursor))
+
+    def _mark(self, key: str) -> Text:
+        if key not in self.shown:
+            return Text(" ")
+        k = self.shown[key]
+        return Text(str(k + 1), style=f"bold reverse {_rich_color(PALETTE[k % len(PALETTE)])}")
+
+    def _refresh_marks(self) -> None:
+        table = self.query_one(DataTable)
+        for key in self.rows:
+            table.update_cell(key, table.ordered_columns[0].key, self._mark(key))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-verdicts")
+    def _judge(self, rows: list[RunRow]) -> None:
+        for r in rows:
+            self.post_message(self.Judged(r.key, verdict_of(r.path) if r.has_msd else "-"))
+
+    def on_runs_screen_judged(self, message: Judged) -> None:
+        r = self.rows.get(message.key)
+        if r is None:
+            return
+        self.verdicts[self._verdict_key(r)] = message.verdict
+        table = self.query_one(DataTable)
+        table.update_cell(message.key, table.ordered_columns[-1].key, message.verdict, update_width=True)
+
+    # -- opening and overlaying ----------------------------------------------------
+    @property
+    def highlighted(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open(event.row_key.value)
+
+    def action_open(self) -> None:
+        if self.highlighted is not None:
+            self.open(self.highlighted)
+
+    def open(self, key: str) -> None:
+        """Show this run alone (from the table, or the command palette)."""
+        if key not in self.rows:  # not listed yet: open it once the listing has it
+            self._pending_open = key
+            self.relist()
+            return
+        self._pending_open = None
+        self.shown = {key: 0}
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(key))
+        self._load(key)
+        self._show()
+
+    def action_overlay(self) -> None:
+        key = self.highlighted
+        if key is None:
+            return
+        if key in self.shown:
+            del self.shown[key]
+        elif len(self.shown) >= MAX_OVERLAY:
+            self.notify(f"At most {MAX_OVERLAY} runs overlaid: o on a marked run removes it.", severity="warning")
+            return
+        else:
+            self.shown[key] = min(set(range(MAX_OVERLAY)) - set(self.shown.values()))
+            self._load(key)
+        self._show()
+
+    @work(thread=True, exit_on_error=False, group="runs-load")
+    def _load(self, key: str) -> None:
+        self.post_message(self.Loaded(key, RunCurves.from_store(trajectory.Trajectory.open(key))))
+
+    def on_runs_screen_loaded(self, message: Loaded) -> None:
+        self.curves[message.key] = message.curves
+        self._show()
+
+    def _show(self) -> None:
+        self._refresh_marks()
+        order = sorted(self.shown, key=self.shown.get)
+        loaded = [key for key in order if key in self.curves]
+        legend = Text()
+        for key in order:
+            k = self.shown[key]
+            r = self.rows.get(key)
+            legend.append(f" {k + 1} ", style=f"bold reverse {_rich_color(PALETTE[k % len(PALETTE)])}")
+            legend.append(f" {Path(key).stem} ({r.status if r else '?'})  ")
+        self.query_one("#runs-legend", Static).update(legend if self.shown else "enter opens a run, o overlays it")
+        self.query_one(PlotPanel).show([self.curves[key] for key in loaded], [self.shown[key] for key in loaded])
+
+
+def _rich_color(plotext_name: str) -> str:
+    """The Rich name of a plotext 16-colour name ('cyan+' is bright cyan, 'orange' is ANSI yellow)."""
+    base = plotext_name.rstrip("+").replace("orange", "yellow")
+    return f"bright_{base}" if plotext_name.endswith("+") else base

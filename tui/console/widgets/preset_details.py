@@ -1,0 +1,69 @@
+"""PresetDetails: one preset resolved (every field), its N, P and N/P, dynamics, and whether its data is here."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from core import catalog
+from core import data as datasets
+from core.presets import Preset
+
+
+def parametrisation(n: int, p: int, classes: int) -> Text:
+    """N/P, and over/under by N against the P*C constraints of C outputs per sample ([BJ18], [SG19])."""
+    t = Text()
+    if not p:
+        return t.append("P unknown")
+    constraints = p * classes
+    t.append(f"N/P = {n / p:.3g}   N/(P·C) = {n / constraints:.3g}: ")
+    if n >= constraints:
+        t.append("over-parametrised", "bold green")
+        t.append(f" (N ≥ P·C = {constraints:,} constraints)")
+    else:
+        t.append("under-parametrised", "bold yellow")
+        t.append(f" (N < P·C = {constraints:,} constraints)")
+    return t
+
+
+def resolved_lines(preset: Preset) -> str:
+    """catalog.to_toml without the help comments: short enough for the pane."""
+    lines = catalog.to_toml(preset).splitlines()[1:]  # the first is a title comment
+    return "\n".join(line.split("  # ")[0] for line in lines if not line.startswith("description =")).strip()
+
+
+class PresetDetails(VerticalScroll):
+    def compose(self):
+        yield Static("", id="preset-details-text")
+
+    def show(self, name: str, path: str, preset: Preset | None, summary, error: str = "") -> None:
+        head = Text(name, style="bold")
+        body: list = [head]
+        if preset is not None and preset.description:
+            body.append(Text(preset.description))
+        body.append(Text(path, style="dim"))
+        if error:
+            body.append(Text(f"\nThis preset does not load: {error}", style="bold red"))
+            self.query_one(Static).update(Group(*body))
+            return
+        body.append(Text(""))
+        if summary is None:
+            body.append(Text("counting parameters ...", style="dim"))
+        else:
+            _, classes = datasets.info(preset.data)
+            body.append(Text(f"N = {summary.n_params:,} parameters   P = {summary.train_size:,} training samples   C = {classes}"))
+            body.append(parametrisation(summary.n_params, summary.train_size, classes))
+            body.append(Text(f"model {summary.model}   dynamics {summary.dynamics}   {preset.run.steps:,} steps"))
+            data = Text(f"data {summary.data}: ")
+            if summary.data_ok:
+                data.append("available here", "green")
+                data.append(f" ({summary.data_fix})")
+            else:
+                data.append("missing", "bold red")
+                data.append(f": {summary.data_fix}")
+            body.append(data)
+        body.append(Text(""))
+        body.append(Text(resolved_lines(preset)))
+        self.query_one(Static).update(Group(*body))
