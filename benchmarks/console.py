@@ -5,7 +5,9 @@
     console (the app factory with autostart, driven by App.run_test: the worker
     thread, the coalesced 4 Hz redraws and the plots all run; only the final
     write of escape sequences to a terminal is skipped).  Steps/s is the run's
-    own figure, steps / RunFinished.wall_s.  A third configuration, the headless
+    own figure, steps / RunFinished.wall_s; CPU s / 1000 steps counts every
+    thread of the process (training, writer, UI), a figure a busy machine
+    disturbs much less than wall time.  A third configuration, the headless
     sinks driven on a plain thread, separates the UI's own cost from the effect
     of training off the main thread.  Runs alternate (headless, thread, console,
     headless, ...) so machine noise hits all; the figures are medians of the
@@ -16,7 +18,7 @@
     it) to the first frame the compositor produces showing the change.
     Target: median and p95 < 100 ms.
 
-    .venv/bin/python benchmarks/console.py [--preset quickstart] [--steps 3000] [--reps 3] [--presses 20]
+    .venv/bin/python benchmarks/console.py [--preset quickstart] [--steps N] [--reps 3] [--presses 20]
 """
 
 from __future__ import annotations
@@ -46,22 +48,24 @@ from tui.console.screens.help_screen import HelpScreen  # noqa: E402
 from tui.printer import HeadlessPrinter  # noqa: E402
 
 
-def headless(p: presets.Preset, out: Path) -> float:
+def headless(p: presets.Preset, out: Path) -> tuple[float, float]:
+    """(steps/s, process CPU seconds per 1000 steps) of `glasslab run --no-ui`'s sinks."""
     path = out / f"headless-{time.monotonic_ns()}.zarr"
     printer = HeadlessPrinter(path, console=Console(file=open(os.devnull, "w")), plain=True)
+    cpu = time.process_time()
     end = drive(Run(p), [TrajectoryWriter(path), printer])
-    return end.step / end.wall_s
+    return end.step / end.wall_s, 1000 * (time.process_time() - cpu) / end.step
 
 
-def headless_on_a_thread(p: presets.Preset, out: Path) -> float:
-    """The same, on a plain thread: separates the console's own cost from the effect of training
-    off the main thread (measured here on a busy machine: 5x faster there, torch's intra-op
-    threads apparently spinning less against the other processes)."""
+def headless_on_a_thread(p: presets.Preset, out: Path) -> tuple[float, float]:
+    """The same on a plain thread: separates the console's own cost from the effect of training
+    off the main thread (on this busy machine a thread trained up to 5x faster than the main
+    thread: torch's intra-op threads apparently spin less against the other processes there)."""
     result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("rate", headless(p, out)))
+    thread = threading.Thread(target=lambda: result.setdefault("r", headless(p, out)))
     thread.start()
     thread.join()
-    return result["rate"]
+    return result["r"]
 
 
 async def wait_until(condition, timeout: float = 1800.0) -> None:
@@ -72,13 +76,18 @@ async def wait_until(condition, timeout: float = 1800.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def in_console(p: presets.Preset, out: Path) -> float:
+UI_SHARE: list[float] = []  # CPU of the UI thread / wall time, per console run
+
+
+async def in_console(p: presets.Preset, out: Path) -> tuple[float, float]:
+    cpu, ui_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
     app = make_app(out_dir=out, autostart=p)
-    async with app.run_test(size=(100, 30)):
+    async with app.run_test(size=(100, 30)):  # the app runs on this (the main) thread
         live = app.live
         await wait_until(lambda: live.worker is not None and not live.running)
         end = live.worker.result
-    return end.step / end.wall_s
+    UI_SHARE.append((time.thread_time() - ui_cpu) / (time.perf_counter() - wall))
+    return end.step / end.wall_s, 1000 * (time.process_time() - cpu) / end.step
 
 
 async def key_latency(p: presets.Preset, out: Path, presses: int) -> list[float]:
@@ -117,35 +126,42 @@ async def key_latency(p: presets.Preset, out: Path, presses: int) -> list[float]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="quickstart")
-    ap.add_argument("--steps", type=int, default=3000, help="run.steps for the throughput runs")
+    ap.add_argument("--steps", type=int, default=None, help="run.steps for the throughput runs (default: the preset's)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--presses", type=int, default=20)
     args = ap.parse_args()
-    p = presets.load(args.preset, [f"run.steps={args.steps}", "run.device=cpu"])
+    p = presets.load(args.preset, ["run.device=cpu"] + ([f"run.steps={args.steps}"] if args.steps else []))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}; preset {args.preset}, {args.steps} steps")
+          f"load average {os.getloadavg()[0]:.1f} at the start; preset {args.preset}, {p.run.steps} steps")
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         headless(presets.with_overrides(p, {"run.steps": 200}), out)  # warm-up
-        rates: dict[str, list[float]] = {"headless": [], "thread": [], "console": []}
+        runs: dict[str, list[tuple[float, float]]] = {"headless": [], "thread": [], "console": []}
         for _ in range(args.reps):
-            rates["headless"].append(headless(p, out))
-            rates["thread"].append(headless_on_a_thread(p, out))
-            rates["console"].append(asyncio.run(in_console(p, out)))
-        vs_cli = [c / h for c, h in zip(rates["console"], rates["headless"])]
-        vs_thread = [c / t for c, t in zip(rates["console"], rates["thread"])]
-        med = {k: statistics.median(v) for k, v in rates.items()}
-        print(f"(a) throughput  headless (glasslab run --no-ui) {med['headless']:,.0f} steps/s  "
-              f"headless on a thread {med['thread']:,.0f} steps/s  console {med['console']:,.0f} steps/s")
-        print(f"    console / headless          {statistics.median(vs_cli):.3f}  (per pair: "
+            runs["headless"].append(headless(p, out))
+            runs["thread"].append(headless_on_a_thread(p, out))
+            runs["console"].append(asyncio.run(in_console(p, out)))
+        rate = {k: [r for r, _ in v] for k, v in runs.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+        for name, label in (("headless", "headless (glasslab run --no-ui)"), ("thread", "headless sinks on a thread"),
+                            ("console", "console")):
+            print(f"(a) {label:<32} {statistics.median(rate[name]):8,.0f} steps/s   "
+                  f"{cpu[name]:6.2f} CPU s / 1000 steps   (runs: {', '.join(f'{r:,.0f}' for r in rate[name])})")
+        vs_cli = [c / h for c, h in zip(rate["console"], rate["headless"])]
+        vs_thread = [c / t for c, t in zip(rate["console"], rate["thread"])]
+        print(f"    console / headless         {statistics.median(vs_cli):.3f} steps/s  (rounds: "
               f"{', '.join(f'{r:.3f}' for r in vs_cli)})  target >= 0.9")
-        print(f"    console / headless-thread   {statistics.median(vs_thread):.3f}  (per pair: "
-              f"{', '.join(f'{r:.3f}' for r in vs_thread)})  the UI's own cost")
+        print(f"    console / headless-thread  {statistics.median(vs_thread):.3f} steps/s  (rounds: "
+              f"{', '.join(f'{r:.3f}' for r in vs_thread)});  CPU per step "
+              f"{cpu['console'] / cpu['thread']:.3f}x")
+        print(f"    the UI thread (drawing, Textual) used {statistics.median(UI_SHARE):.1%} of one core during the "
+              f"console runs (runs: {', '.join(f'{x:.1%}' for x in UI_SHARE)}): the console's own cost")
 
         long = presets.with_overrides(p, {"run.steps": 1_000_000})
         lat = sorted(1000 * x for x in asyncio.run(key_latency(long, out, args.presses)))
         p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
         print(f"(b) key latency while training  median {statistics.median(lat):.1f} ms  p95 {p95:.1f} ms  "
               f"max {lat[-1]:.1f} ms over {len(lat)} presses  target < 100 ms")
 

@@ -65,8 +65,9 @@ class LogPlot(PlotextPlot):
         self.slots: list[int] = []
         self._drawn_key = None
         self._rendered = None
+        self._rebuilt = False
         self._points: list[tuple[np.ndarray, np.ndarray]] = []
-        self.render_cost = 0.0  # seconds the last redraw took (the live screen paces redraws by it)
+        self.render_cost = 0.0  # seconds the last rebuild took, strips included (the live screen paces by it)
 
     # -- data in -------------------------------------------------------------
     def show(self, runs: Iterable[RunCurves], slots: list[int] | None = None) -> None:
@@ -89,12 +90,20 @@ class LogPlot(PlotextPlot):
     def render(self):
         key = self._key()
         if key != self._drawn_key or self._rendered is None:
-            t0 = time.perf_counter()
             self._drawn_key = key
             self._rebuild()
             self._rendered = super().render()  # plotext's build: tens of ms of pure Python
-            self.render_cost = time.perf_counter() - t0
+            self._rebuilt = True
         return self._rendered
+
+    def render_lines(self, crop):
+        """Textual's strips of the plot; timed when the plot was rebuilt (plotext plus strips)."""
+        t0 = time.perf_counter()
+        self._rebuilt = False
+        strips = super().render_lines(crop)
+        if self._rebuilt:
+            self.render_cost = time.perf_counter() - t0
+        return strips
 
     def _rebuild(self) -> None:
         plt = self.plt
