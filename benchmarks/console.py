@@ -2,16 +2,14 @@
 
 (a) Throughput: the same preset trained headless (core.run.drive with the Zarr
     writer and the headless printer, as `glasslab run --no-ui`) and inside the
-    console (the app factory with autostart, driven by App.run_test: the worker
-    thread, the coalesced 4 Hz redraws and the plots all run; only the final
-    write of escape sequences to a terminal is skipped).  Steps/s is the run's
-    own figure, steps / RunFinished.wall_s; CPU s / 1000 steps counts every
-    thread of the process (training, writer, UI), a figure a busy machine
-    disturbs much less than wall time.  A third configuration, the headless
-    sinks driven on a plain thread, separates the UI's own cost from the effect
-    of training off the main thread.  Runs alternate (headless, thread, console,
-    headless, ...) so machine noise hits all; the figures are medians of the
-    per-round ratios.  Target: console / headless >= 0.9.
+    console (the app factory with autostart, driven by App.run_test: the training
+    process, the relay, the coalesced redraws and the plots all run; only the
+    final write of escape sequences to a terminal is skipped).  Steps/s is the
+    run's own figure, steps / RunFinished.wall_s.  Runs alternate (headless,
+    console, headless, ...) so machine noise hits both; the figure is the median
+    of the per-pair ratios.  Target: console / headless >= 0.9.  Also shown: the
+    CPU the console's own process (UI, relay) used while the run trained, as a
+    share of one core: its whole cost, since the training runs in a child.
 (b) Key latency while training (torch's default threads: both cores busy):
     `?` opens the help and `esc` closes it, alternately, one key every 0.2 s;
     latency is from the key reaching the app (as the terminal driver delivers
@@ -29,7 +27,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -48,24 +45,11 @@ from tui.console.screens.help_screen import HelpScreen  # noqa: E402
 from tui.printer import HeadlessPrinter  # noqa: E402
 
 
-def headless(p: presets.Preset, out: Path) -> tuple[float, float]:
-    """(steps/s, process CPU seconds per 1000 steps) of `glasslab run --no-ui`'s sinks."""
+def headless(p: presets.Preset, out: Path) -> float:
     path = out / f"headless-{time.monotonic_ns()}.zarr"
     printer = HeadlessPrinter(path, console=Console(file=open(os.devnull, "w")), plain=True)
-    cpu = time.process_time()
     end = drive(Run(p), [TrajectoryWriter(path), printer])
-    return end.step / end.wall_s, 1000 * (time.process_time() - cpu) / end.step
-
-
-def headless_on_a_thread(p: presets.Preset, out: Path) -> tuple[float, float]:
-    """The same on a plain thread: separates the console's own cost from the effect of training
-    off the main thread (on this busy machine a thread trained up to 5x faster than the main
-    thread: torch's intra-op threads apparently spin less against the other processes there)."""
-    result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("r", headless(p, out)))
-    thread.start()
-    thread.join()
-    return result["r"]
+    return end.step / end.wall_s
 
 
 async def wait_until(condition, timeout: float = 1800.0) -> None:
@@ -76,18 +60,19 @@ async def wait_until(condition, timeout: float = 1800.0) -> None:
         await asyncio.sleep(0.05)
 
 
-UI_SHARE: list[float] = []  # CPU of the UI thread / wall time, per console run
+UI_SHARE: list[float] = []  # CPU of the console's process / wall time, per console run
 
 
-async def in_console(p: presets.Preset, out: Path) -> tuple[float, float]:
-    cpu, ui_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
+async def in_console(p: presets.Preset, out: Path) -> float:
     app = make_app(out_dir=out, autostart=p)
-    async with app.run_test(size=(100, 30)):  # the app runs on this (the main) thread
+    async with app.run_test(size=(100, 30)):
         live = app.live
+        await wait_until(lambda: live.curves is not None and live.curves.step > 0, timeout=600)
+        cpu, wall = time.process_time(), time.perf_counter()  # from the first step: start-up excluded
         await wait_until(lambda: live.worker is not None and not live.running)
+        UI_SHARE.append((time.process_time() - cpu) / (time.perf_counter() - wall))
         end = live.worker.result
-    UI_SHARE.append((time.thread_time() - ui_cpu) / (time.perf_counter() - wall))
-    return end.step / end.wall_s, 1000 * (time.process_time() - cpu) / end.step
+    return end.step / end.wall_s
 
 
 async def key_latency(p: presets.Preset, out: Path, presses: int) -> list[float]:
@@ -137,26 +122,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         headless(presets.with_overrides(p, {"run.steps": 200}), out)  # warm-up
-        runs: dict[str, list[tuple[float, float]]] = {"headless": [], "thread": [], "console": []}
+        rates: dict[str, list[float]] = {"headless": [], "console": []}
         for _ in range(args.reps):
-            runs["headless"].append(headless(p, out))
-            runs["thread"].append(headless_on_a_thread(p, out))
-            runs["console"].append(asyncio.run(in_console(p, out)))
-        rate = {k: [r for r, _ in v] for k, v in runs.items()}
-        cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
-        for name, label in (("headless", "headless (glasslab run --no-ui)"), ("thread", "headless sinks on a thread"),
-                            ("console", "console")):
-            print(f"(a) {label:<32} {statistics.median(rate[name]):8,.0f} steps/s   "
-                  f"{cpu[name]:6.2f} CPU s / 1000 steps   (runs: {', '.join(f'{r:,.0f}' for r in rate[name])})")
-        vs_cli = [c / h for c, h in zip(rate["console"], rate["headless"])]
-        vs_thread = [c / t for c, t in zip(rate["console"], rate["thread"])]
-        print(f"    console / headless         {statistics.median(vs_cli):.3f} steps/s  (rounds: "
-              f"{', '.join(f'{r:.3f}' for r in vs_cli)})  target >= 0.9")
-        print(f"    console / headless-thread  {statistics.median(vs_thread):.3f} steps/s  (rounds: "
-              f"{', '.join(f'{r:.3f}' for r in vs_thread)});  CPU per step "
-              f"{cpu['console'] / cpu['thread']:.3f}x")
-        print(f"    the UI thread (drawing, Textual) used {statistics.median(UI_SHARE):.1%} of one core during the "
-              f"console runs (runs: {', '.join(f'{x:.1%}' for x in UI_SHARE)}): the console's own cost")
+            rates["headless"].append(headless(p, out))
+            rates["console"].append(asyncio.run(in_console(p, out)))
+        ratios = [c / h for c, h in zip(rates["console"], rates["headless"])]
+        print(f"(a) throughput  headless {statistics.median(rates['headless']):,.0f} steps/s  "
+              f"console {statistics.median(rates['console']):,.0f} steps/s  "
+              f"ratio {statistics.median(ratios):.3f} (pairs: {', '.join(f'{r:.3f}' for r in ratios)})  target >= 0.9")
+        print(f"    the console's own process used {statistics.median(UI_SHARE):.1%} of one core while training "
+              f"(runs: {', '.join(f'{x:.1%}' for x in UI_SHARE)})")
 
         long = presets.with_overrides(p, {"run.steps": 1_000_000})
         lat = sorted(1000 * x for x in asyncio.run(key_latency(long, out, args.presses)))

@@ -108,14 +108,17 @@ def two_stores(out_dir: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def one_torch_thread():
-    """Train with one intra-op thread in the flow tests.
+def one_torch_thread(monkeypatch):
+    """Train with one intra-op thread in the flow tests (in the console's training process too).
 
-    The console trains on a thread beside the UI and the writer; with torch's
-    two intra-op threads as well, a shared two-core machine is oversubscribed
-    and a 200-step run takes ten times longer.  The flows do not measure speed
+    With torch's two intra-op threads beside the UI, the writer and the other
+    test processes, a shared two-core machine is oversubscribed and a 200-step
+    run takes ten times longer.  The flows do not measure speed
     (benchmarks/console.py does, with torch's defaults).
     """
+    from tui.console import session
+
+    monkeypatch.setattr(session, "TORCH_THREADS", 1)
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -19,6 +19,7 @@ from textual.widgets import Input
 
 from core.presets import Preset
 
+from .console import session
 from .console.commands import PresetsAndRuns
 from .console.messages import PresetChosen, PresetPicked, RunEnded, RunPicked
 from .console.screens.confirm_quit import ConfirmQuit
@@ -162,5 +163,6 @@ def make_app(out_dir: str | Path = "runs", presets_dir: str | Path | None = None
     autostart: a preset to start training at once (`glasslab run PRESET`).
     data_dir, download: where the data sets live, and whether a missing one may be downloaded.
     """
+    session.prepare()  # the training process server, started before the app takes the terminal
     return GlasslabApp(out_dir=out_dir, presets_dir=presets_dir, autostart=autostart,
                        data_dir=data_dir, download=download)
