@@ -8,6 +8,7 @@ open, and what the console tests drive with Pilot.
 
 from __future__ import annotations
 
+
 from pathlib import Path
 from typing import Iterable
 
@@ -19,7 +20,7 @@ from textual.widgets import Input
 
 from core.presets import Preset
 
-from .console import session
+from .console import heap, session
 from .console.commands import PresetsAndRuns
 from .console.messages import PresetChosen, PresetPicked, RunEnded, RunPicked
 from .console.screens.confirm_quit import ConfirmQuit
@@ -59,7 +60,11 @@ class GlasslabApp(App):
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
         self.install_screen(LiveScreen(self.out_dir, **self.data_options), "live")
         self.install_screen(RunsScreen(self.out_dir), "runs")
+        # Built once and kept: composing and styling the help afresh took 70-350 ms per `?`
+        # (measured with the benchmark's frame clock), a reused screen opens in ~15 ms.
+        self.install_screen(HelpScreen(self.key_groups()), "help")
         self.push_screen("presets")
+        self.set_timer(0.5, heap.settle)  # once the first screen is drawn (see console/heap.py)
         if self.autostart is not None:
             self.post_message(PresetChosen(self.autostart))
 
@@ -81,7 +86,7 @@ class GlasslabApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.key_groups()))
+            self.push_screen("help")
 
     @classmethod
     def key_groups(cls) -> list[tuple[str, list]]:

@@ -1,7 +1,8 @@
 """LiveScreen: start, watch, steer and stop the run (at most one at a time).
 
-The training runs on a thread worker (see console/session.py for why a thread
-and how records are coalesced); this screen owns that worker.  Every way the
+The training runs in a child process whose records a thread worker relays (see
+console/session.py for why a process and how records are coalesced); this
+screen owns that worker.  Every way the
 worker can end (finished, interrupted, diverged, bad input, a failed write)
 is handled in one place, `on_worker_state_changed`.
 """
@@ -21,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from core.errors import BadInput, GlasslabError
 from core.presets import Preset
 
+from .. import heap
 from ..curves import RunCurves
 from ..messages import RunEnded
 from ..session import LiveSession
@@ -52,6 +54,7 @@ class LiveScreen(Screen):
         self.curves: RunCurves | None = None
         self.worker: Worker | None = None
         self._plots_at = 0.0
+        self._settled = False  # heap.settle() done for this run
 
     def compose(self) -> ComposeResult:
         yield StatusLine(IDLE_HINT, id="status-line")
@@ -75,6 +78,7 @@ class LiveScreen(Screen):
         self.display_curves(RunCurves(preset.name, total_steps=preset.run.steps,
                                       dynamics=preset.to_dict()["dynamics"]))
         self.worker = self._train(self.session)
+        self._settled = False
         self._tick.resume()
         return True
 
@@ -97,6 +101,9 @@ class LiveScreen(Screen):
         records = self.session.buffer.drain()
         for r in records:
             self.curves.apply(r)
+        if not self._settled and self.session.started:
+            self._settled = True
+            heap.settle()  # the run's screen is built and training: see console/heap.py
         if self.session.path is not None:
             self.curves.path = str(self.session.path)
         if self.session.finishing and not self.curves.message:
@@ -136,6 +143,7 @@ class LiveScreen(Screen):
         self.query_one(StatusLine).show(c)
         self.query_one(PlotPanel).update_curves()
         self.post_message(RunEnded(c.status, self.session.path))
+        heap.settle()
 
     # -- steering --------------------------------------------------------------
     def action_stop(self) -> None:
