@@ -42,6 +42,23 @@ def load_two_time(path: Path) -> tuple[trajectory.Trajectory, dict[str, np.ndarr
     return t, mats
 
 
+def complete_store(path: str | Path) -> tuple[int, str]:
+    """Once a run has ended: the whole upper triangle of Delta, Q, alpha2, Y from its stored weights,
+    under the store's writer lock (the headless CLI and the console both end a run with this).
+
+    Returns (snapshots covered, '') or (0, a one-line warning) when it could not be done
+    now; `glasslab analyze` retries then.  A live writer elsewhere raises BadInput.
+    """
+    path = Path(path)
+    lock = checkpoint.acquire(path)
+    try:
+        return trajectory.complete_two_time(path), ""
+    except (OSError, ValueError) as err:
+        return 0, f"two-time matrices not completed ({err}); glasslab analyze {path} will retry"
+    finally:
+        checkpoint.release(lock)
+
+
 def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200) -> dict:
     """Every number of the analysis, with the run's identity and final losses."""
     path = Path(path)

@@ -231,6 +231,61 @@ async def test_switch_dynamics_mid_run_then_stop(tmp_path):
         assert t.events[-1]["kind"] == "interrupted"
 
 
+async def test_stop_then_continue_from_the_runs_browser(tmp_path):
+    """x stops the run (interrupted); on the runs screen c continues it in the same store from its
+    last snapshot, and it ends as the uninterrupted run would have: the same weights, bit for bit."""
+    import numpy as np
+
+    from core.run import Run, drive
+    from core.writer import TrajectoryWriter
+
+    p = presets.load("quickstart", ["run.device=cpu", "run.steps=1500", "recording.snapshots=15"])
+    out = tmp_path / "runs"
+    app = make_app(out_dir=out, autostart=p)
+    async with app.run_test(size=SIZE) as pilot:
+        live = app.live
+        await wait_for(pilot, lambda: live.curves is not None and len(live.curves.eval_steps) >= 6, what="training")
+        await press(pilot, "x")
+        await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop")
+        path = Path(live.curves.path)
+        stopped = Trajectory.open(path)
+        n = len(stopped.attrs["snapshot_grid"])
+        assert stopped.status == "interrupted" and 6 <= stopped.n_snapshots < n
+
+        await press(pilot, "r")
+        screen = app.get_screen("runs")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: app.screen is screen and table.row_count == 1, what="the run listed")
+        await press(pilot, "c")
+        await wait_for(pilot, lambda: app.screen is live and live.session.resume == path, what="the resume")
+        assert live.curves.eval_steps[:stopped.n_snapshots] == [int(s) for s in stopped.steps]  # the store's part
+        await wait_for(pilot, lambda: live.curves.status == "finished" and not live.running, timeout=120,
+                       what="the resumed run to finish")
+        assert live.curves.eval_steps == sorted(set(live.curves.eval_steps))  # nothing drawn twice
+    t = Trajectory.open(path)
+    assert t.status == "finished" and t.n_snapshots == n and t.attrs["two_time_complete"] == n
+    assert [e["kind"] for e in t.events].count("resumed") == 1
+
+    reference = tmp_path / "reference.zarr"
+    drive(Run(p), [TrajectoryWriter(reference)])
+    assert np.array_equal(Trajectory.open(reference).weights[:n], t.weights[:n])
+
+
+async def test_continue_refuses_a_finished_run(tmp_path):
+    out = tmp_path / "runs"
+    over, _ = two_stores(out)
+    app = make_app(out_dir=out)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "r")
+        screen = app.get_screen("runs")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: app.screen is screen and table.row_count == 2, what="the runs")
+        await press(pilot, "c")  # the highlighted run is finished
+        await wait_for(pilot, lambda: any("--steps" in str(n.message) for n in app._notifications),
+                       what="the notice")
+        assert app.screen is screen and not app.live.running
+
+
 async def test_a_run_that_cannot_start_says_why(tmp_path):
     p = presets.load("bj18-smallnet-cifar10", ["data.data_dir=" + str(tmp_path / "nodata")])
     app = make_app(out_dir=tmp_path / "runs", autostart=p)

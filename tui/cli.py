@@ -121,19 +121,15 @@ def finish_two_time(path: Path) -> None:
     """The whole upper triangle of Delta, Q, alpha2, Y from the stored weights (the run has ended)."""
     import time
 
-    from core import checkpoint, trajectory
+    from core.report import complete_store
 
     t0 = time.perf_counter()
     with clean_errors():
-        lock = checkpoint.acquire(path)
-        try:
-            n = trajectory.complete_two_time(path)
-        except (OSError, ValueError) as err:
-            print(f"glasslab: two-time matrices not completed ({err}); glasslab analyze {path} will retry", file=sys.stderr)
-            return
-        finally:
-            checkpoint.release(lock)
-    print(f"two-time matrices over {n} snapshots completed in {time.perf_counter() - t0:.1f} s")
+        n, warning = complete_store(path)
+    if warning:
+        print(f"glasslab: {warning}", file=sys.stderr)
+    else:
+        print(f"two-time matrices over {n} snapshots completed in {time.perf_counter() - t0:.1f} s")
 
 
 def train_headless(run, path: Path, lock=None) -> None:

@@ -82,7 +82,7 @@ class RunCurves:
             self.snapshot_steps = list(r.snapshot_steps)
             grid = self.snapshot_steps
             self.online_tw = [grid[i] for i in getattr(r, "waiting_times", ()) if 0 <= i < len(grid)]
-            self.status = "running"
+            self.status, self.message = "running", ""
         elif isinstance(r, DynamicsChanged):
             self.switches.append(Switch(r.step, r.old.get("kind", "?"), r.new.get("kind", "?")))
             self.dynamics = dict(r.new)
@@ -149,6 +149,22 @@ class RunCurves:
                 c.dynamics = dict(e["new"])
         c.version = 1
         return c
+
+    def trim_after(self, step: int) -> None:
+        """Forget what lies beyond `step` (a resumed run continues from its last snapshot and logs
+        the steps after it again)."""
+        def keep(steps, *values):
+            n = sum(1 for s in steps if s <= step)
+            return [list(steps[:n])] + [list(v[:n]) for v in values]
+
+        self.loss_steps, self.loss_values = keep(self.loss_steps, self.loss_values)
+        self.eval_steps, self.train_loss, self.test_loss, self.test_acc = keep(
+            self.eval_steps, self.train_loss, self.test_loss, self.test_acc)
+        self.d_steps, self.d_values = keep(self.d_steps, self.d_values)
+        self.delta = {tw: [(t, v) for t, v in pts if tw + t <= step] for tw, pts in self.delta.items() if tw <= step}
+        self.switches = [sw for sw in self.switches if sw.step <= step]
+        self.step = min(self.step, step)
+        self.version += 1
 
     # ------------------------------------------------------------ derived ---
     @property

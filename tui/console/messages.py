@@ -40,3 +40,11 @@ class RunEnded(Message):
         super().__init__()
         self.status = status
         self.path = path
+
+
+class ResumeRun(Message):
+    """Continue this stored (interrupted or killed) run from its last snapshot, in its own store."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)

@@ -62,21 +62,6 @@ def console_threads(default: int, cpus: int | None) -> int:
     return max(1, min(default, (cpus or 2) - 1))
 
 
-def finish_two_time(path: Path) -> str:
-    """Complete the whole upper triangle of Delta, Q, alpha2, Y from the stored weights, as
-    `glasslab run --no-ui` does once the run has ended; returns a warning, or ''."""
-    from core import checkpoint
-
-    lock = checkpoint.acquire(path)
-    try:
-        trajectory.complete_two_time(path)
-    except (OSError, ValueError) as err:
-        return f"two-time matrices not completed ({err}); glasslab analyze {path} will retry"
-    finally:
-        checkpoint.release(lock)
-    return ""
-
-
 def for_the_console(record):
     """The record without what only the writer needs (the host copy of the weights, the resume state)."""
     if isinstance(record, SnapshotTaken):
@@ -145,9 +130,12 @@ class LiveSession:
     """One run started from the console: train it in a child process, relay its records, steer it."""
 
     def __init__(self, preset: Preset, out_dir: str | Path, *, data_dir: str | None = None,
-                 download: bool = False) -> None:
+                 download: bool = False, resume: str | Path | None = None) -> None:
+        """resume: continue this stored run (interrupted or killed) in its own store, exactly as
+        `glasslab resume` does; `preset` is then the one stored in it."""
         self.preset = preset
         self.out_dir = Path(out_dir)
+        self.resume = Path(resume) if resume is not None else None
         self.data_dir, self.download = data_dir, download
         self.buffer = RecordBuffer()
         self.path: Path | None = None
@@ -172,7 +160,7 @@ class LiveSession:
         child_control, control = ctx.Pipe(duplex=False)
         child = ctx.Process(target=run_in_child, name="glasslab-training", daemon=False,
                             args=(self.preset, str(self.out_dir), self.data_dir, self.download, TORCH_THREADS,
-                                  child_records, child_control))
+                                  child_records, child_control, self.resume and str(self.resume)))
         with _real_stderr():
             child.start()
         child_records.close()
@@ -258,8 +246,11 @@ class PipeSink:
 
 
 def run_in_child(preset: Preset, out_dir: str, data_dir, download: bool, threads: int | None,
-                 records, control) -> None:
-    """The training process: the engine and the Zarr writer exactly as `glasslab run --no-ui`."""
+                 records, control, resume_path: str | None = None) -> None:
+    """The training process: the engine and the Zarr writer exactly as `glasslab run --no-ui`
+    (or `glasslab resume RUN`, given resume_path)."""
+    from core import resume
+    from core.report import complete_store
     from core.run import Run, drive
     from core.writer import TrajectoryWriter
 
@@ -307,10 +298,15 @@ def run_in_child(preset: Preset, out_dir: str, data_dir, download: bool, threads
             signal.signal(sig, lambda signum, _frame: stop(signal.Signals(signum).name))
     threading.Thread(target=listen, name="glasslab-control", daemon=True).start()
     try:
-        run = Run(preset, data_dir=data_dir, download=download)
-        out = trajectory.check_out_dir(out_dir)
-        path = trajectory.new_run_path(out, preset.run.name or preset.name)  # as the CLI names it
-        writer = TrajectoryWriter(path)
+        if resume_path is not None:  # the store's lock is held from here on (released by the writer)
+            run, lock = resume.prepare(resume_path, data_dir=data_dir, download=download)
+            path = Path(resume_path)
+            writer = TrajectoryWriter(path, lock=lock)
+        else:
+            run = Run(preset, data_dir=data_dir, download=download)
+            out = trajectory.check_out_dir(out_dir)
+            path = trajectory.new_run_path(out, preset.run.name or preset.name)  # as the CLI names it
+            writer = TrajectoryWriter(path)
         send(("path", str(path)))
         with lock:
             state["run"] = run
@@ -319,7 +315,7 @@ def run_in_child(preset: Preset, out_dir: str, data_dir, download: bool, threads
             run.stop(reason)
         end = drive(run, [writer, PipeSink(send)])
         send(("ended",))
-        note = finish_two_time(path)
+        _, note = complete_store(path)
         send(("done", end, note))
     except GlasslabError as err:
         send(("error", type(err).__name__, str(err)))

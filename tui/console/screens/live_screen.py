@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from core import presets, trajectory
 from core.errors import BadInput, GlasslabError
 from core.presets import Preset
 
@@ -77,6 +78,34 @@ class LiveScreen(Screen):
         self.session = LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download)
         self.display_curves(RunCurves(preset.name, total_steps=preset.run.steps,
                                       dynamics=preset.to_dict()["dynamics"]))
+        self.worker = self._train(self.session)
+        self._settled = False
+        self._tick.resume()
+        return True
+
+    def resume(self, path: Path) -> bool:
+        """Continue a stored run from its last snapshot, in its store (as `glasslab resume`).
+
+        The plots start with what the store holds; the engine's records extend them.
+        Refused (False, with a notice) while a run trains or when the store cannot be read;
+        the engine's own refusals (a live writer, a finished or diverged run) come back as
+        the run's failure line, as for a new run.
+        """
+        if self.running:
+            self.notify("A run is already training: stop it first (x).", severity="warning")
+            return False
+        try:
+            stored = trajectory.Trajectory.open(path)
+            preset = presets.from_stored(stored.attrs["preset"])
+            curves = RunCurves.from_store(stored)
+        except (GlasslabError, KeyError, OSError, ValueError) as err:
+            self.notify(f"{path} cannot be resumed: {err}", severity="error", timeout=8)
+            return False
+        curves.trim_after(int(stored.steps[-1]) if stored.n_snapshots else 0)  # the resumed run logs these again
+        curves.status, curves.message = "starting", f"resuming from step {curves.step:,} ..."
+        self.session = LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download,
+                                   resume=path)
+        self.display_curves(curves)
         self.worker = self._train(self.session)
         self._settled = False
         self._tick.resume()

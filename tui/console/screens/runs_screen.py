@@ -1,7 +1,8 @@
 """RunsScreen: the runs under the output directory, and the plots of one run or several overlaid.
 
 enter opens the highlighted run (its plots from the store); `o` adds it to,
-or removes it from, the overlay.  A shown run gets a colour slot when it is
+or removes it from, the overlay; `c` continues an interrupted (or killed) run
+from its last snapshot on the live screen.  A shown run gets a colour slot when it is
 added and keeps it, on every plot, until it is removed (removing another run
 does not recolour it); the table and the legend mark it in that colour.
 
@@ -28,6 +29,7 @@ from core import trajectory
 from core.errors import BadInput, GlasslabError
 
 from ..curves import RunCurves
+from ..messages import ResumeRun
 from ..widgets.log_plot import PALETTE
 from ..widgets.plot_panel import PlotPanel
 
@@ -88,6 +90,7 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("o", "overlay", "Overlay"),
+        Binding("c", "resume", "Continue"),
     ]
 
     class Listed(Message):
@@ -241,6 +244,21 @@ class RunsScreen(Screen):
             self.shown[key] = min(set(range(MAX_OVERLAY)) - set(self.shown.values()))
             self._load(key)
         self._show()
+
+    def action_resume(self) -> None:
+        """Continue the highlighted run from its last snapshot (as `glasslab resume RUN`)."""
+        key = self.highlighted
+        if key is None:
+            return
+        r = self.rows[key]
+        if r.status == "finished":
+            self.notify(f"{r.label} has finished its steps: extend it with glasslab resume {key} --steps N",
+                        severity="warning", timeout=8)
+        elif r.status == "diverged":
+            self.notify(f"{r.label} diverged: resuming would diverge again; start it anew with a smaller lr",
+                        severity="warning", timeout=8)
+        else:  # interrupted, or `running` in a store whose writer was killed (the engine checks the lock)
+            self.post_message(ResumeRun(r.path))
 
     @work(thread=True, exit_on_error=False, group="runs-load")
     def _load(self, key: str) -> None:
