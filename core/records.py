@@ -26,6 +26,7 @@ class RunStarted:
     start_step: int = 0
     waiting_times: list[int] = field(default_factory=list)  # online t_w, as snapshot indices
     notes: dict[str, Any] = field(default_factory=dict)  # e.g. D_eval_mode: D measured in eval mode (BatchNorm)
+    resumed: bool = False  # continues a stored run (from its last snapshot, which may be step 0)
 
 
 @dataclass(frozen=True)

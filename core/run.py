@@ -156,7 +156,8 @@ class Run:
         on_cpu = self.device.type == "cpu"
         yield RunStarted(p.name, p.to_dict(), self.n_params, self.data.train_size, str(self.device),
                          self.flat.layout, self.snapshot_steps, p.run.steps, self.step, list(self.online.waiting),
-                         {"D_eval_mode": self.online.eval_mode, "probe_size": int(len(self.online.probe_x))})
+                         {"D_eval_mode": self.online.eval_mode, "probe_size": int(len(self.online.probe_x))},
+                         resumed=self.next_snapshot > 0)
         if self.step == 0 and self.next_snapshot == 0:
             yield self._snapshot()
 

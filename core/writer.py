@@ -100,7 +100,7 @@ class TrajectoryWriter:
     def _start(self, r: RunStarted) -> None:
         capacity = len(r.snapshot_steps)
         loss_capacity = r.total_steps // int(r.preset["recording"]["log_every"])
-        if r.start_step > 0:  # a resumed run appends to its existing store
+        if r.resumed:  # appends to its existing store (resumed from step 0 too: the stress test found it)
             self.root = trajectory.open_group(self.path, mode="r+")
             self._attrs = dict(self.root.attrs)
             self.n_snapshots, self.n_loss = int(self._attrs["n_snapshots"]), int(self._attrs["n_loss"])

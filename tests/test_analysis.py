@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core import analysis as an
+from core import collapse
 from core.errors import BadInput
 
 
@@ -85,7 +86,7 @@ def test_bootstrap_pair_matrices():
     # curve form no pair, so weights (2, 1, 0, ...) give the two-curve cost
     msd = aging_msd(STEPS, 0.5, power, noise=0.05)
     rows = an.usable_waiting_times(STEPS, msd)[::5]
-    col, kept = an._collapse_from_rows(STEPS, msd, rows)
+    col, kept = collapse._collapse_from_rows(STEPS, msd, rows)
     A, L = col.pair_matrices_of(*col._sample(0.7))
     w = np.ones(len(kept))
     want = an.collapse_cost(STEPS, msd, 0.7, rows)
