@@ -111,7 +111,10 @@ class HeadlessPrinter:
         if ev is not None:
             table.add_row("train loss / acc", f"{ev.train_loss:.4g} / {ev.train_acc:.3f}")
             table.add_row("test loss / acc", f"{ev.test_loss:.4g} / {ev.test_acc:.3f}")
-        table.add_row("snapshots written", str(self.snapshots))
+        r0 = self.started
+        before = sum(1 for t in r0.snapshot_steps if t <= r0.start_step) if r0 is not None and r0.resumed else 0
+        table.add_row("snapshots written",
+                      f"{self.snapshots} (resumed: {before + self.snapshots} in the store)" if before else str(self.snapshots))
         if self.store_path:
             table.add_row("store", str(self.store_path))
         table.add_row("wall time", f"{r.wall_s:.1f} s")
