@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import checkpoint, trajectory
+from core import checkpoint, resume, trajectory
 from core.errors import BadInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +31,11 @@ lr = 0.3
 batch_size = 20
 momentum = 0.5
 [recording]
-snapshots = 40
+snapshots = 20
 first = 5
 log_every = 7
 [run]
-steps = 3000
+steps = 1500
 device = "cpu"
 seed = 11
 """
@@ -105,7 +105,7 @@ def _assert_same_run(path, reference):
     assert "resumed" in [e["kind"] for e in t.events]
 
 
-@pytest.mark.parametrize("k, extra_delay", [(2, 0.0), (9, 0.013), (17, 0.05), (25, 0.002)])
+@pytest.mark.parametrize("k, extra_delay", [(2, 0.0), (6, 0.013), (10, 0.05), (15, 0.002)])
 def test_sigkill_then_resume_is_bitwise_identical(preset_file, reference, tmp_path, k, extra_delay):
     proc = cli("run", preset_file, "--no-ui", "--out", tmp_path)
     path = _wait_for_snapshots(tmp_path, k, proc)
@@ -156,18 +156,19 @@ def test_sigint_and_sigterm_stop_cleanly(preset_file, reference, tmp_path, sig, 
     t = trajectory.Trajectory.open(path)
     assert t.status == "interrupted" and t.events[-1]["kind"] == "interrupted"
     assert not checkpoint.lock_path(path).exists()
-    if sig == signal.SIGINT:  # resuming is the kill tests' subject; once here is enough
-        rc, _, err = finish("resume", path)
-        assert rc == 0, err
-        _assert_same_run(path, reference)
+    # Resuming is the kill tests' subject (and the console's stop-then-continue test resumes
+    # a cleanly stopped run bitwise); here: every snapshot written before the signal is whole.
+    n = t.n_snapshots
+    assert n >= 8 and np.array_equal(np.asarray(t.weights[:n]).view(np.uint32), reference[1][:n].view(np.uint32))
 
 
 def test_resume_extends_a_finished_run(preset_file, tmp_path):
     rc, _, err = finish("run", preset_file, "--no-ui", "--out", tmp_path, "--steps", "500")
     assert rc == 0, err
     path = _store(tmp_path)
-    rc, _, err = finish("resume", path)
-    assert rc == 2 and "already finished" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(BadInput, match="already finished"):  # the CLI prints this line, exit 2 (bad_inputs corpus)
+        resume.prepare(path)
+    assert checkpoint.lock_owner(path) is None  # the refusal released the lock
     before = trajectory.Trajectory.open(path).n_snapshots
     rc, out, err = finish("resume", path, "--steps", "900")
     assert rc == 0, err

@@ -64,17 +64,9 @@ class GlasslabApp(App):
         # (measured with the benchmark's frame clock), a reused screen opens in ~30 ms.
         self.install_screen(HelpScreen(self.key_groups()), "help")
         self.push_screen("presets")
-        self.set_timer(0.5, self._warm_up)
+        self.set_timer(0.5, heap.settle)  # once the first screen is drawn (see console/heap.py)
         if self.autostart is not None:
             self.post_message(PresetChosen(self.autostart))
-
-    async def _warm_up(self) -> None:
-        """Once the first screen is drawn: build the help screen (its first opening cost 130-280 ms,
-        then ~30 ms) and settle the heap (console/heap.py), so no key press pays for either."""
-        if not isinstance(self.screen, ModalScreen):  # no dialog is open already
-            await self.push_screen("help")
-            await self.pop_screen()
-        heap.settle()
 
     @property
     def live(self) -> LiveScreen:
