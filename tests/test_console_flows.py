@@ -72,6 +72,15 @@ async def type_text(pilot, text: str) -> None:
 
 # ------------------------------------------------------------------ presets
 
+async def to_the_runs_screen(pilot, rows: int):
+    """r, then wait until the runs screen lists `rows` runs; returns (screen, its table)."""
+    await press(pilot, "r")
+    screen = pilot.app.get_screen("runs")
+    table = screen.query_one(DataTable)
+    await wait_for(pilot, lambda: pilot.app.screen is screen and table.row_count == rows, what="the runs listed")
+    return screen, table
+
+
 async def test_browse_and_filter_presets(tmp_path):
     app = make_app(out_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
@@ -252,10 +261,7 @@ async def test_stop_then_continue_from_the_runs_browser(tmp_path):
         n = len(stopped.attrs["snapshot_grid"])
         assert stopped.status == "interrupted" and 6 <= stopped.n_snapshots < n
 
-        await press(pilot, "r")
-        screen = app.get_screen("runs")
-        table = screen.query_one(DataTable)
-        await wait_for(pilot, lambda: app.screen is screen and table.row_count == 1, what="the run listed")
+        await to_the_runs_screen(pilot, 1)
         await press(pilot, "c")
         await wait_for(pilot, lambda: app.screen is live and live.session.resume == path, what="the resume")
         assert live.curves.eval_steps[:stopped.n_snapshots] == [int(s) for s in stopped.steps]  # the store's part
@@ -276,10 +282,7 @@ async def test_continue_refuses_a_finished_run(tmp_path):
     over, _ = two_stores(out)
     app = make_app(out_dir=out)
     async with app.run_test(size=SIZE) as pilot:
-        await press(pilot, "r")
-        screen = app.get_screen("runs")
-        table = screen.query_one(DataTable)
-        await wait_for(pilot, lambda: app.screen is screen and table.row_count == 2, what="the runs")
+        screen, _ = await to_the_runs_screen(pilot, 2)
         await press(pilot, "c")  # the highlighted run is finished
         await wait_for(pilot, lambda: any("--steps" in str(n.message) for n in app._notifications),
                        what="the notice")
@@ -303,12 +306,8 @@ async def test_open_a_finished_run_and_overlay_two(tmp_path):
     over, under = two_stores(out)
     app = make_app(out_dir=out)
     async with app.run_test(size=SIZE) as pilot:
-        await press(pilot, "r")
-        screen = app.get_screen("runs")
-        await wait_for(pilot, lambda: app.screen is screen, what="the runs screen")
-        table = screen.query_one(DataTable)
-        await wait_for(pilot, lambda: table.row_count == 2 and "…" not in list(table.get_column_at(5)),
-                       what="the runs and their verdicts")
+        screen, table = await to_the_runs_screen(pilot, 2)
+        await wait_for(pilot, lambda: "…" not in list(table.get_column_at(5)), what="the verdicts")
         verdicts = {key: table.get_cell(key, table.ordered_columns[-1].key) for key in screen.rows}
         assert verdicts == {str(over): "aging", str(under): "no aging (TTI)"}
         await press(pilot, "enter")  # the newest run (under) is first
