@@ -278,9 +278,8 @@ async def test_stop_then_continue_from_the_runs_browser(tmp_path):
 
 
 async def test_continue_refuses_a_finished_run(tmp_path):
-    out = tmp_path / "runs"
-    over, _ = two_stores(out)
-    app = make_app(out_dir=out)
+    two_stores(tmp_path / "runs")
+    app = make_app(out_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         screen, _ = await to_the_runs_screen(pilot, 2)
         await press(pilot, "c")  # the highlighted run is finished

@@ -75,12 +75,8 @@ class LiveScreen(Screen):
         if self.running:
             self.notify("A run is already training: stop it first (x).", severity="warning")
             return False
-        self.session = LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download)
-        self.display_curves(RunCurves(preset.name, total_steps=preset.run.steps,
-                                      dynamics=preset.to_dict()["dynamics"]))
-        self.worker = self._train(self.session)
-        self._settled = False
-        self._tick.resume()
+        self._launch(LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download),
+                     RunCurves(preset.name, total_steps=preset.run.steps, dynamics=preset.to_dict()["dynamics"]))
         return True
 
     def resume(self, path: Path) -> bool:
@@ -103,13 +99,16 @@ class LiveScreen(Screen):
             return False
         curves.trim_after(int(stored.steps[-1]) if stored.n_snapshots else 0)  # the resumed run logs these again
         curves.status, curves.message = "starting", f"resuming from step {curves.step:,} ..."
-        self.session = LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download,
-                                   resume=path)
+        self._launch(LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download,
+                                 resume=path), curves)
+        return True
+
+    def _launch(self, session: LiveSession, curves: RunCurves) -> None:
+        self.session = session
         self.display_curves(curves)
-        self.worker = self._train(self.session)
+        self.worker = self._train(session)
         self._settled = False
         self._tick.resume()
-        return True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training", name="training")
     def _train(self, session: LiveSession):
