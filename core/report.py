@@ -32,11 +32,7 @@ def load_two_time(path: Path) -> tuple[trajectory.Trajectory, dict[str, np.ndarr
             res = two_time_from_weights(t.weights, n, f=f)
             mats = {"msd": res.msd, "overlap": res.overlap, "alpha2": res.alpha2, "participation": res.participation}
             return t, mats
-        lock = checkpoint.acquire(path)
-        try:
-            trajectory.complete_two_time(path)
-        finally:
-            checkpoint.release(lock)
+        _complete_locked(path)
         t = trajectory.Trajectory.open(path)
     mats = {name: np.asarray(t.root[name][:n, :n]) for name in trajectory.TWO_TIME}
     return t, mats
@@ -50,11 +46,17 @@ def complete_store(path: str | Path) -> tuple[int, str]:
     now; `glasslab analyze` retries then.  A live writer elsewhere raises BadInput.
     """
     path = Path(path)
-    lock = checkpoint.acquire(path)
     try:
-        return trajectory.complete_two_time(path), ""
+        return _complete_locked(path), ""
     except (OSError, ValueError) as err:
         return 0, f"two-time matrices not completed ({err}); glasslab analyze {path} will retry"
+
+
+def _complete_locked(path: Path) -> int:
+    """trajectory.complete_two_time under the store's writer lock (BadInput while another writer holds it)."""
+    lock = checkpoint.acquire(path)
+    try:
+        return trajectory.complete_two_time(path)
     finally:
         checkpoint.release(lock)
 
