@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(VENV)/bin/glasslab
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

@@ -19,10 +19,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import data as datasets  # noqa: E402
-from core import models, presets  # noqa: E402
+from glasslab.core import data as datasets  # noqa: E402
+from glasslab.core import models, presets  # noqa: E402
 
 
 def train(p, d, steps: int, loader: bool) -> float:

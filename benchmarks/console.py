@@ -32,17 +32,16 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console  # noqa: E402
 from textual import events  # noqa: E402
 
-from core import presets  # noqa: E402
-from core.run import Run, drive  # noqa: E402
-from core.writer import TrajectoryWriter  # noqa: E402
-from tui.app import make_app  # noqa: E402
-from tui.console.screens.help_screen import HelpScreen  # noqa: E402
-from tui.printer import HeadlessPrinter  # noqa: E402
+from glasslab.core import presets  # noqa: E402
+from glasslab.core.run import Run, drive  # noqa: E402
+from glasslab.core.writer import TrajectoryWriter  # noqa: E402
+from glasslab.tui.app import make_app  # noqa: E402
+from glasslab.tui.console.screens.help_screen import HelpScreen  # noqa: E402
+from glasslab.tui.printer import HeadlessPrinter  # noqa: E402
 
 
 def headless(p: presets.Preset, out: Path) -> float:

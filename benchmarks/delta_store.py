@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
@@ -76,7 +75,7 @@ def _mem_kib(field: str) -> int:
 
 
 def child(path: str, mode: str, threads: int, budget_mb: int) -> dict:
-    from core.observables import two_time_from_weights
+    from glasslab.core.observables import two_time_from_weights
 
     arr = CountingArray(zarr.open_array(path, mode="r"))
     base = _mem_kib("VmRSS")

@@ -25,13 +25,12 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from core import noise  # noqa: E402
-from core.models import build, mean_loss  # noqa: E402
-from core.presets import ModelConfig  # noqa: E402
+from glasslab.core import noise  # noqa: E402
+from glasslab.core.models import build, mean_loss  # noqa: E402
+from glasslab.core.presets import ModelConfig  # noqa: E402
 
 
 def median_time(fn, reps: int, clock) -> float:

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import data as datasets  # noqa: E402
-from core import models, presets  # noqa: E402
-from core.run import Run, drive  # noqa: E402
-from core.writer import TrajectoryWriter  # noqa: E402
+from glasslab.core import data as datasets  # noqa: E402
+from glasslab.core import models, presets  # noqa: E402
+from glasslab.core.run import Run, drive  # noqa: E402
+from glasslab.core.writer import TrajectoryWriter  # noqa: E402
 
 
 def bare(p: presets.Preset, d: datasets.DataSet) -> float:

@@ -27,11 +27,10 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import data as datasets  # noqa: E402
-from core import presets  # noqa: E402
-from core.run import Run  # noqa: E402
+from glasslab.core import data as datasets  # noqa: E402
+from glasslab.core import presets  # noqa: E402
+from glasslab.core.run import Run  # noqa: E402
 
 FULL_SCALE = ["bj18-toy-cifar10", "bj18-fc-mnist", "bj18-smallnet-cifar10", "bj18-resnet18-cifar100"]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from glasslab.core import presets
 
-from core import presets  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def tiny_preset(**over) -> presets.Preset:
@@ -35,8 +33,8 @@ def tiny():
 @pytest.fixture
 def run_to_store(tmp_path):
     """Train a preset through the real writer; returns the store path and the records."""
-    from core.run import Run, drive
-    from core.writer import TrajectoryWriter
+    from glasslab.core.run import Run, drive
+    from glasslab.core.writer import TrajectoryWriter
 
     def go(preset, name="run.zarr", collect=True):
         run = Run(preset)

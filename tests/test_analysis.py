@@ -1,4 +1,4 @@
-"""core.analysis on synthetic snapshot arrays whose answer is known by construction."""
+"""glasslab.core.analysis on synthetic snapshot arrays whose answer is known by construction."""
 
 import json
 import math
@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from core import analysis as an
-from core import collapse
-from core.errors import BadInput
+from glasslab.core import analysis as an
+from glasslab.core import collapse
+from glasslab.core.errors import BadInput
 
 
 def log_grid(n=60, t0=10, t_max=1e5):

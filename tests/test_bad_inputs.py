@@ -17,8 +17,8 @@ import torch
 import zarr
 from typer.testing import CliRunner
 
-from core import presets
-from tui.cli import app
+from glasslab.core import presets
+from glasslab.tui.cli import app
 
 CASES = tomllib.loads((Path(__file__).parent / "bad_inputs" / "cases.toml").read_text())["case"]
 runner = CliRunner()

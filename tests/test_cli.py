@@ -8,8 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from core import trajectory
-from tui.cli import app
+from glasslab.core import trajectory
+from glasslab.tui.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -102,7 +102,7 @@ def test_presets_list_and_show():
 
 def test_headless_run_never_imports_textual(tmp_path):
     code = (
-        "import sys; from tui.cli import app\n"
+        "import sys; from glasslab.tui.cli import app\n"
         f"try:\n    app(['run', 'quickstart', '--no-ui', '--steps', '20', '--out', {str(tmp_path)!r}])\n"
         "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
         "print('TEXTUAL' if any(m.split('.')[0] == 'textual' for m in sys.modules) else 'CLEAN')\n"
@@ -113,7 +113,7 @@ def test_headless_run_never_imports_textual(tmp_path):
 
 
 def test_out_of_memory_is_one_line_naming_the_model_and_what_to_lower(tmp_path, monkeypatch):
-    from core import dynamics
+    from glasslab.core import dynamics
 
     def oom(self):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.50 GiB (GPU 0; 80 GiB total)")

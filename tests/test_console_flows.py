@@ -17,18 +17,18 @@ from textual import events
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from core import presets
-from core.trajectory import Trajectory
+from glasslab.core import presets
+from glasslab.core.trajectory import Trajectory
 from test_console_support import one_torch_thread, two_stores  # noqa: F401 (a fixture)
-from tui.app import make_app
-from tui.console.screens.confirm_quit import ConfirmQuit
-from tui.console.screens.dynamics_dialog import DynamicsDialog
-from tui.console.screens.help_screen import HelpScreen
-from tui.console.screens.start_dialog import StartDialog
-from tui.console.widgets.delta_plot import DeltaPlot
-from tui.console.widgets.loss_plot import LossPlot
-from tui.console.widgets.preset_details import PresetDetails
-from tui.console.widgets.status_line import StatusLine
+from glasslab.tui.app import make_app
+from glasslab.tui.console.screens.confirm_quit import ConfirmQuit
+from glasslab.tui.console.screens.dynamics_dialog import DynamicsDialog
+from glasslab.tui.console.screens.help_screen import HelpScreen
+from glasslab.tui.console.screens.start_dialog import StartDialog
+from glasslab.tui.console.widgets.delta_plot import DeltaPlot
+from glasslab.tui.console.widgets.loss_plot import LossPlot
+from glasslab.tui.console.widgets.preset_details import PresetDetails
+from glasslab.tui.console.widgets.status_line import StatusLine
 
 SIZE = (100, 30)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -245,8 +245,8 @@ async def test_stop_then_continue_from_the_runs_browser(tmp_path):
     last snapshot, and it ends as the uninterrupted run would have: the same weights, bit for bit."""
     import numpy as np
 
-    from core.run import Run, drive
-    from core.writer import TrajectoryWriter
+    from glasslab.core.run import Run, drive
+    from glasslab.core.writer import TrajectoryWriter
 
     p = presets.load("quickstart", ["run.device=cpu", "run.steps=1500", "recording.snapshots=15"])
     out = tmp_path / "runs"

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from core.presets import shipped_dir
+from glasslab.core.presets import shipped_dir
 from test_console_support import synthetic_records, two_stores
-from tui.app import make_app
-from tui.console.curves import RunCurves
+from glasslab.tui.app import make_app
+from glasslab.tui.console.curves import RunCurves
 
 SIZES = [(100, 30), (80, 24)]
 
@@ -83,7 +83,7 @@ def test_live_screen(snap_compare, size):
 def test_runs_screen_with_two_runs_overlaid(snap_compare, monkeypatch, size):
     # The verdicts are core.analysis's (checked in test_console_flows); fixed here so that
     # this picture only changes when the screen does.
-    monkeypatch.setattr("tui.console.screens.runs_screen.verdict_of",
+    monkeypatch.setattr("glasslab.tui.console.screens.runs_screen.verdict_of",
                         lambda path: "aging" if "over" in Path(path).name else "no aging (TTI)")
     two_stores(Path("runs"))
     app = make_app(out_dir="runs")

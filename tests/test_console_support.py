@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import presets
-from core.hostcopy import HostCopy
-from core.online import online_waiting_times
-from core.records import (DynamicsChanged, Evaluation, RunFinished, RunStarted, SnapshotTaken,
+from glasslab.core import presets
+from glasslab.core.hostcopy import HostCopy
+from glasslab.core.online import online_waiting_times
+from glasslab.core.records import (DynamicsChanged, Evaluation, RunFinished, RunStarted, SnapshotTaken,
                           StepLogged)
-from core.schedule import log_grid
-from core.trajectory import Trajectory
-from core.writer import TrajectoryWriter
+from glasslab.core.schedule import log_grid
+from glasslab.core.trajectory import Trajectory
+from glasslab.core.writer import TrajectoryWriter
 
 N_PARAMS = 64
 
@@ -116,7 +116,7 @@ def one_torch_thread(monkeypatch):
     run takes ten times longer.  The flows do not measure speed
     (benchmarks/console.py does, with torch's defaults).
     """
-    from tui.console import session
+    from glasslab.tui.console import session
 
     monkeypatch.setattr(session, "TORCH_THREADS", 1)
     old = torch.get_num_threads()

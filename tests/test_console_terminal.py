@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.trajectory import list_runs
+from glasslab.core.trajectory import list_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)")
@@ -54,7 +54,7 @@ class Terminal:
 
 def glasslab_command() -> str:
     exe = Path(sys.executable).with_name("glasslab")
-    return shlex.quote(str(exe)) if exe.exists() else f"{shlex.quote(sys.executable)} -m tui.cli"
+    return shlex.quote(str(exe)) if exe.exists() else f"{shlex.quote(sys.executable)} -m glasslab.tui.cli"
 
 
 def step_of(screen: str) -> int:
@@ -66,7 +66,7 @@ def step_of(screen: str) -> int:
 
 def test_glasslab_in_tmux_start_the_quickstart_watch_it_and_quit(tmp_path):
     out = tmp_path / "runs"
-    env = f"env GLASSLAB_OUT={shlex.quote(str(out))} PYTHONPATH={shlex.quote(str(ROOT))}"
+    env = f"env GLASSLAB_OUT={shlex.quote(str(out))}"
     term = Terminal(f"{env} {glasslab_command()}; echo GLASSLAB-EXITED $?; sleep 60", cwd=tmp_path)
     try:
         term.wait_for(lambda s: "quickstart" in s and "Filter" in s, "the preset browser")

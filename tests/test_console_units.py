@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core.records import RunInterrupted, SnapshotTaken, StepLogged
-from core.run import Run, drive
-from core.trajectory import Trajectory
+from glasslab.core.records import RunInterrupted, SnapshotTaken, StepLogged
+from glasslab.core.run import Run, drive
+from glasslab.core.trajectory import Trajectory
 from test_console_support import one_torch_thread, synthetic_records, write_store  # noqa: F401 (a fixture)
-from tui.console.curves import RunCurves
-from tui.console.session import LiveSession, RecordBuffer
-from tui.console.widgets.log_plot import decade_label, decade_ticks
+from glasslab.tui.console.curves import RunCurves
+from glasslab.tui.console.session import LiveSession, RecordBuffer
+from glasslab.tui.console.widgets.log_plot import decade_label, decade_ticks
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -150,15 +150,15 @@ def test_a_stop_before_the_data_is_loaded_still_gives_a_clean_store(tmp_path, ti
 
 @pytest.fixture
 def opened(monkeypatch):
-    import tui.cli
+    import glasslab.tui.cli
 
     calls = []
-    monkeypatch.setattr(tui.cli, "open_console", lambda out, **kw: calls.append((Path(out), kw)))
+    monkeypatch.setattr(glasslab.tui.cli, "open_console", lambda out, **kw: calls.append((Path(out), kw)))
     return calls
 
 
 def test_glasslab_alone_and_glasslab_console_open_it(opened, monkeypatch, tmp_path):
-    from tui.cli import app
+    from glasslab.tui.cli import app
 
     runner = CliRunner()
     assert runner.invoke(app, []).exit_code == 0
@@ -169,7 +169,7 @@ def test_glasslab_alone_and_glasslab_console_open_it(opened, monkeypatch, tmp_pa
 
 
 def test_glasslab_run_without_no_ui_opens_the_console_with_the_preset_started(opened, tmp_path):
-    from tui.cli import app
+    from glasslab.tui.cli import app
 
     res = CliRunner().invoke(app, ["run", "quickstart", "--steps", "50", "--set", "dynamics.lr=0.2", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
@@ -181,7 +181,7 @@ def test_glasslab_run_without_no_ui_opens_the_console_with_the_preset_started(op
 
 
 def test_console_refuses_a_file_as_output_directory_in_one_line(tmp_path):
-    from tui.cli import app
+    from glasslab.tui.cli import app
 
     a_file = tmp_path / "file"
     a_file.write_text("x")

@@ -1,4 +1,4 @@
-"""core.data through its real loaders, on tiny files written in the real formats.
+"""glasslab.core.data through its real loaders, on tiny files written in the real formats.
 
 No reader is mocked: IDX files (gzipped or not) go through read_idx, MNIST and
 CIFAR files go through torchvision's own classes, pickles are written in the
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from core import data
-from core.data import availability, balanced_indices, info, load, read_idx
-from core.errors import BadInput
-from core.presets import DataConfig
+from glasslab.core import data
+from glasslab.core.data import availability, balanced_indices, info, load, read_idx
+from glasslab.core.errors import BadInput
+from glasslab.core.presets import DataConfig
 from data_files import (IDX_NAMES, cifar_images, idx_bytes, tiny_images, write_cifar10,  # noqa: F401
                         write_cifar100, write_idx, write_idx_set, write_pickle)
 

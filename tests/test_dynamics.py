@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from core import data as datasets
-from core import models, presets
-from core.dynamics import Minibatches, Trainer
-from tests.conftest import tiny_preset
+from glasslab.core import data as datasets
+from glasslab.core import models, presets
+from glasslab.core.dynamics import Minibatches, Trainer
+from conftest import tiny_preset
 
 
 def _setup(p, dtype=torch.float64):

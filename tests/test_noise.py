@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core import noise
-from core.models import build, flatten_parameters
-from core.presets import ModelConfig
+from glasslab.core import noise
+from glasslab.core.models import build, flatten_parameters
+from glasslab.core.presets import ModelConfig
 
 EPS = torch.finfo(torch.float64).eps
 

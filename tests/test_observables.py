@@ -16,7 +16,7 @@ import pytest
 import torch
 import zarr
 
-from core import observables as ob
+from glasslab.core import observables as ob
 
 U = 2.0**-53
 

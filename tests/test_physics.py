@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from core import presets, trajectory
-from core.run import Run, drive
-from core.writer import TrajectoryWriter
+from glasslab.core import presets, trajectory
+from glasslab.core.run import Run, drive
+from glasslab.core.writer import TrajectoryWriter
 
 N = 200_000
 
@@ -79,7 +79,7 @@ def test_ornstein_uhlenbeck_aging_on_the_log_grid(tmp_path):
 
 
 def test_online_rows_equal_the_full_computation_and_a_naive_reference(tmp_path):
-    from tests.conftest import tiny_preset
+    from conftest import tiny_preset
 
     path = tmp_path / "t.zarr"
     drive(Run(tiny_preset(**{"recording.waiting_times": 3})), [TrajectoryWriter(path)])

@@ -5,8 +5,8 @@ import tomllib
 
 import pytest
 
-from core import catalog, presets
-from core.errors import BadInput
+from glasslab.core import catalog, presets
+from glasslab.core.errors import BadInput
 
 SHIPPED = sorted(presets.available())
 

@@ -18,10 +18,10 @@ has not reached its diffusive regime in 8,000 steps), so it is not asserted.
 
 import pytest
 
-from core import data as datasets
-from core import presets, report, trajectory
-from core.run import Run, drive
-from core.writer import TrajectoryWriter
+from glasslab.core import data as datasets
+from glasslab.core import presets, report, trajectory
+from glasslab.core.run import Run, drive
+from glasslab.core.writer import TrajectoryWriter
 
 BASE = {"data.name": "fashion-mnist", "data.train_size": 500, "data.test_size": 500,
         "dynamics.kind": "sgd", "dynamics.lr": 0.1, "dynamics.batch_size": 50, "dynamics.momentum": 0.5,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import checkpoint, resume, trajectory
-from core.errors import BadInput
+from glasslab.core import checkpoint, resume, trajectory
+from glasslab.core.errors import BadInput
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESET = """
@@ -42,9 +42,9 @@ seed = 11
 
 
 def cli(*args, env=None, **kw):
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *map(str, args)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "glasslab.tui.cli", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kw)
+                            env={**os.environ, **(env or {})}, **kw)
 
 
 def finish(*args, **kw):

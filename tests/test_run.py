@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.records import (DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted,
+from glasslab.core.records import (DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted,
                           SnapshotTaken, StepLogged)
-from core.run import Run, resolve_device
-from core.schedule import log_grid
-from core.errors import BadInput
-from tests.conftest import tiny_preset
+from glasslab.core.run import Run, resolve_device
+from glasslab.core.schedule import log_grid
+from glasslab.core.errors import BadInput
+from conftest import tiny_preset
 
 
 def test_log_grid_follows_science_md():

@@ -8,12 +8,12 @@ import torch
 import xarray as xr
 import zarr
 
-from core import trajectory
-from core.errors import BadInput, RunFailed
-from core.records import SnapshotTaken, StepLogged
-from core.run import Run, drive
-from core.writer import TrajectoryWriter
-from tests.conftest import tiny_preset
+from glasslab.core import trajectory
+from glasslab.core.errors import BadInput, RunFailed
+from glasslab.core.records import SnapshotTaken, StepLogged
+from glasslab.core.run import Run, drive
+from glasslab.core.writer import TrajectoryWriter
+from conftest import tiny_preset
 
 
 def test_store_contract_with_plain_zarr(run_to_store):
@@ -105,7 +105,7 @@ def test_diverged_run_keeps_its_good_snapshots(tmp_path):
 
 def test_readers_during_the_run_never_fail_or_see_a_torn_snapshot(tmp_path):
     """100 reads of a live run through glasslab's reader, xarray and the analysis."""
-    from core import report
+    from glasslab.core import report
 
     path = tmp_path / "live.zarr"
     run = Run(tiny_preset(**{"run.steps": 3000, "recording.snapshots": 60, "model.width": 2048}))

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
-from core.presets import Preset
+from glasslab.core.presets import Preset
 
 from .console import heap, session
 from .console.commands import PresetsAndRuns

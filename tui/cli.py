@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.errors import BadInput, GlasslabError
+from glasslab.core.errors import BadInput, GlasslabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   help="glasslab: does training age like a glass?  Train networks and measure them with the tools of glass physics.")
@@ -49,7 +49,7 @@ def clean_errors():
 
 
 def load_preset(name: str, sets: list[str] | None, steps: int | None, device: str | None):
-    from core import presets
+    from glasslab.core import presets
 
     overrides = list(sets or [])
     if steps is not None:
@@ -88,8 +88,8 @@ def run_cmd(
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from the last snapshot of this run (same model).")] = None,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
-    from core import trajectory
-    from core.run import Run
+    from glasslab.core import trajectory
+    from glasslab.core.run import Run
 
     with clean_errors():
         sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else [])]
@@ -110,7 +110,7 @@ def resume_cmd(
     download: DownloadOpt = False,
 ):
     """Continue an interrupted (or killed) run from its last snapshot, in the same store."""
-    from core import resume
+    from glasslab.core import resume
 
     with clean_errors():
         run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download)
@@ -121,7 +121,7 @@ def finish_two_time(path: Path) -> None:
     """The whole upper triangle of Delta, Q, alpha2, Y from the stored weights (the run has ended)."""
     import time
 
-    from core.report import complete_store
+    from glasslab.core.report import complete_store
 
     t0 = time.perf_counter()
     with clean_errors():
@@ -134,10 +134,10 @@ def finish_two_time(path: Path) -> None:
 
 def train_headless(run, path: Path, lock=None) -> None:
     """Drive a run into its store with the headless printer; exit with the run's code."""
-    from core.records import RunDiverged, RunInterrupted
-    from core.run import drive
-    from core.writer import TrajectoryWriter
-    from tui.printer import HeadlessPrinter
+    from glasslab.core.records import RunDiverged, RunInterrupted
+    from glasslab.core.run import drive
+    from glasslab.core.writer import TrajectoryWriter
+    from glasslab.tui.printer import HeadlessPrinter
 
     with clean_errors():
         writer = TrajectoryWriter(path, lock=lock)
@@ -173,25 +173,25 @@ def analyze_cmd(
     """Aging analysis of a run: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict."""
     import json
 
-    from core import report
+    from glasslab.core import report
 
     window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
     with clean_errors():
         if png is not None:
-            from tui.figure import require_matplotlib
+            from glasslab.tui.figure import require_matplotlib
 
             require_matplotlib()  # fail before the long computation
         result = report.analyze_store(run_dir, tw_window=window, n_boot=boot)
         if csv_dir is not None:
             report.write_csv(run_dir, csv_dir)
         if png is not None:
-            from tui.figure import paper_figure
+            from glasslab.tui.figure import paper_figure
 
             paper_figure(run_dir, png)
     if as_json:
         print(json.dumps(result, indent=2, allow_nan=False))
         return
-    from tui.analysis_table import print_analysis
+    from glasslab.tui.analysis_table import print_analysis
 
     print_analysis(result)
     if csv_dir is not None:
@@ -207,7 +207,7 @@ def overlay_cmd(
     tw: Annotated[Optional[float], typer.Option("--tw", help="Waiting time of the Delta and Q panels (closest snapshot).")] = None,
 ):
     """Overlay runs in one figure: loss, Delta, Q, and Q against t / tau_e (time-temperature superposition)."""
-    from tui.figure import overlay_figure, require_matplotlib
+    from glasslab.tui.figure import overlay_figure, require_matplotlib
 
     with clean_errors():
         require_matplotlib()
@@ -222,7 +222,7 @@ def presets_list():
     from rich.console import Console
     from rich.table import Table
 
-    from core import catalog
+    from glasslab.core import catalog
 
     with clean_errors():
         rows = catalog.summaries()
@@ -253,7 +253,7 @@ def presets_list():
 def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml path.")],
                  set_: SetOpt = None):
     """The resolved preset: every field with its value, defaults included."""
-    from core import catalog, presets
+    from glasslab.core import catalog, presets
 
     with clean_errors():
         p = presets.load(name, set_)
@@ -287,7 +287,7 @@ def open_console(out: Path, autostart=None, data_dir: str | None = None, downloa
     """Run the Textual app; imported here so that headless commands never import textual."""
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
-    from tui.app import make_app
+    from glasslab.tui.app import make_app
 
     make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download).run()
 

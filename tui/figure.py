@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import BadInput
+from glasslab.core.errors import BadInput
 
 
 def require_matplotlib():
@@ -27,7 +27,7 @@ def require_matplotlib():
 
 def paper_figure(path: str | Path, out: str | Path, max_curves: int = 12) -> Path:
     plt = require_matplotlib()
-    from core.report import load_two_time
+    from glasslab.core.report import load_two_time
 
     t, mats = load_two_time(Path(path))
     steps = t.steps.astype(float)
@@ -78,8 +78,8 @@ def overlay_figure(paths: list[str | Path], out: str | Path, tw: float | None = 
     differ only by temperature.  Colours follow the order of the runs.
     """
     plt = require_matplotlib()
-    from core import analysis
-    from core.report import load_two_time
+    from glasslab.core import analysis
+    from glasslab.core.report import load_two_time
 
     fig, ax = plt.subplots(1, 4, figsize=(19, 4.6))
     for c, path in enumerate(paths):

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from core.records import (DynamicsChanged, RunDiverged, RunInterrupted, RunStarted, SnapshotTaken,
+from glasslab.core.records import (DynamicsChanged, RunDiverged, RunInterrupted, RunStarted, SnapshotTaken,
                           StepLogged, is_end)
 
 

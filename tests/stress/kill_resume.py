@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the stress script reuses the resume tests' helpers
 
-from core import trajectory  # noqa: E402
-from tests.test_resume import PRESET, _store, _wait_for_snapshots, cli, finish  # noqa: E402
+from glasslab.core import trajectory  # noqa: E402
+from test_resume import PRESET, _store, _wait_for_snapshots, cli, finish  # noqa: E402
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core.records import (DynamicsChanged, RunDiverged, RunStarted, SnapshotTaken, StepLogged,
+from glasslab.core.records import (DynamicsChanged, RunDiverged, RunStarted, SnapshotTaken, StepLogged,
                           is_end)
 
 # How many Delta(t_w, t_w + t) curves a plot shows: more would be unreadable in 40 columns.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from core.presets import Preset
+from glasslab.core.presets import Preset
 
 
 class PresetChosen(Message):

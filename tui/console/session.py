@@ -40,10 +40,10 @@ import sys
 import threading
 from pathlib import Path
 
-from core import presets, trajectory
-from core.errors import BadInput, GlasslabError, RunFailed
-from core.presets import DynamicsConfig, Preset
-from core.records import DynamicsChanged, RunStarted, SnapshotTaken
+from glasslab.core import presets, trajectory
+from glasslab.core.errors import BadInput, GlasslabError, RunFailed
+from glasslab.core.presets import DynamicsConfig, Preset
+from glasslab.core.records import DynamicsChanged, RunStarted, SnapshotTaken
 
 # torch intra-op threads in the child.  None: torch's default less one core, at least one
 # (see console_threads).  The tests set 1.
@@ -92,7 +92,7 @@ def _context():
     and a fresh interpreter per run would import torch each time."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__, "core.run", "core.writer"])  # torch is imported once, there
+        ctx.set_forkserver_preload([__name__, "glasslab.core.run", "glasslab.core.writer"])  # torch is imported once, there
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -249,10 +249,10 @@ def run_in_child(preset: Preset, out_dir: str, data_dir, download: bool, threads
                  records, control, resume_path: str | None = None) -> None:
     """The training process: the engine and the Zarr writer exactly as `glasslab run --no-ui`
     (or `glasslab resume RUN`, given resume_path)."""
-    from core import resume
-    from core.report import complete_store
-    from core.run import Run, drive
-    from core.writer import TrajectoryWriter
+    from glasslab.core import resume
+    from glasslab.core.report import complete_store
+    from glasslab.core.run import Run, drive
+    from glasslab.core.writer import TrajectoryWriter
 
     # The console owns the terminal: a library warning printed here would land in its screen.
     quiet = os.open(os.devnull, os.O_WRONLY)

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
-from core.errors import BadInput
+from glasslab.core.errors import BadInput
 
 KINDS = ("gd", "sgd", "langevin")
 KIND_LABELS = {"gd": "GD", "sgd": "SGD", "langevin": "Langevin"}

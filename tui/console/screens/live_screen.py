@@ -19,9 +19,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from core import presets, trajectory
-from core.errors import BadInput, GlasslabError
-from core.presets import Preset
+from glasslab.core import presets, trajectory
+from glasslab.core.errors import BadInput, GlasslabError
+from glasslab.core.presets import Preset
 
 from .. import heap
 from ..curves import RunCurves

@@ -21,8 +21,8 @@ from textual.widgets import Footer, Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from core import catalog, presets
-from core.errors import BadInput
+from glasslab.core import catalog, presets
+from glasslab.core.errors import BadInput
 
 from ..messages import PresetChosen
 from ..widgets.preset_details import PresetDetails
@@ -187,7 +187,7 @@ class PresetsScreen(Screen):
         if preset is None:
             self.notify(error, title=f"{name} does not load", severity="error")
             return
-        from core.run import available_devices
+        from glasslab.core.run import available_devices
 
         def chosen(result: presets.Preset | None) -> None:
             if result is not None:

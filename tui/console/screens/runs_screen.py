@@ -25,8 +25,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from core import trajectory
-from core.errors import BadInput, GlasslabError
+from glasslab.core import trajectory
+from glasslab.core.errors import BadInput, GlasslabError
 
 from ..curves import RunCurves
 from ..messages import ResumeRun
@@ -67,9 +67,9 @@ def row_of(t: trajectory.Trajectory) -> RunRow:
 
 
 def verdict_of(path: Path) -> str:
-    """core.analysis's verdict label for a stored run, or '-' when there is none to give."""
+    """glasslab.core.analysis's verdict label for a stored run, or '-' when there is none to give."""
     try:
-        from core.analysis import analyze
+        from glasslab.core.analysis import analyze
     except ImportError:  # the analysis module is not part of this checkout yet
         return "-"
     t = trajectory.Trajectory.open(path)

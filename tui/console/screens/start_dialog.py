@@ -14,9 +14,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
-from core import presets
-from core.errors import BadInput
-from core.presets import Preset
+from glasslab.core import presets
+from glasslab.core.errors import BadInput
+from glasslab.core.presets import Preset
 
 # (override key, label, input type): the fields worth changing before a run.
 FIELDS = (

@@ -7,9 +7,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core import catalog
-from core import data as datasets
-from core.presets import Preset
+from glasslab.core import catalog
+from glasslab.core import data as datasets
+from glasslab.core.presets import Preset
 
 
 def parametrisation(n: int, p: int, classes: int) -> Text:

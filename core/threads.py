@@ -1,0 +1,99 @@
+"""How many CPU threads a run may use: the cores this process is given, not the machine's.
+
+On a shared server or a cluster node torch's default (one OpenMP thread per
+core of the machine) oversubscribes: its threads spin on cores that other jobs
+hold, and a run slows 2-30x (NOTES.md, measured here).  `resolve_threads`
+turns the preset's `run.threads` ("auto" or a count) into the count a run uses;
+the count is recorded in the store, since a 1-thread and a 2-thread CPU run
+differ in the last bit (the reductions split differently), and a resume uses
+the recorded count.
+
+"auto" is the smallest of
+- the CPUs this process may run on: its affinity mask (taskset, cgroup
+  cpusets), a cgroup v2/v1 CPU quota (containers, systemd slices), and
+  SLURM_CPUS_PER_TASK inside a Slurm job;
+- those CPUs less the load other processes put on them now (the 1-minute load
+  average, which counts runnable processes), at least one;
+- a cap for small models, whose matrix products are too small to split well;
+- on a GPU, 2: the CPU only feeds the device.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+# Models below this many parameters gain nothing past a few threads: their products are
+# a few hundred microseconds, and waking more threads costs as much as they save.
+SMALL_MODEL = 1_000_000
+SMALL_MODEL_THREADS = 4
+GPU_FEEDER_THREADS = 2
+
+
+def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs allowed by a cgroup CPU quota (v2 cpu.max, else v1 cfs), or None when unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus(environ: dict[str, str] | None = None, cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: affinity, cgroup quota and SLURM_CPUS_PER_TASK, the least of them."""
+    environ = os.environ if environ is None else environ
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS has no affinity call
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.floor(quota)))
+    slurm = environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        cpus = min(cpus, int(slurm))
+    return max(1, cpus)
+
+
+def free_cpus(cpus: int, load: float | None = None) -> int:
+    """Of `cpus`, those that other processes are not using now, judged by the load average (>= 1)."""
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return cpus
+    return max(1, min(cpus, cpus - math.floor(load + 0.25)))
+
+
+def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | None = None,
+                    *, cpus: int | None = None, load: float | None = None) -> int:
+    """The intra-op thread count for a run.
+
+    setting: a positive count (used as given) or "auto" (see the module docstring).
+    device: "cpu", "cuda" or "mps" (the resolved device).  n_params: the model's N, if known.
+    cpus / load: for tests; default to `usable_cpus()` and the 1-minute load average.
+    Raises ValueError for a count below 1 or a word other than "auto".
+    """
+    if isinstance(setting, str):
+        if setting.strip().lower() != "auto":
+            if not setting.strip().isdigit():
+                raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
+            setting = int(setting)
+        else:
+            cpus = usable_cpus() if cpus is None else cpus
+            n = free_cpus(cpus, load)
+            if device != "cpu":
+                n = min(n, GPU_FEEDER_THREADS)
+            elif n_params is not None and n_params < SMALL_MODEL:
+                n = min(n, SMALL_MODEL_THREADS)
+            return n
+    if isinstance(setting, bool) or int(setting) < 1:
+        raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
+    return int(setting)
