@@ -86,6 +86,7 @@ def run_cmd(
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from the last snapshot of this run (same model).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Start it in the background (own session, survives logout): print the store and return.")] = False,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
     from glasslab.core import trajectory
@@ -94,6 +95,8 @@ def run_cmd(
     with clean_errors():
         sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else [])]
         p = load_preset(preset, sets, steps, device)
+        if detach:  # the same headless process, started apart from this terminal (tui/cli_runs.py)
+            return cli_runs.detach(p, out, data_dir, download)
         if not no_ui:  # the console trains it, feeding the same records to the same writer
             return open_console(out, autostart=p, data_dir=data_dir, download=download)
         run = Run(p, data_dir=data_dir, download=download)
@@ -134,17 +137,19 @@ def finish_two_time(path: Path) -> None:
 
 def train_headless(run, path: Path, lock=None) -> None:
     """Drive a run into its store with the headless printer; exit with the run's code."""
+    from glasslab.core.control import ControlChannel
     from glasslab.core.records import RunDiverged, RunInterrupted
     from glasslab.core.run import drive
     from glasslab.core.writer import TrajectoryWriter
     from glasslab.tui.printer import HeadlessPrinter
 
     with clean_errors():
+        channel = ControlChannel(path, run)  # stop/switch from consoles and `glasslab stop` (core/control.py)
         writer = TrajectoryWriter(path, lock=lock)
         printer = HeadlessPrinter(path)
         with stop_on_signals(run):
             try:
-                end = drive(run, [writer, printer])
+                end = drive(run, [writer, printer, channel])
             finally:
                 printer.close()
     finish_two_time(path)
@@ -283,13 +288,18 @@ def console_cmd(out: ConsoleOutOpt = Path("runs"), data_dir: DataDirOpt = None, 
         open_console(out, data_dir=data_dir, download=download)
 
 
-def open_console(out: Path, autostart=None, data_dir: str | None = None, download: bool = False) -> None:
+def open_console(out: Path, autostart=None, data_dir: str | None = None, download: bool = False, follow=None) -> None:
     """Run the Textual app; imported here so that headless commands never import textual."""
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
     from glasslab.tui.app import make_app
 
-    make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download).run()
+    make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow).run()
+
+
+from glasslab.tui import cli_runs  # noqa: E402 - its commands need `app` above
+
+cli_runs.register(app)
 
 
 def main() -> None:

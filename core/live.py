@@ -1,0 +1,159 @@
+"""Which runs are live: their process, its heartbeat, and stale stores (`glasslab ps`, the console).
+
+A run's process is described by RUN.zarr.control/process.json (core/control.py):
+pid, host, uid and a heartbeat rewritten every second by the run.  A store is
+
+- live      its process is there: on this host, the pid exists; on another host
+            (a shared file system), the heartbeat is younger than STALE_S;
+- stale     its status is still `running` but its process is gone (killed,
+            out of memory, the node rebooted): `glasslab resume` continues it;
+- starting  a detached run whose store does not exist yet (loading its data).
+
+Stores written without a control folder (older versions) fall back on the
+writer's lock (core/checkpoint.py), which also holds pid and host.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import checkpoint
+from .control import STALE_S, SUFFIX, control_dir, read_json
+
+ENDED = ("finished", "interrupted", "diverged")
+
+
+def store_attrs(store: str | Path) -> dict | None:
+    """The root attributes of a store, read straight from its zarr.json (one small file, written by rename:
+    a reader polling it every second pays no zarr machinery), or None when there is no store (yet)."""
+    try:
+        return json.loads((Path(store) / "zarr.json").read_text()).get("attributes")
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+def process_alive(info: dict | None) -> bool:
+    """Is the process that process.json (or a lock) describes still there?"""
+    if not info:
+        return False
+    if info.get("host") == socket.gethostname():
+        return pid_alive(int(info.get("pid", -1)))
+    beat = info.get("heartbeat")
+    return beat is not None and time.time() - float(beat) < STALE_S
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """One row of `glasslab ps`."""
+
+    store: Path
+    name: str
+    status: str  # starting | running | finishing | stale | failed (no store) | finished | interrupted | diverged
+    pid: int | None
+    host: str
+    step: int
+    total: int
+    steps_per_s: float
+    dynamics: str
+
+    @property
+    def stale(self) -> bool:
+        return self.status == "stale"
+
+    @property
+    def alive(self) -> bool:
+        return self.status in ("starting", "running", "finishing")
+
+
+def describe(store: str | Path) -> LiveRun:
+    """The state of one run, from its store's attributes and its process.json."""
+    store = Path(store)
+    attrs = store_attrs(store) or {}
+    info = read_json(control_dir(store) / "process.json")
+    if info is None:  # no control folder: the writer's lock is the only sign of a process
+        info = checkpoint.lock_owner(store)
+    # The channel marks process.json closed when the run has ended: the process may live on
+    # (completing the two-time matrices, or a test's own process) without training.
+    alive = process_alive(info) and not (info or {}).get("closed")
+    stored = attrs.get("status")
+    if alive and (info or {}).get("status") == "starting":  # a detached launch (or resume) loading its data
+        status = "starting"
+    elif not attrs:  # a detached launch that never made its store (see its output.log)
+        status = "failed"
+    elif stored == "running":
+        status = "running" if alive else "stale"
+    else:  # ended; while the two-time matrices are completed the writer lock is held
+        status = "finishing" if checkpoint.lock_owner(store) is not None else stored or "stale"
+    info = info or {}
+    preset = attrs.get("preset") or {}
+    dyn = (info.get("dynamics") or {}).get("kind") or _last_dynamics(attrs) or preset.get("dynamics", {}).get("kind", "?")
+    rate = info.get("steps_per_s")
+    step = int(info.get("step") or 0)
+    if not alive:  # the heartbeat of a dead process says nothing now: the store's last step does
+        rate = None
+        step = _stored_step(attrs, step)
+    return LiveRun(store, attrs.get("name") or info.get("name") or store.stem, status,
+                   int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
+                   step, int(attrs.get("total_steps") or info.get("total") or 0),
+                   float(rate) if rate is not None else math.nan, dyn)
+
+
+def _last_dynamics(attrs: dict) -> str | None:
+    changes = [e for e in attrs.get("events", []) if e.get("kind") == "dynamics_changed"]
+    return changes[-1]["new"].get("kind") if changes else None
+
+
+def _stored_step(attrs: dict, fallback: int) -> int:
+    events = attrs.get("events") or []
+    steps = [int(e.get("step", 0)) for e in events]
+    grid = attrs.get("snapshot_grid") or []
+    n = int(attrs.get("n_snapshots", 0) or 0)
+    if n and len(grid) >= n:
+        steps.append(int(grid[n - 1]))
+    return max(steps, default=fallback)
+
+
+def candidates(out_dir: str | Path) -> list[Path]:
+    """Every store directly under out_dir, and every control folder whose store is not there yet."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    stores = set(out.glob("*.zarr"))
+    stores |= {p.with_name(p.name[: -len(SUFFIX)]) for p in out.glob(f"*.zarr{SUFFIX}")}
+    return sorted(stores)
+
+
+def find(dirs: list[str | Path], *, all_runs: bool = False) -> list[LiveRun]:
+    """The runs under `dirs` that are live, stale or failed to start (every run with all_runs), newest first."""
+    rows = []
+    for d in dirs:
+        for store in candidates(d):
+            row = describe(store)
+            if all_runs or row.alive or row.status in ("stale", "failed"):
+                rows.append(row)
+    return sorted(rows, key=lambda r: _mtime(r.store), reverse=True)
+
+
+def _mtime(p: Path) -> float:
+    for q in (p, control_dir(p)):
+        try:
+            return q.stat().st_mtime
+        except OSError:
+            continue
+    return 0.0

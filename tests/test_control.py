@@ -1,0 +1,183 @@
+"""The control channel (core/control.py): requests answered at a step, refused from other users, and the
+CLI commands over it (stop, switch, ps).  Runs train in a thread of the test process with the same
+sinks as `glasslab run --no-ui`; the requests come through the files, as from another process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from glasslab.core import control, live
+from glasslab.core.run import Run, drive
+from glasslab.core.trajectory import Trajectory
+from glasslab.core.writer import TrajectoryWriter
+from glasslab.tui.cli import app
+
+runner = CliRunner()
+
+
+class Training:
+    """A long tiny run in a thread, with the writer and the control channel."""
+
+    def __init__(self, tiny, path, **over):
+        self.path = path
+        self.run = Run(tiny(**{"run.steps": 10_000_000, "recording.snapshots": 10, **over}))
+        self.channel = control.ControlChannel(path, self.run)
+        self.end = None
+        self.thread = threading.Thread(target=self._go, daemon=True)
+        self.thread.start()
+        wait_until(lambda: (control.read_json(control.control_dir(path) / "process.json") or {}).get("status") == "running",
+                   "the run to train")
+
+    def _go(self):
+        self.end = drive(self.run, [TrajectoryWriter(self.path), self.channel])
+
+    def finish(self):
+        self.run.stop("test over")
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+def wait_until(cond, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def training(tiny, tmp_path):
+    runs = []
+
+    def start(**over):
+        runs.append(Training(tiny, tmp_path / "run.zarr", **over))
+        return runs[-1]
+
+    yield start
+    for t in runs:
+        if t.thread.is_alive():
+            t.finish()
+
+
+def test_the_channel_is_private_and_describes_its_process(training, tmp_path):
+    t = training()
+    d = control.control_dir(t.path)
+    assert d.name == "run.zarr.control" and (os.stat(d).st_mode & 0o777) == 0o700
+    info = control.read_json(d / "process.json")
+    assert info["pid"] == os.getpid() and info["uid"] == os.getuid() and info["dynamics"]["kind"] == "sgd"
+    assert (os.stat(d / "process.json").st_mode & 0o777) == 0o600
+    t.finish()
+
+
+def test_stop_is_applied_at_a_step_and_the_store_ends_there(training):
+    t = training()
+    sent = time.monotonic()
+    answer = control.wait(t.path, control.send(t.path, "stop", reason="from the test"), timeout=10)
+    took = time.monotonic() - sent
+    assert answer is not None and answer.applied and answer.step > 0, answer
+    t.thread.join(timeout=30)
+    assert t.end.step == answer.step and t.end.reason == "from the test"
+    s = Trajectory.open(t.path)
+    assert s.status == "interrupted" and s.events[-1] == {"step": answer.step, "kind": "interrupted", "reason": "from the test"}
+    assert took < 1.0  # request to effect and answer, at this model's step rate
+    assert not list(control.control_dir(t.path).glob("req-*"))  # each request is consumed
+
+
+def test_switch_is_applied_at_the_step_the_store_records_and_a_bad_one_is_refused(training):
+    t = training()
+    bad = control.wait(t.path, control.send(t.path, "switch", changes={"lr": -1.0}), timeout=10)
+    assert bad is not None and not bad.applied and "dynamics.lr must be > 0" in bad.reason
+    rid = control.send(t.path, "switch", changes={"kind": "langevin", "momentum": 0.0, "temperature": 1e-4})
+    good = control.wait(t.path, rid, timeout=10)
+    assert good is not None and good.applied, good
+    wait_until(lambda: any(e["kind"] == "dynamics_changed" for e in Trajectory.open(t.path).events), "the event")
+    [event] = [e for e in Trajectory.open(t.path).events if e["kind"] == "dynamics_changed"]
+    assert event["step"] == good.step and event["new"]["kind"] == "langevin" and event["old"]["kind"] == "sgd"
+    wait_until(lambda: control.read_json(control.control_dir(t.path) / "process.json")["dynamics"]["kind"] == "langevin",
+               "the heartbeat to report the new dynamics")
+    t.finish()
+
+
+def _plant(d, name, *, uid=None, mode=0o600):
+    """A request put into the folder by hand (as another user would)."""
+    tmp = d / f".{name}.tmp"
+    tmp.write_text('{"id": "x", "action": "stop", "reason": "not yours"}')
+    os.chmod(tmp, mode)
+    if uid is not None:
+        os.chown(tmp, uid, -1)
+    os.replace(tmp, d / name)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
+def test_a_request_from_another_user_is_refused(training):
+    t = training()
+    d = control.control_dir(t.path)
+    _plant(d, "req-1-other.json", uid=65534)  # nobody
+    answer = control.wait(t.path, "1-other", timeout=10)
+    assert answer is not None and not answer.applied and "belongs to uid 65534" in answer.reason
+    assert t.thread.is_alive() and t.end is None  # the run goes on
+    t.finish()
+
+
+def test_a_changed_mode_is_refused(training):
+    t = training()
+    d = control.control_dir(t.path)
+    _plant(d, "req-2-open.json", mode=0o666)  # a request others could have written
+    answer = control.wait(t.path, "2-open", timeout=10)
+    assert answer is not None and not answer.applied and "mode 0666" in answer.reason
+    os.chmod(d, 0o777)  # the folder opened to everyone: every request is refused, and clients refuse to send
+    with pytest.raises(Exception, match="mode 0777"):
+        control.send(t.path, "stop")
+    _plant(d, "req-3-folder.json")
+    answer = control.wait(t.path, "3-folder", timeout=10)
+    assert answer is not None and not answer.applied and "mode 0777" in answer.reason
+    assert t.end is None
+    os.chmod(d, 0o700)
+    t.finish()
+
+
+def test_glasslab_stop_and_switch_from_the_command_line(training):
+    t = training()
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.kind=langevin", "--set", "dynamics.temperature=1e-4"])
+    assert res.exit_code == 0, res.output
+    assert "switch applied at step" in res.output  # momentum 0 was set for the overdamped Langevin
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.lr=-2"])
+    assert res.exit_code == 2 and "dynamics.lr must be > 0" in res.output
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "run.steps=5"])
+    assert res.exit_code == 2 and "only dynamics" in res.output
+    res = runner.invoke(app, ["stop", str(t.path)])
+    assert res.exit_code == 0 and "stop applied at step" in res.output, res.output
+    t.thread.join(timeout=30)
+    assert Trajectory.open(t.path).status == "interrupted"
+    res = runner.invoke(app, ["stop", str(t.path)])
+    assert res.exit_code == 2 and "not running (it is interrupted)" in res.output
+
+
+def test_ps_shows_live_and_stale_runs(training, tmp_path):
+    t = training()
+    res = runner.invoke(app, ["ps", str(tmp_path)])
+    assert res.exit_code == 0 and "run.zarr" in res.output and "running" in res.output and str(os.getpid()) in res.output
+    t.run.stop("test over")
+    t.thread.join(timeout=30)
+    assert "no live runs" in runner.invoke(app, ["ps", str(tmp_path)]).output
+
+    # A store still `running` whose process is gone: stale, with the resume hint.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    info = control.read_json(control.control_dir(t.path) / "process.json")
+    control.write_json(control.control_dir(t.path) / "process.json", {**info, "pid": gone.pid})
+    from glasslab.core.trajectory import commit_attrs, open_group
+
+    root = open_group(t.path, mode="r+")
+    commit_attrs(root, {**dict(root.attrs), "status": "running"})
+    row = live.describe(t.path)
+    assert row.stale and row.pid == gone.pid
+    res = runner.invoke(app, ["ps", str(tmp_path)])
+    assert "stale" in res.output and f"glasslab resume {t.path}" in res.output
+    res = runner.invoke(app, ["stop", str(t.path)])
+    assert res.exit_code == 2 and "stale" in res.output and "glasslab resume" in res.output
