@@ -27,6 +27,9 @@ from .errors import RunFailed
 from .records import (DynamicsChanged, RunStarted, SnapshotTaken, StepLogged, is_end, to_event)
 
 _CLOSE = object()
+# The running loss is published at least this often (wall clock) between snapshots, so that a
+# console following the store (core/follow.py) draws it live; one commit costs a few ms here.
+LIVE_FLUSH_S = 1.0
 
 
 class TrajectoryWriter:
@@ -40,6 +43,7 @@ class TrajectoryWriter:
         self.n_snapshots = 0
         self.n_loss = 0
         self._loss_buf: list[tuple[int, float]] = []
+        self._committed_at = time.monotonic()
         self._attrs: dict[str, Any] = {}
         self._handles: dict[str, Any] = {}
         self._slots: dict[str, Any] = {}
@@ -87,6 +91,8 @@ class TrajectoryWriter:
             self._start(record)
         elif isinstance(record, StepLogged):
             self._loss_buf.append((record.step, record.loss))
+            if time.monotonic() - self._committed_at >= LIVE_FLUSH_S:
+                self._commit()
         elif isinstance(record, SnapshotTaken):
             self._snapshot(record)
         elif isinstance(record, DynamicsChanged):
@@ -188,6 +194,7 @@ class TrajectoryWriter:
         self._attrs["n_snapshots"] = self.n_snapshots
         self._attrs["n_loss"] = self.n_loss
         trajectory.commit_attrs(self.root, self._attrs)
+        self._committed_at = time.monotonic()
 
     def _try_mark(self, status: str, event: dict) -> None:
         if self.root is None:
