@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 
 from glasslab.core import presets
 from glasslab.core.trajectory import Trajectory
-from test_console_support import one_torch_thread, two_stores  # noqa: F401 (a fixture)
+from test_console_support import one_torch_thread, reap_runs, two_stores  # noqa: F401 (fixtures)
 from glasslab.tui.app import make_app
 from glasslab.tui.console.screens.confirm_quit import ConfirmQuit
 from glasslab.tui.console.screens.dynamics_dialog import DynamicsDialog
@@ -31,7 +31,7 @@ from glasslab.tui.console.widgets.preset_details import PresetDetails
 from glasslab.tui.console.widgets.status_line import StatusLine
 
 SIZE = (100, 30)
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "reap_runs")
 
 
 def text_of(widget: Static) -> str:
@@ -152,7 +152,7 @@ async def start_from_the_browser(pilot, name: str, steps: int | None) -> None:
 
 
 async def test_start_the_quickstart_watch_it_train_and_quit(tmp_path):
-    """Browse, edit, start; the plots fill; quitting asks once (no keeps training, yes stops cleanly)."""
+    """Browse, edit, start; the plots fill; quitting asks once (esc stays, s stops the run cleanly and quits)."""
     app = make_app(out_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         await start_from_the_browser(pilot, "quickstart", steps=3000)
@@ -171,10 +171,10 @@ async def test_start_the_quickstart_watch_it_train_and_quit(tmp_path):
 
         await press(pilot, "q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuit), what="the quit question")
-        await press(pilot, "n")  # keep training
+        await press(pilot, "escape")  # stay
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmQuit), what="the question to go")
         assert live.running
-        await press(pilot, "q", "y")
+        await press(pilot, "q", "s")
         await wait_for(pilot, lambda: not app.is_running, timeout=90, what="the app to exit")
     t = Trajectory.open(Path(live.curves.path))
     assert t.status == "interrupted" and t.events[-1]["reason"] == "quit from the console"

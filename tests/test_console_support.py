@@ -109,20 +109,41 @@ def two_stores(out_dir: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def one_torch_thread(monkeypatch):
-    """Train with one intra-op thread in the flow tests (in the console's training process too).
+    """Train with one intra-op thread in the flow tests (in the runs the console starts too: they inherit
+    OMP_NUM_THREADS).
 
     With torch's two intra-op threads beside the UI, the writer and the other
     test processes, a shared two-core machine is oversubscribed and a 200-step
     run takes ten times longer.  The flows do not measure speed
     (benchmarks/console.py does, with torch's defaults).
     """
-    from glasslab.tui.console import session
-
-    monkeypatch.setattr(session, "TORCH_THREADS", 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def reap_runs(monkeypatch):
+    """Runs the console starts are detached processes that outlive it by design: a test that fails
+    midway must not leave them training on the shared machine, so they are killed at teardown."""
+    from glasslab.core import launch
+
+    started = []
+    spawn = launch._spawn
+
+    def recording(argv, store):
+        proc = spawn(argv, store)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(launch, "_spawn", recording)
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 # ------------------------------------------------------------------ the helpers' own checks

@@ -18,11 +18,13 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
+from glasslab.core import control
+from glasslab.core.errors import GlasslabError
 from glasslab.core.presets import Preset
 
-from .console import heap, session
+from .console import heap
 from .console.commands import PresetsAndRuns
-from .console.messages import PresetChosen, PresetPicked, ResumeRun, RunEnded, RunPicked
+from .console.messages import FollowRun, PresetChosen, PresetPicked, ResumeRun, RunPicked
 from .console.screens.confirm_quit import ConfirmQuit
 from .console.screens.dynamics_dialog import DynamicsDialog
 from .console.screens.help_screen import HelpScreen
@@ -48,13 +50,15 @@ class GlasslabApp(App):
     ]
 
     def __init__(self, out_dir: str | Path = "runs", presets_dir: str | Path | None = None,
-                 autostart: Preset | None = None, data_dir: str | None = None, download: bool = False) -> None:
+                 autostart: Preset | None = None, data_dir: str | None = None, download: bool = False,
+                 follow: str | Path | None = None) -> None:
         super().__init__()
+        self.follow = Path(follow) if follow is not None else None
         self.out_dir = Path(out_dir)
         self.data_options = {"data_dir": data_dir, "download": download}
         self.presets_dir = Path(presets_dir) if presets_dir is not None else None
         self.autostart = autostart
-        self._quit_when_stopped = False
+        self._stopping: list[Path] = []  # runs asked to stop on quit; the console exits once they have
 
     def on_mount(self) -> None:
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
@@ -67,6 +71,8 @@ class GlasslabApp(App):
         self.set_timer(0.5, heap.settle)  # once the first screen is drawn (see console/heap.py)
         if self.autostart is not None:
             self.post_message(PresetChosen(self.autostart))
+        elif self.follow is not None:
+            self.post_message(FollowRun(self.follow))
 
     @property
     def live(self) -> LiveScreen:
@@ -141,37 +147,63 @@ class GlasslabApp(App):
         live = await self.action_show("live")
         live.resume(message.path)
 
-    def on_run_ended(self, message: RunEnded) -> None:
-        if self._quit_when_stopped:
-            self.exit()
+    async def on_follow_run(self, message: FollowRun) -> None:
+        live = await self.action_show("live")
+        live.follow(message.path)
 
     # -- quitting ----------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        """Quit; while a run trains, ask once, then stop it cleanly and quit when its store is closed."""
-        if self._quit_when_stopped:
-            return  # already stopping: the run's end closes the app
-        if not self.live.running:
-            self.exit()
+        """Quit; while runs started here train, ask once: leave them running (default) or stop them."""
+        if self._stopping:
+            return  # already stopping: the runs' ends close the app
+        running = self.live.live_runs()
+        if not running:
+            self.exit(message=left_running(self.live))
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes and self.live.running:
-                self._quit_when_stopped = True
-                self.live.stop("quit from the console")
-            elif yes:
-                self.exit()
+        def answered(choice: str | None) -> None:
+            if choice == "leave":
+                self.exit(message=left_running(self.live))
+            elif choice == "stop":
+                self._stopping = running
+                for path in running:
+                    try:
+                        control.send(path, "stop", reason="quit from the console")
+                    except GlasslabError as err:
+                        self.notify(str(err), severity="error")
+                self.notify("Stopping the runs started here: the console closes once their stores are closed.")
+                self.set_interval(0.1, self._exit_when_stopped)
 
-        self.push_screen(ConfirmQuit(), answered)
+        self.push_screen(ConfirmQuit(running), answered)
+
+    def _exit_when_stopped(self) -> None:
+        if not any(p in self.live.live_runs() for p in self._stopping):
+            self.exit(message=left_running(self.live))
+
+
+def left_running(live: LiveScreen) -> str | None:
+    """What the console prints on exit: the runs it leaves training and how to reach them again."""
+    runs = live.live_runs()
+    shown = live.session.path if live.session is not None and live.running else None
+    if shown is not None and shown not in runs:
+        runs.append(shown)
+    if not runs:
+        return None
+    lines = [f"glasslab: {len(runs)} run{'s' if len(runs) > 1 else ''} left running:"]
+    lines += [f"  {p}" for p in runs]
+    lines += [f"follow one again: glasslab follow RUN   stop it: glasslab stop RUN   list them: glasslab ps {live.out_dir}"]
+    return "\n".join(lines)
 
 
 def make_app(out_dir: str | Path = "runs", presets_dir: str | Path | None = None,
-             autostart: Preset | None = None, data_dir: str | None = None, download: bool = False) -> GlasslabApp:
+             autostart: Preset | None = None, data_dir: str | None = None, download: bool = False,
+             follow: str | Path | None = None) -> GlasslabApp:
     """The one app factory, shared by the CLI, the tests and the benchmarks.
 
     presets_dir: list only the presets in that folder (default: ./presets and the shipped ones).
     autostart: a preset to start training at once (`glasslab run PRESET`).
     data_dir, download: where the data sets live, and whether a missing one may be downloaded.
+    follow: a run's store to show live at once (`glasslab follow RUN`).
     """
-    session.prepare()  # the training process server, started before the app takes the terminal
     return GlasslabApp(out_dir=out_dir, presets_dir=presets_dir, autostart=autostart,
-                       data_dir=data_dir, download=download)
+                       data_dir=data_dir, download=download, follow=follow)

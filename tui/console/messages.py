@@ -48,3 +48,11 @@ class ResumeRun(Message):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = Path(path)
+
+
+class FollowRun(Message):
+    """Show this run live on the live screen, whatever started it (a finished one replays)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)

@@ -1,6 +1,13 @@
-"""ConfirmQuit: asked once when quitting while a run trains; yes stops the run cleanly, then quits."""
+"""ConfirmQuit: asked once when quitting while runs started here still train: leave them (the default) or stop them.
+
+The runs are their own processes (core/launch.py), so leaving them is the safe
+answer and the default; an SSH drop, which asks nothing, leaves them too.
+Dismissed with "leave", "stop", or None (esc: stay in the console).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,19 +16,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 
-class ConfirmQuit(ModalScreen[bool]):
+class ConfirmQuit(ModalScreen[str | None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
-        Binding("y,q,enter", "answer(True)", "Stop and quit", priority=True),
-        Binding("n,escape", "answer(False)", "Keep training"),
+        Binding("l,q,enter", "answer('leave')", "Leave them running", priority=True),
+        Binding("s", "answer('stop')", "Stop them"),
+        Binding("escape", "answer(None)", "Stay"),
     ]
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="confirm-quit"):
-            yield Label("A run is training.", classes="dialog-title")
-            yield Static("Quit stops it at the next step; the store keeps every snapshot so far "
-                         "and is marked interrupted.")
-            yield Static("y/q/enter stop and quit · n/esc keep training", classes="dialog-hint")
+    def __init__(self, runs: list[Path]) -> None:
+        super().__init__()
+        self.runs = list(runs)
 
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+    def compose(self) -> ComposeResult:
+        n = len(self.runs)
+        with Vertical(classes="dialog", id="confirm-quit"):
+            yield Label(f"{n} run{'s' if n > 1 else ''} started here {'are' if n > 1 else 'is'} training.",
+                        classes="dialog-title")
+            yield Static("\n".join(p.name for p in self.runs[:5]) + ("\n..." if n > 5 else ""))
+            yield Static("They run on after the console closes: follow them again with glasslab follow RUN. "
+                         "Stopping keeps every snapshot so far; the stores are marked interrupted.")
+            yield Static("l/q/enter leave running · s stop them · esc stay", classes="dialog-hint")
+
+    def action_answer(self, choice: str | None) -> None:
+        self.dismiss(choice)

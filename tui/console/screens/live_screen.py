@@ -1,10 +1,11 @@
-"""LiveScreen: start, watch, steer and stop the run (at most one at a time).
+"""LiveScreen: start, follow, steer and stop a run (one shown at a time; any number may train).
 
-The training runs in a child process whose records a thread worker relays (see
-console/session.py for why a process and how records are coalesced); this
-screen owns that worker.  Every way the
-worker can end (finished, interrupted, diverged, bad input, a failed write)
-is handled in one place, `on_worker_state_changed`.
+Every run is its own detached process (core/launch.py); this screen follows one
+through its store with a thread worker (console/session.py: one data path for
+the runs it started and for any other) and steers it through the run's control
+channel.  Every way the worker can end (finished, interrupted, diverged, stale,
+bad input, a failed write) is handled in one place, `on_worker_state_changed`.
+Leaving the screen or the console leaves the run training.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from glasslab.core import presets, trajectory
+from glasslab.core import launch, presets, trajectory
 from glasslab.core.errors import BadInput, GlasslabError
 from glasslab.core.presets import Preset
 
 from .. import heap
 from ..curves import RunCurves
-from ..messages import RunEnded
-from ..session import LiveSession
+from ..messages import ResumeRun, RunEnded
+from ..session import RunSession
 from ..widgets.plot_panel import PlotPanel
 from ..widgets.status_line import StatusLine
 from .dynamics_dialog import DynamicsDialog
@@ -45,15 +46,17 @@ class LiveScreen(Screen):
     BINDINGS = [
         Binding("x", "stop", "Stop run"),
         Binding("d", "dynamics", "Dynamics"),
+        Binding("c", "resume", "Continue (stale)"),
     ]
 
     def __init__(self, out_dir: str | Path, data_dir: str | None = None, download: bool = False) -> None:
         super().__init__(name="live")
         self.out_dir = Path(out_dir)
         self.data_dir, self.download = data_dir, download
-        self.session: LiveSession | None = None
+        self.session: RunSession | None = None
         self.curves: RunCurves | None = None
         self.worker: Worker | None = None
+        self.started_here: dict[Path, object] = {}  # store -> process, for every run this console started
         self._plots_at = 0.0
         self._settled = False  # heap.settle() done for this run
 
@@ -69,51 +72,78 @@ class LiveScreen(Screen):
     def running(self) -> bool:
         return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
 
-    # -- starting ------------------------------------------------------------
+    # -- starting and following ---------------------------------------------------
     def start(self, preset: Preset) -> bool:
-        """Start training `preset`; refused (False) while another run is going."""
-        if self.running:
-            self.notify("A run is already training: stop it first (x).", severity="warning")
+        """Start training `preset` in a detached process and follow it; False (with a notice) if it cannot start.
+
+        A run already shown goes on training (it is followed again from the runs screen).
+        """
+        try:
+            store, process = launch.start(preset, self.out_dir, data_dir=self.data_dir, download=self.download)
+        except GlasslabError as err:
+            self.notify(str(err), title="The run cannot start", severity="error", timeout=10)
             return False
-        self._launch(LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download),
-                     RunCurves(preset.name, total_steps=preset.run.steps, dynamics=preset.to_dict()["dynamics"]))
+        self._leave_current()
+        self.started_here[store] = process
+        curves = RunCurves(preset.name, path=str(store), total_steps=preset.run.steps, dynamics=preset.to_dict()["dynamics"])
+        self._launch(RunSession(store, process=process), curves)
+        return True
+
+    def follow(self, path: Path) -> bool:
+        """Show the run in this store live, whatever started it (a finished one replays its records)."""
+        path = Path(path)
+        if self.session is not None and self.session.path == path and self.running:
+            return True
+        if not path.exists() and not (path.parent / (path.name + ".control")).exists():
+            self.notify(f"{path} does not exist", severity="error")
+            return False
+        self._leave_current()
+        curves = RunCurves(path.stem, path=str(path))
+        curves.message = "reading the store ..."
+        self._launch(RunSession(path, process=self.started_here.get(path)), curves)
         return True
 
     def resume(self, path: Path) -> bool:
-        """Continue a stored run from its last snapshot, in its store (as `glasslab resume`).
+        """Continue a stored run from its last snapshot, in its store (`glasslab resume`, detached), and follow it.
 
-        The plots start with what the store holds; the engine's records extend them.
-        Refused (False, with a notice) while a run trains or when the store cannot be read;
-        the engine's own refusals (a live writer, a finished or diverged run) come back as
-        the run's failure line, as for a new run.
+        Refused (False, with a notice) when the store cannot be read; the engine's own
+        refusals (a live writer, a finished or diverged run) come back as the run's
+        failure line, as for a new run.
         """
-        if self.running:
-            self.notify("A run is already training: stop it first (x).", severity="warning")
-            return False
+        path = Path(path)
         try:
             stored = trajectory.Trajectory.open(path)
             preset = presets.from_stored(stored.attrs["preset"])
-            curves = RunCurves.from_store(stored)
+            process = launch.resume(path, data_dir=self.data_dir, download=self.download)
         except (GlasslabError, KeyError, OSError, ValueError) as err:
             self.notify(f"{path} cannot be resumed: {err}", severity="error", timeout=8)
             return False
-        curves.trim_after(int(stored.steps[-1]) if stored.n_snapshots else 0)  # the resumed run logs these again
-        curves.status, curves.message = "starting", f"resuming from step {curves.step:,} ..."
-        self._launch(LiveSession(preset, self.out_dir, data_dir=self.data_dir, download=self.download,
-                                 resume=path), curves)
+        self._leave_current()
+        self.started_here[path] = process
+        curves = RunCurves(preset.name, path=str(path), total_steps=preset.run.steps)
+        curves.status, curves.message = "starting", f"resuming from step {int(stored.steps[-1]) if stored.n_snapshots else 0:,} ..."
+        self._launch(RunSession(path, process=process, resume=True), curves)
         return True
 
-    def _launch(self, session: LiveSession, curves: RunCurves) -> None:
+    def _leave_current(self) -> None:
+        if self.session is not None:
+            self.session.detach()  # its worker ends within a poll; the run trains on
+
+    def _launch(self, session: RunSession, curves: RunCurves) -> None:
         self.session = session
         self.display_curves(curves)
-        self.worker = self._train(session)
+        self.worker = self._follow(session)
         self._settled = False
         self._tick.resume()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="training", name="training")
-    def _train(self, session: LiveSession):
-        # Only the engine runs here; the UI reads session.buffer from its own thread.
-        return session.train()
+    @work(thread=True, exclusive=True, exit_on_error=False, group="following", name="following")
+    def _follow(self, session: RunSession):
+        # Only store reads happen here; the UI reads session.buffer from its own thread.
+        return session.follow()
+
+    def live_runs(self) -> list[Path]:
+        """The runs this console started that are still training (asked about on quit)."""
+        return [p for p, proc in self.started_here.items() if proc.poll() is None]
 
     def display_curves(self, curves: RunCurves) -> None:
         """Show these curves (a new run, or a prepared one in tests)."""
@@ -127,17 +157,19 @@ class LiveScreen(Screen):
         if self.session is None or self.curves is None:
             return
         records = self.session.buffer.drain()
+        if records and self.curves.message == "reading the store ...":
+            self.curves.message = ""
         for r in records:
             self.curves.apply(r)
+        for what, answer in self.session.answers():
+            self.notify(f"{what}: {answer.line()}", severity="information" if answer.applied else "warning", timeout=4)
         if not self._settled and self.session.started:
             self._settled = True
             heap.settle()  # the run's screen is built and training: see console/heap.py
-        if self.session.path is not None:
-            self.curves.path = str(self.session.path)
-        if self.session.finishing and not self.curves.message:
+        if self.session.finishing and self.running and not self.curves.message:
             self.curves.message = "run ended: completing the two-time matrices in the store ..."
             records = records or [None]  # redraw the status line
-        if records or not self.curves.path:
+        if records:
             self.query_one(StatusLine).show(self.curves)
         panel = self.query_one(PlotPanel)
         now = time.monotonic()
@@ -147,48 +179,58 @@ class LiveScreen(Screen):
         panel.update_curves(plots=plots)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place where the training worker's end (good or bad) is handled."""
+        """The one place where the follower's end (good or bad) is handled."""
         if event.worker is not self.worker or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
         self._tick.pause()
         self.drain()
-        c = self.curves
-        if event.state == WorkerState.SUCCESS:
+        c, session = self.curves, self.session
+        if event.state == WorkerState.SUCCESS and session.stale:
+            c.status = "stale"
+            c.message = (f"the run's process (pid {session.pid}) is gone while its store says running: "
+                         f"c continues it from its last snapshot (glasslab resume {session.path})")
+            self.notify(c.message, title="Stale run", severity="warning", timeout=10)
+        elif event.state == WorkerState.SUCCESS and event.worker.result is None:
+            return  # no longer followed (another run is shown): it trains on
+        elif event.state == WorkerState.SUCCESS:
             end = event.worker.result
             c.status = getattr(end, "status", c.status)
-            c.message = self.session.note
-            where = f" in {self.session.path}" if self.session.path else ""
-            self.notify(f"{c.name} {c.status} at step {c.step:,}{where}",
+            c.message = ""
+            self.notify(f"{c.name} {c.status} at step {c.step:,} in {session.path}",
                         severity="error" if c.status == "diverged" else "information")
         else:  # ERROR, or CANCELLED (the app is closing)
             err = event.worker.error
             c.status = "failed" if c.status in ("starting", "running") else c.status
             # Known engine errors are one line the user can act on; anything else names its type.
             c.message = (str(err) if isinstance(err, GlasslabError) else
-                         "the console closed before the run ended" if err is None else f"{type(err).__name__}: {err}")
+                         "the console closed" if err is None else f"{type(err).__name__}: {err}")
             self.notify(c.message, title="The run failed", severity="error", timeout=10)
         c.version += 1
         self.query_one(StatusLine).show(c)
         self.query_one(PlotPanel).update_curves()
-        self.post_message(RunEnded(c.status, self.session.path))
+        self.post_message(RunEnded(c.status, session.path))
         heap.settle()
 
-    # -- steering --------------------------------------------------------------
+    # -- steering ---------------------------------------------------------------
     def action_stop(self) -> None:
         if not self.running:
-            self.notify("No run is training.", severity="warning")
+            self.notify("No run is training here.", severity="warning")
             return
         self.stop("stopped in the console")
 
     def stop(self, reason: str) -> None:
         """Ask the run to stop at its next step boundary; the store ends `interrupted`."""
         if self.session is not None and self.running:
-            self.session.stop(reason)
+            try:
+                self.session.stop(reason)
+            except GlasslabError as err:
+                self.notify(str(err), severity="error", timeout=8)
+                return
             self.notify("Stopping: every snapshot so far stays in the store.")
 
     def action_dynamics(self) -> None:
         if not self.running or self.session is None:
-            self.notify("No run is training: start one to switch its dynamics.", severity="warning")
+            self.notify("No run is training: start or follow one to switch its dynamics.", severity="warning")
             return
         self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch))
 
@@ -197,9 +239,15 @@ class LiveScreen(Screen):
         if self.session is None or not self.running:
             raise BadInput("the run has ended")
         new = self.session.switch_dynamics(**changes)
-        self.notify(f"Dynamics -> {new.kind} at the next step", timeout=3)
+        self.notify(f"Dynamics -> {new.kind}: sent, the run applies it at its next step", timeout=3)
+
+    def action_resume(self) -> None:
+        if self.session is None or not self.session.stale:
+            self.notify("c continues a stale run (its process gone): this one is not.", severity="warning")
+            return
+        self.post_message(ResumeRun(self.session.path))
 
     def on_unmount(self) -> None:
-        # The app is going away: never leave the engine training with nobody watching.
+        # The console is going away: stop reading; the runs train on (they are their own processes).
         if self.session is not None:
-            self.session.stop("console closed")
+            self.session.detach()

@@ -29,7 +29,7 @@ from glasslab.core import trajectory
 from glasslab.core.errors import BadInput, GlasslabError
 
 from ..curves import RunCurves
-from ..messages import ResumeRun
+from ..messages import FollowRun, ResumeRun
 from ..widgets.log_plot import PALETTE
 from ..widgets.plot_panel import PlotPanel
 
@@ -91,6 +91,7 @@ class RunsScreen(Screen):
         Binding("enter", "open", "Open"),
         Binding("o", "overlay", "Overlay"),
         Binding("c", "resume", "Continue"),
+        Binding("f", "follow", "Follow live"),
     ]
 
     class Listed(Message):
@@ -259,6 +260,11 @@ class RunsScreen(Screen):
                         severity="warning", timeout=8)
         else:  # interrupted, or `running` in a store whose writer was killed (the engine checks the lock)
             self.post_message(ResumeRun(r.path))
+
+    def action_follow(self) -> None:
+        """Show the highlighted run on the live screen, live while it trains (whatever started it)."""
+        if self.highlighted is not None:
+            self.post_message(FollowRun(Path(self.highlighted)))
 
     @work(thread=True, exit_on_error=False, group="runs-load")
     def _load(self, key: str) -> None:
