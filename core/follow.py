@@ -36,11 +36,12 @@ _ORDER = {StepLogged: 0, SnapshotTaken: 1, DynamicsChanged: 2}
 def run_started(attrs: dict) -> RunStarted:
     """The RunStarted a store's attributes describe."""
     notes = {k: attrs[k] for k in ("D_eval_mode", "probe_size") if k in attrs}
+    resumed = [int(e.get("step", 0)) for e in attrs.get("events", []) if e.get("kind") == "resumed"]
     return RunStarted(attrs.get("name", "run"), attrs.get("preset", {}), int(attrs.get("n_params", 0)),
                       int(attrs.get("train_size", 0)), attrs.get("device", ""),
                       [tuple(x) for x in attrs.get("param_layout", [])], [int(s) for s in attrs.get("snapshot_grid", [])],
-                      int(attrs.get("total_steps", 0)), 0, [int(i) for i in attrs.get("waiting_times", [])], notes,
-                      resumed=any(e.get("kind") == "resumed" for e in attrs.get("events", [])))
+                      int(attrs.get("total_steps", 0)), resumed[-1] if resumed else 0,
+                      [int(i) for i in attrs.get("waiting_times", [])], notes, resumed=bool(resumed))
 
 
 def end_record(event: dict, attrs: dict):
@@ -71,6 +72,16 @@ class StoreFollower:
         self._root = None
         self._arrays: dict = {}
         self._final = False
+
+    @classmethod
+    def from_now(cls, path: str | Path) -> "StoreFollower":
+        """Follow only what is committed from now on: a resume in the same store, whose earlier rows
+        the caller already shows and whose `interrupted` status is not the resumed run's end."""
+        attrs = store_attrs(path) or {}
+        f = cls(path, after_events=len(attrs.get("events", [])))
+        f.n_snapshots, f.n_loss = int(attrs.get("n_snapshots", 0)), int(attrs.get("n_loss", 0))
+        f.n_events = f.after_events
+        return f
 
     def poll(self, steps_per_s: float = math.nan) -> list:
         """Every record committed since the last poll ([] while the store does not exist yet).
@@ -114,11 +125,15 @@ class StoreFollower:
         return arr
 
     def _loss(self, n: int, rate: float) -> list:
+        if n < self.n_loss:  # a resume cut the log back to its snapshot: it logs those steps again
+            self.n_loss = n
         if n <= self.n_loss:
             return []
         steps, values = self._arr("loss/step")[self.n_loss:n], self._arr("loss/value")[self.n_loss:n]
         self.n_loss = n
-        return [StepLogged(int(s), float(v), rate) for s, v in zip(steps, values)]
+        # step -1 is the fill of a row never written (a resumed run that logged past the log's
+        # planned size leaves such rows, see the report): not a point of the curve.
+        return [StepLogged(int(s), float(v), rate) for s, v in zip(steps, values) if s >= 0]
 
     def _snapshots(self, n: int, attrs: dict) -> list:
         a = self.n_snapshots

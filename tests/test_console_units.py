@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from glasslab.core.records import RunInterrupted, SnapshotTaken, StepLogged
 from glasslab.core.run import Run, drive
 from glasslab.core.trajectory import Trajectory
-from test_console_support import one_torch_thread, synthetic_records, write_store  # noqa: F401 (a fixture)
+from test_console_support import one_torch_thread, reap_runs, synthetic_records, write_store  # noqa: F401 (fixtures)
 from glasslab.tui.console.curves import RunCurves
-from glasslab.tui.console.session import LiveSession, RecordBuffer
+from glasslab.tui.console.session import RecordBuffer, RunSession
 from glasslab.tui.console.widgets.log_plot import decade_label, decade_ticks
 
 
@@ -80,7 +80,7 @@ def test_decade_ticks():
     assert (lo, hi) == (-10, 10) and len(ticks) <= 6 and ticks[0] == -10
 
 
-def test_the_buffer_strips_weights_and_loses_nothing():
+def test_the_buffer_loses_nothing():
     buf = RecordBuffer()
     snap = next(r for r in synthetic_records() if isinstance(r, SnapshotTaken))
     n = 20000
@@ -101,7 +101,6 @@ def test_the_buffer_strips_weights_and_loses_nothing():
     assert len(got) == n
     assert [getattr(r, "step", None) for r in got if isinstance(r, StepLogged)] == [i for i in range(n) if i % 100]
     kept = [r for r in got if isinstance(r, SnapshotTaken)]
-    assert all(r.weights is None and r.state == {} for r in kept) and snap.weights is not None
     assert kept[0].displacements == snap.displacements and kept[0].evaluation == snap.evaluation
 
 
@@ -117,10 +116,15 @@ def _comparable(records) -> list:
     return out
 
 
-def test_the_console_sees_the_records_headless_sees(tmp_path, tiny):
+def test_the_console_sees_the_records_headless_sees(tmp_path, tiny, reap_runs):
+    """A run the console starts is the detached headless process; following its store gives the records
+    an in-process headless run of the same preset yields (one data path for every run)."""
+    from glasslab.core import launch
+
     p = tiny()
-    session = LiveSession(p, tmp_path / "runs")
-    end = session.train()
+    store, process = launch.start(p, tmp_path / "runs")
+    session = RunSession(store, process=process)
+    end = session.follow()
     console = session.buffer.drain()
 
     class Collect:
@@ -133,17 +137,23 @@ def test_the_console_sees_the_records_headless_sees(tmp_path, tiny):
     headless = Collect()
     assert type(drive(Run(p), [headless])) is type(end)
     assert _comparable(console) == _comparable(headless.records)
-    t = Trajectory.open(session.path)
+    t = Trajectory.open(store)
     assert t.status == "finished" and t.n_snapshots == sum(isinstance(r, SnapshotTaken) for r in console)
+    assert t.attrs["two_time_complete"] == t.n_snapshots  # the process completed its store before follow() returned
 
 
-def test_a_stop_before_the_data_is_loaded_still_gives_a_clean_store(tmp_path, tiny):
-    session = LiveSession(tiny(), tmp_path / "runs")
-    session.stop("changed my mind")
-    end = session.train()
-    assert isinstance(end, RunInterrupted) and end.step == 0
-    t = Trajectory.open(session.path)
+def test_a_stop_before_the_data_is_loaded_still_gives_a_clean_store(tmp_path, tiny, reap_runs):
+    from glasslab.core import launch
+
+    store, process = launch.start(tiny(), tmp_path / "runs")
+    session = RunSession(store, process=process)
+    session.stop("changed my mind")  # the request waits in the channel until the run serves it
+    end = session.follow()
+    assert isinstance(end, RunInterrupted) and end.step == 0 and end.reason == "changed my mind"
+    t = Trajectory.open(store)
     assert t.status == "interrupted" and t.n_snapshots == 1  # the t = 0 snapshot
+    [(what, answer)] = session.answers()
+    assert what == "stop" and answer.applied and answer.step == 0
 
 
 # ------------------------------------------------------------------ the CLI opens the console

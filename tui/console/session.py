@@ -56,8 +56,7 @@ class RunSession:
         self.path = Path(path)
         self.process = process
         self.resume = self.path if resume else None
-        after = len((live.store_attrs(self.path) or {}).get("events", [])) if resume else 0
-        self.follower = StoreFollower(self.path, after_events=after)
+        self.follower = StoreFollower.from_now(self.path) if resume else StoreFollower(self.path)
         self.buffer = RecordBuffer()
         self.started = False  # RunStarted has arrived: the engine trains
         self.finishing = False  # the run has ended; its process completes the two-time matrices

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from glasslab.core import launch, presets, trajectory
+from glasslab.core import launch, trajectory
 from glasslab.core.errors import BadInput, GlasslabError
 from glasslab.core.presets import Preset
 
@@ -113,15 +113,15 @@ class LiveScreen(Screen):
         path = Path(path)
         try:
             stored = trajectory.Trajectory.open(path)
-            preset = presets.from_stored(stored.attrs["preset"])
             process = launch.resume(path, data_dir=self.data_dir, download=self.download)
         except (GlasslabError, KeyError, OSError, ValueError) as err:
             self.notify(f"{path} cannot be resumed: {err}", severity="error", timeout=8)
             return False
         self._leave_current()
         self.started_here[path] = process
-        curves = RunCurves(preset.name, path=str(path), total_steps=preset.run.steps)
-        curves.status, curves.message = "starting", f"resuming from step {int(stored.steps[-1]) if stored.n_snapshots else 0:,} ..."
+        curves = RunCurves.from_store(stored)  # the follower adds what the resumed run commits
+        curves.trim_after(int(stored.steps[-1]) if stored.n_snapshots else 0)  # the resumed run logs these again
+        curves.status, curves.message = "starting", f"resuming from step {curves.step:,} ..."
         self._launch(RunSession(path, process=process, resume=True), curves)
         return True
 
