@@ -1,0 +1,125 @@
+"""The console follows and steers runs it did not start (Pilot): a `glasslab run --no-ui` in the
+background, stopped from the console or from `glasslab stop`; two consoles on one run see the same
+switch; a run killed with SIGKILL while followed is shown stale and continued with c."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from glasslab.core import live
+from glasslab.core.trajectory import Trajectory
+from glasslab.tui.app import make_app
+from glasslab.tui.cli import app as cli
+from test_console_flows import SIZE, press, wait_for
+from test_console_support import one_torch_thread, reap_runs  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "reap_runs")
+
+SMALL = ('[model]\nkind = "toy"\nwidth = 16\n[data]\nshape = [8]\nclasses = 4\ntrain_size = 200\ntest_size = 100\n'
+         '[dynamics]\nbatch_size = 20\n[recording]\nsnapshots = 30\nfirst = 5\nlog_every = 5\n[run]\nsteps = 10000000\ndevice = "cpu"\n')
+
+
+@pytest.fixture
+def background(tmp_path):
+    """`glasslab run small.toml --no-ui` as a process of its own; returns (process, its store once it exists)."""
+    procs = []
+    preset = tmp_path / "small.toml"
+    preset.write_text(SMALL)
+    out = tmp_path / "runs"
+
+    def start() -> tuple[subprocess.Popen, Path]:
+        before = set(out.glob("*.zarr")) if out.exists() else set()
+        proc = subprocess.Popen([sys.executable, "-m", "glasslab.tui.cli", "run", str(preset), "--no-ui", "--out", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(proc)
+        deadline = time.monotonic() + 60
+        while True:
+            new = [p for p in out.glob("*.zarr") if p not in before] if out.exists() else []
+            if new and live.describe(new[0]).status == "running":
+                return proc, new[0]
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the background run did not start"
+            time.sleep(0.05)
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+async def test_a_background_run_is_followed_and_stopped_from_the_console(tmp_path, background):
+    proc, store = background()
+    app = make_app(out_dir=store.parent, follow=store)
+    async with app.run_test(size=SIZE) as pilot:
+        live_screen = app.live
+        await wait_for(pilot, lambda: app.screen is live_screen and live_screen.curves.status == "running"
+                       and len(live_screen.curves.eval_steps) >= 3, what="the run followed live")
+        step = live_screen.curves.step
+        await wait_for(pilot, lambda: live_screen.curves.step > step, what="the step count to grow")
+        await press(pilot, "x")
+        await wait_for(pilot, lambda: not live_screen.running, timeout=60, what="the stop")
+        assert live_screen.curves.status == "interrupted"
+        assert any("stop: applied at step" in str(n.message) for n in app._notifications)
+    assert proc.wait(timeout=60) == 1  # a stop that is not a signal: exit 1, like any interrupted headless run
+    t = Trajectory.open(store)
+    assert t.status == "interrupted" and t.events[-1]["reason"] == "stopped in the console"
+    assert [int(s) for s in t.steps] == live_screen.curves.eval_steps  # the console drew what the store holds
+
+
+async def test_two_consoles_see_the_same_switch_and_glasslab_stop_ends_the_run(tmp_path, background):
+    proc, store = background()
+    first, second = make_app(out_dir=store.parent, follow=store), make_app(out_dir=store.parent, follow=store)
+    async with first.run_test(size=SIZE) as p1, second.run_test(size=SIZE) as p2:
+        for app, pilot in ((first, p1), (second, p2)):
+            await wait_for(pilot, lambda: "live" in app._installed_screens and app.live.curves is not None
+                           and app.live.curves.status == "running" and app.live.session.started,
+                           what="both consoles following")
+        new = first.live.session.switch_dynamics(kind="langevin", momentum=0.0, temperature=1e-4)
+        assert new.kind == "langevin"
+        for app, pilot in ((first, p1), (second, p2)):
+            await wait_for(pilot, lambda: app.live.curves.switches, what="the switch in both consoles")
+        assert first.live.curves.switches == second.live.curves.switches
+        switch = first.live.curves.switches[0]
+        assert second.live.curves.dynamics["kind"] == "langevin" and second.live.curves.dynamics["temperature"] == 1e-4
+
+        res = CliRunner().invoke(cli, ["stop", str(store)])
+        assert res.exit_code == 0 and "stop applied at step" in res.output, res.output
+        for app, pilot in ((first, p1), (second, p2)):
+            await wait_for(pilot, lambda: not app.live.running and app.live.curves.status == "interrupted",
+                           timeout=60, what="both consoles to see the end")
+    proc.wait(timeout=60)
+    t = Trajectory.open(store)
+    [event] = [e for e in t.events if e["kind"] == "dynamics_changed"]
+    assert event["step"] == switch.step and event["new"]["kind"] == "langevin"
+    assert t.events[-1]["reason"] == "stopped by glasslab stop"
+
+
+async def test_a_run_killed_while_followed_is_stale_and_c_continues_it(tmp_path, background):
+    proc, store = background()
+    app = make_app(out_dir=store.parent, follow=store)
+    async with app.run_test(size=SIZE) as pilot:
+        live_screen = app.live
+        await wait_for(pilot, lambda: len(live_screen.curves.eval_steps) >= 3, what="the run followed live")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        await wait_for(pilot, lambda: live_screen.curves.status == "stale", timeout=30, what="the stale run")
+        status = live_screen.query_one("#status-line").content
+        assert "stale" in str(status) and f"glasslab resume {store}" in str(status)
+        assert live.describe(store).stale
+        n = Trajectory.open(store).n_snapshots
+        await press(pilot, "c")  # continue it: `glasslab resume`, detached, followed
+        await wait_for(pilot, lambda: live_screen.curves.status == "running" and live_screen.session.resume == store,
+                       timeout=60, what="the resumed run")
+        await wait_for(pilot, lambda: len(live_screen.curves.eval_steps) > n, timeout=60, what="new snapshots")
+        await press(pilot, "x")
+        await wait_for(pilot, lambda: not live_screen.running, timeout=60, what="the stop")
+    t = Trajectory.open(store)
+    assert t.status == "interrupted" and [e["kind"] for e in t.events].count("resumed") == 1
