@@ -1,0 +1,78 @@
+"""A run outlives its console's terminal, in a real one (tmux): start the quickstart from the console,
+kill the tmux server (the console gets SIGHUP, as on an SSH drop), and the run trains on to `finished`;
+a new console finds it, follows it live and switches its dynamics, and the store records the switch."""
+
+from __future__ import annotations
+
+import shlex
+import time
+
+from glasslab.core import live
+from glasslab.core.trajectory import Trajectory
+from test_console_terminal import Terminal, glasslab_command, pytestmark, step_of  # noqa: F401 (the tmux skip)
+
+
+def wait(cond, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not (value := cond()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+def test_the_quickstart_survives_a_hang_up_and_a_new_console_steers_it(tmp_path):
+    out = tmp_path / "runs"
+    console = f"env GLASSLAB_OUT={shlex.quote(str(out))} {glasslab_command()}"
+    term = Terminal(console, cwd=tmp_path)
+    try:
+        term.wait_for(lambda s: "quickstart" in s and "Filter" in s, "the preset browser")
+        term.keys("/")
+        term.keys("quickstart", literal=True)
+        term.wait_for(lambda s: "bj18" not in s and "quickstart.toml" in s, "the filter to leave the quickstart")
+        term.keys("Enter")
+        term.keys("s")
+        term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
+        # 12,000 steps, not 20,000: long enough for the new console to find the run still training
+        # (a quarter of a minute on a quiet machine), short enough to wait for its end here.
+        term.keys("12000", literal=True)  # the steps field has the focus, its text selected
+        term.wait_for(lambda s: "12000" in s, "the step count typed")
+        term.keys("Enter")
+        term.wait_for(lambda s: "running" in s and step_of(s) > 0, "the run to train", timeout=90)
+    finally:
+        term.close()  # kill-server: the console's terminal hangs up under it
+
+    [row] = wait(lambda: live.find([out]), "the run to be listed")
+    store = row.store
+    step = live.describe(store).step
+    wait(lambda: live.describe(store).step > step, "the run to go on training after the hang-up", timeout=30)
+    assert live.describe(store).status == "running"
+
+    term = Terminal(console, cwd=tmp_path)
+    try:
+        term.wait_for(lambda s: "Filter" in s, "the new console")
+        term.keys("r")
+        term.wait_for(lambda s: "quickstart" in s and "running" in s, "the run in the runs screen")
+        term.keys("f")
+        first = term.wait_for(lambda s: "running" in s and step_of(s) > 0 and "steps/s" in s, "the run followed live")
+        term.wait_for(lambda s: step_of(s) > step_of(first), "the followed step count to grow")
+        term.keys("d")
+        term.wait_for(lambda s: "Langevin" in s, "the dynamics dialog")
+        term.keys("Right")
+        term.keys("Right")
+        term.keys("Space")
+        term.keys("Tab")  # the learning rate
+        term.keys("Tab")  # the temperature
+        term.keys("1e-4", literal=True)
+        term.wait_for(lambda s: "1e-4" in s, "the temperature typed into the dialog")
+        term.keys("Enter")
+        term.wait_for(lambda s: "langevin lr" in s, "the switch to show in the status line")
+    finally:
+        term.close()
+
+    t = wait(lambda: (t := Trajectory.open(store)).status == "finished" and t, "the run to finish", timeout=300)
+    [event] = [e for e in t.events if e["kind"] == "dynamics_changed"]
+    assert event["old"]["kind"] == "sgd" and event["new"]["kind"] == "langevin" and event["new"]["temperature"] == 1e-4
+    assert 0 < event["step"] < t.attrs["total_steps"] == 12000
+    assert [e["kind"] for e in t.events] == ["started", "dynamics_changed", "finished"]
+    wait(lambda: not live.describe(store).alive, "the run's process to complete its store", timeout=120)
+    assert Trajectory.open(store).attrs["two_time_complete"] == t.n_snapshots
