@@ -50,6 +50,15 @@ HEARTBEAT_S = 1.0  # how often process.json is rewritten; readers call a silent 
 STALE_S = 30.0
 
 
+def process_start() -> float:
+    """When this process started (unix s): requests older than that were meant for an earlier
+    process of the same store (a stop that arrived after a run died must not stop its resume)."""
+    try:
+        return os.stat(f"/proc/{os.getpid()}").st_ctime  # Linux: the /proc entry appears with the process
+    except OSError:
+        return time.time()
+
+
 def control_dir(store: str | Path) -> Path:
     store = Path(store)
     return store.with_name(store.name + SUFFIX)
@@ -182,6 +191,7 @@ class ControlChannel:
         self._stops: list[str] = []  # ids of stops waiting for the end
         self._wake = threading.Event()
         self._done = False
+        self._since = process_start() - 1.0  # a second of slack for clocks that tick coarsely
         write_json(self.dir / "process.json", self.info)
         self._thread = threading.Thread(target=self._serve, name="glasslab-control", daemon=True)
         self._thread.start()
@@ -202,8 +212,7 @@ class ControlChannel:
             else:
                 info["status"] = record.status
             self._settled.append(record)
-            if is_end(record):
-                self._wake.set()
+            self._wake.set()  # answer now, not at the next poll
 
     def close(self) -> None:
         """Answer what is left, write the last heartbeat, stop the thread."""
@@ -286,6 +295,8 @@ class ControlChannel:
                 self._answer(rid, "refused", None, problem)
             elif req is None:
                 self._answer(rid, "refused", None, "the request could not be read as JSON")
+            elif float(req.get("time", 0)) < self._since:
+                self._answer(rid, "refused", None, "it was sent before this run's process started (to an earlier run of this store)")
             else:
                 self._apply(rid, req)
 

@@ -123,3 +123,26 @@ async def test_a_run_killed_while_followed_is_stale_and_c_continues_it(tmp_path,
         await wait_for(pilot, lambda: not live_screen.running, timeout=60, what="the stop")
     t = Trajectory.open(store)
     assert t.status == "interrupted" and [e["kind"] for e in t.events].count("resumed") == 1
+
+
+async def test_quitting_leaves_the_run_running_by_default_and_says_how_to_follow_it(tmp_path, tiny):
+    p = tiny(**{"run.steps": 10_000_000, "recording.snapshots": 30})
+    app = make_app(out_dir=tmp_path / "runs", autostart=p)
+    async with app.run_test(size=SIZE) as pilot:
+        lv = app.live
+        await wait_for(pilot, lambda: lv.curves is not None and lv.curves.status == "running", what="the run to train")
+        store = lv.session.path
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmQuit", what="the quit question")
+        await press(pilot, "enter")  # the default: leave it running
+        await wait_for(pilot, lambda: not app.is_running, what="the console to exit")
+    said = app.exit_message or ""
+    assert str(store) in said and f"glasslab ps {tmp_path / 'runs'}" in said and "glasslab follow" in said
+    row = live.describe(store)
+    assert row.status == "running" and row.alive  # the console is gone, the run is not
+    res = CliRunner().invoke(cli, ["stop", str(store)])
+    assert res.exit_code == 0, res.output
+    deadline = time.monotonic() + 30  # the answer comes at the step; the writer thread commits just after
+    while Trajectory.open(store).status != "interrupted":
+        assert time.monotonic() < deadline, "the stop did not reach the store"
+        time.sleep(0.05)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -181,3 +182,37 @@ def test_ps_shows_live_and_stale_runs(training, tmp_path):
     assert "stale" in res.output and f"glasslab resume {t.path}" in res.output
     res = runner.invoke(app, ["stop", str(t.path)])
     assert res.exit_code == 2 and "stale" in res.output and "glasslab resume" in res.output
+
+
+def test_run_detach_prints_the_store_and_returns_while_the_run_trains_in_its_own_session(tmp_path):
+    preset = tmp_path / "small.toml"
+    preset.write_text('[model]\nkind = "toy"\nwidth = 16\n[data]\nshape = [8]\nclasses = 4\ntrain_size = 200\n'
+                      'test_size = 100\n[dynamics]\nbatch_size = 20\n[recording]\nsnapshots = 10\nfirst = 5\n'
+                      'log_every = 5\n[run]\nsteps = 300\ndevice = "cpu"\n')
+    out = tmp_path / "runs"
+    res = runner.invoke(app, ["run", str(preset), "--detach", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    store = Path(res.stdout.strip().splitlines()[0])
+    assert store.parent == out and store.name.startswith("small-") and "glasslab follow" in res.output
+    d = control.control_dir(store)
+    pid = control.read_json(d / "process.json")["pid"]
+    try:
+        assert os.getsid(pid) == pid  # its own session: the terminal's hang-up does not reach it
+        assert (os.stat(d).st_mode & 0o777) == 0o700 and (os.stat(d / "output.log").st_mode & 0o777) == 0o600
+        wait_until(lambda: live.describe(store).status == "finished", "the detached run to finish", timeout=120)
+    finally:
+        os.waitpid(pid, 0)  # our child here (a shell's would be reaped by init)
+    t = Trajectory.open(store)
+    assert t.status == "finished" and t.attrs["two_time_complete"] == t.n_snapshots
+    assert f"{store}" in (d / "output.log").read_text()  # the headless summary went to the log
+
+
+def test_a_request_left_from_an_earlier_process_is_refused(training, tmp_path):
+    """A stop that reached a store after its run died must not stop the run that resumes it."""
+    d = control.make_dir(tmp_path / "run.zarr")
+    control.write_json(d / "req-0-old.json", {"id": "0-old", "action": "stop", "reason": "too late", "time": 1.0})
+    t = training()
+    answer = control.wait(t.path, "0-old", timeout=10)
+    assert answer is not None and not answer.applied and "before this run's process started" in answer.reason
+    assert t.end is None and t.thread.is_alive()
+    t.finish()

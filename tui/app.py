@@ -58,6 +58,7 @@ class GlasslabApp(App):
         self.data_options = {"data_dir": data_dir, "download": download}
         self.presets_dir = Path(presets_dir) if presets_dir is not None else None
         self.autostart = autostart
+        self.exit_message: str | None = None
         self._stopping: list[Path] = []  # runs asked to stop on quit; the console exits once they have
 
     def on_mount(self) -> None:
@@ -158,12 +159,12 @@ class GlasslabApp(App):
             return  # already stopping: the runs' ends close the app
         running = self.live.live_runs()
         if not running:
-            self.exit(message=left_running(self.live))
+            self._exit_saying()
             return
 
         def answered(choice: str | None) -> None:
             if choice == "leave":
-                self.exit(message=left_running(self.live))
+                self._exit_saying()
             elif choice == "stop":
                 self._stopping = running
                 for path in running:
@@ -178,7 +179,12 @@ class GlasslabApp(App):
 
     def _exit_when_stopped(self) -> None:
         if not any(p in self.live.live_runs() for p in self._stopping):
-            self.exit(message=left_running(self.live))
+            self._exit_saying()
+
+    def _exit_saying(self) -> None:
+        """Exit, printing the runs left training and how to reach them (kept in exit_message for tests)."""
+        self.exit_message = left_running(self.live)
+        self.exit(message=self.exit_message)
 
 
 def left_running(live: LiveScreen) -> str | None:
