@@ -100,8 +100,8 @@ def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> Non
     from glasslab.core.live import store_attrs
 
     with _errors():
+        changes = switch_changes(set_ or [])  # the request itself first: a typo needs no run to be found
         store = _store(run)
-        changes = switch_changes(set_ or [])
         _live(store)
         attrs = store_attrs(store) or {}
         info = control.read_json(control.control_dir(store) / "process.json") or {}
