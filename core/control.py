@@ -179,8 +179,11 @@ class ControlChannel:
     per record.  Answers and the heartbeat are written by the thread.
     """
 
-    def __init__(self, store: str | Path, run) -> None:
-        self.store, self.run = Path(store), run
+    def __init__(self, store: str | Path, run, *, completes: bool = False) -> None:
+        """completes: this process goes on to complete the store (the two-time matrices) after the
+        run and then exits, so readers should call it `finishing` until its pid is gone; otherwise
+        (a run driven inside a longer-lived process) close() marks the process as done with the run."""
+        self.store, self.run, self.completes = Path(store), run, completes
         self.dir = make_dir(store)
         self.info = {"pid": os.getpid(), "host": socket.gethostname(), "uid": os.getuid(), "store": str(self.store),
                      "started": time.time(), "heartbeat": time.time(), "status": "starting",
@@ -228,7 +231,7 @@ class ControlChannel:
             self._settle()
             if done:
                 self._refuse_all("the run has ended")
-                self.info["closed"] = True  # the process may live on (two-time completion): it trains no more
+                self.info["closed"] = not self.completes  # done with the run: the process may live on
             else:
                 self._poll()
             now = time.monotonic()

@@ -39,13 +39,19 @@ def store_attrs(store: str | Path) -> dict | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Is there a process `pid` here that has not exited (a zombie, exited but not yet reaped by its
+    parent, counts as gone)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):
         return pid > 0
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all we know
 
 
 def process_alive(info: dict | None) -> bool:
@@ -88,18 +94,18 @@ def describe(store: str | Path) -> LiveRun:
     info = read_json(control_dir(store) / "process.json")
     if info is None:  # no control folder: the writer's lock is the only sign of a process
         info = checkpoint.lock_owner(store)
-    # The channel marks process.json closed when the run has ended: the process may live on
-    # (completing the two-time matrices, or a test's own process) without training.
+    # A process that lives on after its run (a run driven inside a test or a notebook) is marked
+    # closed; a headless run's process stays "alive" until it exits, its store completed.
     alive = process_alive(info) and not (info or {}).get("closed")
     stored = attrs.get("status")
-    if alive and (info or {}).get("status") == "starting":  # a detached launch (or resume) loading its data
-        status = "starting"
+    if alive and ((info or {}).get("status") == "starting" or not attrs):  # loading its data, or its writer
+        status = "starting"                                                 # has not made the store yet
     elif not attrs:  # a detached launch that never made its store (see its output.log)
         status = "failed"
     elif stored == "running":
         status = "running" if alive else "stale"
-    else:  # ended; while the two-time matrices are completed the writer lock is held
-        status = "finishing" if checkpoint.lock_owner(store) is not None else stored or "stale"
+    else:  # ended; its process may still complete the two-time matrices (under the writer lock)
+        status = "finishing" if alive or checkpoint.lock_owner(store) is not None else stored or "stale"
     info = info or {}
     preset = attrs.get("preset") or {}
     dyn = (info.get("dynamics") or {}).get("kind") or _last_dynamics(attrs) or preset.get("dynamics", {}).get("kind", "?")

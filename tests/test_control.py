@@ -199,7 +199,7 @@ def test_run_detach_prints_the_store_and_returns_while_the_run_trains_in_its_own
     try:
         assert os.getsid(pid) == pid  # its own session: the terminal's hang-up does not reach it
         assert (os.stat(d).st_mode & 0o777) == 0o700 and (os.stat(d / "output.log").st_mode & 0o777) == 0o600
-        wait_until(lambda: live.describe(store).status == "finished", "the detached run to finish", timeout=120)
+        wait_until(lambda: live.describe(store).status == "finished", "the detached run to finish and exit", timeout=120)
     finally:
         os.waitpid(pid, 0)  # our child here (a shell's would be reaped by init)
     t = Trajectory.open(store)

@@ -63,14 +63,17 @@ def test_the_quickstart_survives_a_hang_up_and_a_new_console_steers_it(tmp_path)
         term.keys("Tab")  # the learning rate
         term.keys("Tab")  # the temperature
         term.keys("1e-4", literal=True)
-        term.wait_for(lambda s: "1e-4" in s, "the temperature typed into the dialog")
+        typed = term.wait_for(lambda s: any("temperature" in ln and "1e-4" in ln for ln in s.splitlines()),
+                              "the temperature typed into the dialog")
         term.keys("Enter")
-        term.wait_for(lambda s: "langevin lr" in s, "the switch to show in the status line")
+        term.wait_for(lambda s: "langevin lr" in s and "T 0.0001" in " ".join(s.split()),
+                      "the switch to show in the status line")
     finally:
         term.close()
 
     t = wait(lambda: (t := Trajectory.open(store)).status == "finished" and t, "the run to finish", timeout=300)
     [event] = [e for e in t.events if e["kind"] == "dynamics_changed"]
+    assert event["new"]["temperature"] == 1e-4, (event, typed)
     assert event["old"]["kind"] == "sgd" and event["new"]["kind"] == "langevin" and event["new"]["temperature"] == 1e-4
     assert 0 < event["step"] < t.attrs["total_steps"] == 12000
     assert [e["kind"] for e in t.events] == ["started", "dynamics_changed", "finished"]

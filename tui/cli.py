@@ -144,7 +144,7 @@ def train_headless(run, path: Path, lock=None) -> None:
     from glasslab.tui.printer import HeadlessPrinter
 
     with clean_errors():
-        channel = ControlChannel(path, run)  # stop/switch from consoles and `glasslab stop` (core/control.py)
+        channel = ControlChannel(path, run, completes=True)  # stop/switch from consoles, `glasslab stop` (core/control.py)
         writer = TrajectoryWriter(path, lock=lock)
         printer = HeadlessPrinter(path)
         with stop_on_signals(run):
