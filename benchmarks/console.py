@@ -4,10 +4,11 @@
     `glasslab run --no-ui` in its own session), once unwatched and once followed by the
     console (the app factory driven by App.run_test: the follower thread, the coalesced
     redraws and the plots all run; only the final write of escape sequences to a terminal is
-    skipped).  Steps/s is the run's own figure from its store, total_steps / wall_s.  Runs
-    alternate (unwatched, followed, ...) so machine noise hits both; the figure is the
-    median of the per-pair ratios.  Target: followed / unwatched >= 0.97.  Also shown: the
-    CPU the console's process used while it followed, as a share of one core.
+    skipped).  Steps/s is the run's own figure from its store, total_steps / wall_s.  Two
+    ways: taking turns (unwatched, followed, ...), and side by side (both at once, so that a
+    shared machine's load hits both alike); each figure is the median of the per-pair
+    ratios.  Target: followed / unwatched >= 0.97.  Also shown: the CPU the console's
+    process used while it followed, as a share of one core.
 (b) Key latency while following a run that trains on both cores (torch's two threads):
     `?` opens the help and `esc` closes it, alternately, one key every 0.2 s; latency is
     from the key reaching the app to the first frame showing the change.
@@ -79,6 +80,16 @@ async def followed(p: presets.Preset, out: Path) -> float:
         UI_SHARE.append((time.process_time() - cpu) / (time.perf_counter() - wall))
         store = lv.session.path
     return rate_of(store)
+
+
+async def side_by_side(p: presets.Preset, out: Path) -> tuple[float, float]:
+    """The same preset twice at once: one run unwatched, one followed by the console; (unwatched, followed)
+    steps/s.  Both see the same machine at the same time, which on a shared machine is fairer than
+    taking turns; the console's own CPU is then a third competitor for the cores."""
+    alone, proc = launch.start(p, out)
+    rate = await followed(p, out)
+    await asyncio.to_thread(proc.wait)
+    return rate_of(alone), rate
 
 
 async def key_latency(p: presets.Preset, out: Path, presses: int) -> list[float]:
@@ -176,7 +187,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--presses", type=int, default=40)
-    ap.add_argument("--only", default="abcd", help="which parts to run, e.g. ad")
+    ap.add_argument("--only", default="asbcd", help="which parts to run: a (taking turns), s (side by side), b, c, d")
     args = ap.parse_args()
     p = presets.load(args.preset, ["run.device=cpu"] + ([f"run.steps={args.steps}"] if args.steps else []))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start; preset {args.preset}, "
@@ -195,6 +206,12 @@ def main() -> None:
                   f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)})  target >= 0.97")
             print(f"    the console's process used {statistics.median(UI_SHARE):.1%} of one core while following "
                   f"(runs: {', '.join(f'{x:.1%}' for x in UI_SHARE)})")
+        if "s" in args.only:
+            pairs = [asyncio.run(side_by_side(p, out)) for _ in range(args.reps)]
+            ratios = [f / u for u, f in pairs]
+            print(f"(a) side by side (both at once)  unwatched {statistics.median(u for u, _ in pairs):,.0f} steps/s  "
+                  f"followed {statistics.median(f for _, f in pairs):,.0f} steps/s  ratio {statistics.median(ratios):.3f} "
+                  f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)})")
         if "b" in args.only:
             longer = presets.with_overrides(p, {"run.steps": 1_000_000})
             env = os.environ.pop("OMP_NUM_THREADS", None)  # the run on both cores: torch's default threads
