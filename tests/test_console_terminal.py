@@ -85,9 +85,9 @@ def test_glasslab_in_tmux_start_the_quickstart_watch_it_and_quit(tmp_path):
         assert "Delta(t_w, t_w+t)" in first and "D vs t" in first and "10¹" in first  # decade ticks
 
         term.keys("q")
-        screen = term.wait_for(lambda s: "A run is training" in s or "GLASSLAB-EXITED" in s, "the quit question")
-        if "A run is training" in screen:
-            term.keys("y")
+        screen = term.wait_for(lambda s: "is training" in s or "GLASSLAB-EXITED" in s, "the quit question")
+        if "is training" in screen:
+            term.keys("s")  # stop it (the default, enter, would leave it training on its own)
         screen = term.wait_for(lambda s: "GLASSLAB-EXITED" in s, "glasslab to exit", timeout=60)
         assert "GLASSLAB-EXITED 0" in screen, screen
     finally:
