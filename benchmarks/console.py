@@ -70,10 +70,13 @@ async def await_until(cond, timeout: float = 1800.0) -> None:
 UI_SHARE: list[float] = []
 
 
-async def followed(p: presets.Preset, out: Path) -> float:
+async def followed(p: presets.Preset, out: Path, on_start=None) -> float:
     app = make_app(out_dir=out, autostart=p)
     async with app.run_test(size=(100, 30)):
         lv = app.live
+        if on_start is not None:  # just after the console launched its run
+            await await_until(lambda: lv.session is not None)
+            on_start()
         await await_until(lambda: lv.curves is not None and lv.curves.step > 0, timeout=600)
         cpu, wall = time.process_time(), time.perf_counter()
         await await_until(lambda: lv.worker is not None and not lv.running)
@@ -82,12 +85,20 @@ async def followed(p: presets.Preset, out: Path) -> float:
     return rate_of(store)
 
 
-async def side_by_side(p: presets.Preset, out: Path) -> tuple[float, float]:
+async def side_by_side(p: presets.Preset, out: Path, unwatched_first: bool) -> tuple[float, float]:
     """The same preset twice at once: one run unwatched, one followed by the console; (unwatched, followed)
     steps/s.  Both see the same machine at the same time, which on a shared machine is fairer than
-    taking turns; the console's own CPU is then a third competitor for the cores."""
-    alone, proc = launch.start(p, out)
-    rate = await followed(p, out)
+    taking turns; the console's own CPU is then a third competitor for the cores.  The run started
+    second loads torch while the first trains and ends alone, so the order alternates between pairs."""
+    started = []
+
+    def start_unwatched():
+        started.append(launch.start(p, out))
+
+    if unwatched_first:
+        start_unwatched()
+    rate = await followed(p, out, on_start=None if unwatched_first else start_unwatched)
+    alone, proc = started[0]
     await asyncio.to_thread(proc.wait)
     return rate_of(alone), rate
 
@@ -207,7 +218,7 @@ def main() -> None:
             print(f"    the console's process used {statistics.median(UI_SHARE):.1%} of one core while following "
                   f"(runs: {', '.join(f'{x:.1%}' for x in UI_SHARE)})")
         if "s" in args.only:
-            pairs = [asyncio.run(side_by_side(p, out)) for _ in range(args.reps)]
+            pairs = [asyncio.run(side_by_side(p, out, unwatched_first=i % 2 == 0)) for i in range(args.reps)]
             ratios = [f / u for u, f in pairs]
             print(f"(a) side by side (both at once)  unwatched {statistics.median(u for u, _ in pairs):,.0f} steps/s  "
                   f"followed {statistics.median(f for _, f in pairs):,.0f} steps/s  ratio {statistics.median(ratios):.3f} "

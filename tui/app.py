@@ -19,6 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 from glasslab.core import control
+from glasslab.core.live import ENDED, store_attrs
 from glasslab.core.errors import GlasslabError
 from glasslab.core.presets import Preset
 
@@ -178,7 +179,10 @@ class GlasslabApp(App):
         self.push_screen(ConfirmQuit(running), answered)
 
     def _exit_when_stopped(self) -> None:
-        if not any(p in self.live.live_runs() for p in self._stopping):
+        # Once each store says it ended: completing its two-time matrices may take minutes on a
+        # big run, and the run's own process does that whether the console waits or not.
+        running = self.live.live_runs()
+        if all(p not in running or (store_attrs(p) or {}).get("status") in ENDED for p in self._stopping):
             self._exit_saying()
 
     def _exit_saying(self) -> None:
