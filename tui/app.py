@@ -182,7 +182,11 @@ class GlasslabApp(App):
         # Once each store says it ended: completing its two-time matrices may take minutes on a
         # big run, and the run's own process does that whether the console waits or not.
         running = self.live.live_runs()
+        shown = self.live.session
+        if shown is not None and shown.path in self._stopping and shown.path in running and shown.follower.ended is None:
+            return  # the live screen has not read the run's end yet: what it shows stays whole
         if all(p not in running or (store_attrs(p) or {}).get("status") in ENDED for p in self._stopping):
+            self.live.drain()
             self._exit_saying()
 
     def _exit_saying(self) -> None:
