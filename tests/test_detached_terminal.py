@@ -4,7 +4,9 @@ a new console finds it, follows it live and switches its dynamics, and the store
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import time
 
 from glasslab.core import live
@@ -22,6 +24,15 @@ def wait(cond, what: str, timeout: float = 60.0):
 
 def test_the_quickstart_survives_a_hang_up_and_a_new_console_steers_it(tmp_path):
     out = tmp_path / "runs"
+    try:
+        steer_after_a_hang_up(tmp_path, out)
+    finally:  # the run outlives its consoles by design; a failing test must not leave it training
+        for row in live.find([out]):
+            if row.alive and row.pid:
+                os.kill(row.pid, signal.SIGKILL)
+
+
+def steer_after_a_hang_up(tmp_path, out):
     console = f"env GLASSLAB_OUT={shlex.quote(str(out))} {glasslab_command()}"
     term = Terminal(console, cwd=tmp_path)
     try:
