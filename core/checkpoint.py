@@ -7,9 +7,15 @@ contents in the array's attributes (key, dtype, shape, byte offset).  Loading
 is `np.frombuffer`: nothing is unpickled or executed.
 
 Two slots alternate: the state of snapshot n goes to slot n % 2 and the root
-attributes then commit `resume = {slot, snapshot, step}` together with
-`n_snapshots` (one atomic write).  A kill while a slot is written leaves the
-committed pointer on the other, complete slot.
+attributes then commit `resume = {slot, snapshot, step, source, n_loss,
+saved_at}` together with `n_snapshots` (one atomic write).  A kill while a slot
+is written leaves the committed pointer on the other, complete slot.
+
+Beside them, `state/saved0` and `state/saved1` hold states saved between
+snapshots (at a stop, and every recording.checkpoint_minutes): the same state
+plus w itself, since no snapshot row holds it.  They alternate in the same way
+(the root attribute `saves` counts them), so the pointer always names a
+complete slot: `resume.slot` is 0, 1, "saved0" or "saved1".
 """
 
 from __future__ import annotations
@@ -93,11 +99,15 @@ def unpack(blob: np.ndarray, table) -> Any:
     return walk(table)
 
 
-def write_slot(root: zarr.Group, slot: int, state: dict, cache: dict | None = None) -> None:
-    """Pack `state` into slot `slot`; `cache` keeps the open slot arrays between calls."""
+def slot_name(slot: int | str) -> str:
+    return slot if isinstance(slot, str) else f"slot{slot}"
+
+
+def write_slot(root: zarr.Group, slot: int | str, state: dict, cache: dict | None = None) -> None:
+    """Pack `state` into slot `slot` (0, 1, "saved0", "saved1"); `cache` keeps the open slot arrays."""
     blob, table = pack(state)
     cache = {} if cache is None else cache
-    name = f"slot{slot}"
+    name = slot_name(slot)
     arr = cache.get(name)
     if arr is None or arr.shape != blob.shape:  # the size only changes when momentum appears
         group = root.require_group("state")
@@ -109,8 +119,8 @@ def write_slot(root: zarr.Group, slot: int, state: dict, cache: dict | None = No
     arr.update_attributes({"table": json.loads(json.dumps(table))})
 
 
-def read_slot(root: zarr.Group, slot: int) -> dict:
-    arr = root[f"state/slot{slot}"]
+def read_slot(root: zarr.Group, slot: int | str) -> dict:
+    arr = root[f"state/{slot_name(slot)}"]
     return unpack(arr[:], arr.attrs["table"])
 
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from glasslab.core.records import (DynamicsChanged, RunDiverged, RunInterrupted, RunStarted, SnapshotTaken,
-                          StepLogged, is_end)
+from glasslab.core.records import (RESUME_SOURCES, DynamicsChanged, RunDiverged, RunInterrupted, RunStarted,
+                                   SnapshotTaken, StepLogged, is_end)
 
 
 def _fmt_time(s: float) -> str:
@@ -68,7 +68,8 @@ class HeadlessPrinter:
         self.started, self.step = r, r.start_step
         self._t0 = time.perf_counter()
         self._say(f"{r.name}: N = {r.n_params:,} parameters, P = {r.train_size:,} training samples, "
-                  f"device {r.device}, {len(r.snapshot_steps)} snapshots"
+                  f"device {r.device}" + (f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else "")
+                  + f", {len(r.snapshot_steps)} snapshots"
                   + (f", store {self.store_path}" if self.store_path else ""))
         if not self.plain:
             self._progress = Progress(
@@ -108,6 +109,9 @@ class HeadlessPrinter:
         table.add_column(style="bold")
         table.add_column()
         table.add_row("steps", f"{r.step:,}")
+        point = self.started.resumed_from if self.started is not None else {}
+        if point:
+            table.add_row("resumed at", f"step {point['step']:,} ({RESUME_SOURCES.get(point['source'], point['source'])})")
         if ev is not None:
             table.add_row("train loss / acc", f"{ev.train_loss:.4g} / {ev.train_acc:.3f}")
             table.add_row("test loss / acc", f"{ev.test_loss:.4g} / {ev.test_acc:.3f}")
