@@ -154,7 +154,7 @@ def train_headless(run, path: Path, lock=None) -> None:
 
     with clean_errors():
         writer = TrajectoryWriter(path, lock=lock)
-        printer = HeadlessPrinter(path)
+        printer = HeadlessPrinter(path, committed=lambda: writer.n_snapshots)
         with stop_on_signals(run):
             try:
                 end = drive(run, [writer, printer])
