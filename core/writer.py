@@ -51,6 +51,10 @@ class TrajectoryWriter:
     def handle(self, record) -> None:
         self._raise_if_failed()
         self.queue.put(record)
+        if isinstance(record, DynamicsChanged):
+            # A switch is part of the trajectory: once the run takes its next step the switch is
+            # on disk, so a SIGKILL after it cannot lose it.  Rare, so the wait (one commit) is cheap.
+            self.queue.join()
 
     def close(self) -> None:
         """Flush everything queued, stop the thread, raise a pending write error."""
@@ -69,19 +73,25 @@ class TrajectoryWriter:
     def _work(self) -> None:
         while True:
             record = self.queue.get()
-            if record is _CLOSE:
-                return
-            if self.failed:  # drop work after a failure, but free host buffers
-                _release(record)
-                continue
             try:
-                self._apply(record)
-            except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
-                self.error = err
-                _release(record)
-                self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
-                                               "error": str(err)})
-                self.failed = True  # only now: the store is marked before anyone hears of it
+                if record is _CLOSE:
+                    return
+                self._work_on(record)
+            finally:
+                self.queue.task_done()
+
+    def _work_on(self, record) -> None:
+        if self.failed:  # drop work after a failure, but free host buffers
+            _release(record)
+            return
+        try:
+            self._apply(record)
+        except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
+            self.error = err
+            _release(record)
+            self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
+                                           "error": str(err)})
+            self.failed = True  # only now: the store is marked before anyone hears of it
 
     def _apply(self, record) -> None:
         if isinstance(record, RunStarted):

@@ -145,8 +145,9 @@ def finish_two_time(path: Path) -> None:
         print(f"two-time matrices over {n} snapshots completed in {time.perf_counter() - t0:.1f} s")
 
 
-def train_headless(run, path: Path, lock=None) -> None:
-    """Drive a run into its store with the headless printer; exit with the run's code."""
+def train_headless(run, path: Path, lock=None, extra_sinks=()) -> None:
+    """Drive a run into its store with the headless printer; exit with the run's code.
+    extra_sinks see every record after the writer and the printer (tests/stress/ steers runs so)."""
     from glasslab.core.records import RunDiverged, RunInterrupted
     from glasslab.core.run import drive
     from glasslab.core.writer import TrajectoryWriter
@@ -157,7 +158,7 @@ def train_headless(run, path: Path, lock=None) -> None:
         printer = HeadlessPrinter(path, committed=lambda: writer.n_snapshots)
         with stop_on_signals(run):
             try:
-                end = drive(run, [writer, printer])
+                end = drive(run, [writer, printer, *extra_sinks])
             finally:
                 printer.close()
     finish_two_time(path)
