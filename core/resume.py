@@ -28,17 +28,18 @@ from .schedule import log_grid
 
 
 def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None = None,
-            download: bool = False, threads: int | str | None = None) -> tuple[Run, Path]:
+            download: bool = False, threads: int | str | None = None, force: bool = False) -> tuple[Run, Path]:
     """A Run restored at the store's last saved state, and the writer lock now held for it.
 
     threads: None uses the count recorded in the store (else the preset's run.threads);
     a count or "auto" overrides it.  `run.resumed_from` and `run.threads_source` say what
-    was chosen (see `describe`).  Raises BadInput when the store cannot be resumed.
+    was chosen (see `describe`).  force: take the writer lock even from a live-looking
+    writer (core/lock.py).  Raises BadInput when the store cannot be resumed.
     """
     path = Path(path)
     root = trajectory.open_group(path, mode="r")
     attrs = dict(root.attrs)
-    lock = checkpoint.acquire(path)  # refuses while a live writer holds the store
+    lock = checkpoint.acquire(path, force=force)  # refuses while a live writer holds the store
     try:
         status, n, point = attrs.get("status"), int(attrs.get("n_snapshots", 0)), attrs.get("resume")
         if status == "diverged":

@@ -119,12 +119,14 @@ def resume_cmd(
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     threads: ThreadsOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Take the store's lock even if its lease has not run out (its writer is known to be gone).")] = False,
 ):
     """Continue an interrupted, stopped or killed run from its last saved state, in the same store."""
     from glasslab.core import resume
 
     with clean_errors():
-        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download, threads=threads)
+        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download, threads=threads,
+                                   force=force)
     for line in resume.describe(run):
         print(line, flush=True)
     train_headless(run, run_dir, lock=lock)
