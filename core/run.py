@@ -283,6 +283,7 @@ class Run:
             "step": self.step,
             "next_snapshot": self.next_snapshot + 1,
             "switches": self.n_switches,
+            "taken_at": time.time(),  # wall clock: what a kill loses is measured from here
             "trainer": self.trainer.state(),
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": np.random.get_state(),

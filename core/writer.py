@@ -186,7 +186,7 @@ class TrajectoryWriter:
             checkpoint.write_slot(root, slot, r.state, self._slots)
             self._flush_loss()  # the log up to this step belongs to the resume point
             self._attrs["resume"] = {"slot": slot, "snapshot": n, "step": r.step, "source": "snapshot",
-                                     "n_loss": self.n_loss, "saved_at": time.time()}
+                                     "n_loss": self.n_loss, "saved_at": r.state.get("taken_at", time.time())}
         self.n_snapshots = n + 1
         self._commit()
 
@@ -198,7 +198,7 @@ class TrajectoryWriter:
         self._saves += 1
         self._flush_loss()
         self._attrs["resume"] = {"slot": slot, "snapshot": self.n_snapshots - 1, "step": r.step, "source": r.why,
-                                 "n_loss": self.n_loss, "saved_at": time.time()}
+                                 "n_loss": self.n_loss, "saved_at": r.state.get("taken_at", time.time())}
         self._commit(saves=self._saves)
 
     def _flush_loss(self) -> None:
