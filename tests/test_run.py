@@ -127,3 +127,23 @@ def test_after_a_write_failure_the_summary_counts_what_was_committed(tmp_path, m
     assert stored == 6
     [row] = [line for line in out.getvalue().splitlines() if "snapshots written" in line]
     assert row.split("snapshots written")[1].strip(" │|") == "6"
+
+
+def test_the_run_applies_its_thread_count(monkeypatch):
+    """run.threads (or the threads= a resume passes) becomes torch's intra-op thread count;
+    GLASSLAB_THREADS replaces "auto" only (the suite sets it to 1 in conftest.py)."""
+    from glasslab.core.threads import resolve_threads
+
+    try:
+        assert Run(tiny_preset(**{"run.threads": 2})).threads == 2 and torch.get_num_threads() == 2
+        assert Run(tiny_preset()).threads == 1 and torch.get_num_threads() == 1  # auto -> GLASSLAB_THREADS=1
+        assert Run(tiny_preset(), threads=3).threads == 3 and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(1)
+    assert resolve_threads("auto", environ={"GLASSLAB_THREADS": "3"}) == 3
+    assert resolve_threads(2, environ={"GLASSLAB_THREADS": "3"}) == 2  # an explicit count wins
+    assert resolve_threads("auto", "cuda", 10, cpus=16, load=0.0, environ={}) == 2  # the CPU only feeds the GPU
+    assert resolve_threads("auto", "cpu", 10, cpus=16, load=0.0, environ={}) == 4  # small model: capped
+    monkeypatch.setenv("GLASSLAB_THREADS", "many")
+    with pytest.raises(BadInput, match="GLASSLAB_THREADS='many' must be a positive whole number"):
+        Run(tiny_preset())
