@@ -373,20 +373,26 @@ def test_a_signal_stops_cleanly_saves_where_it_stopped_and_resumes_bitwise(prese
     _assert_same_run(path, reference)
 
 
-def test_resume_extends_a_finished_run(preset_file, tmp_path):
-    rc, _, err = finish("run", preset_file, "--no-ui", "--out", tmp_path, "--steps", "500")
-    assert rc == 0, err
-    path = _store(tmp_path)
+def test_resume_extends_a_finished_run(refs, tmp_path):
+    from typer.testing import CliRunner
+
+    from glasslab.tui.cli import app
+
+    path = tmp_path / "f.zarr"
+    train(path, refs[0])  # finished at step 300
     with pytest.raises(BadInput, match="already finished"):  # the CLI prints this line, exit 2 (bad_inputs corpus)
         resume.prepare(path)
     assert checkpoint.lock_owner(path) is None  # the refusal released the lock
     before = trajectory.Trajectory.open(path).n_snapshots
-    rc, out, err = finish("resume", path, "--steps", "900")
-    assert rc == 0, err
+    res = CliRunner().invoke(app, ["resume", str(path), "--steps", "450"])
+    assert res.exit_code == 0, res.output
     t = trajectory.Trajectory.open(path)
-    assert t.status == "finished" and t.steps[-1] == 900 and np.all(np.diff(t.steps) > 0)
+    assert t.status == "finished" and t.steps[-1] == 450 and np.all(np.diff(t.steps) > 0)
+    s, _ = t.loss()
+    assert list(s) == list(range(5, 451, 5))
     # the summary counts this session's snapshots and the store's
-    assert f"{t.n_snapshots - before} (resumed: {t.n_snapshots} in the store)" in out
+    assert f"{t.n_snapshots - before} (resumed: {t.n_snapshots} in the store)" in res.output
+    assert "resuming at step 300 (the last snapshot)" in res.output
 
 
 def test_two_writers_are_refused_and_stale_locks_recognised(tmp_path):
