@@ -24,6 +24,7 @@ from .errors import BadInput
 from .records import RESUME_SOURCES as SOURCES
 from .run import Run
 from .schedule import log_grid
+from .threads import usable_cpus
 
 
 
@@ -107,6 +108,10 @@ def describe(run: Run) -> list[str]:
     lines = [f"resuming at step {point['step']:,} ({SOURCES.get(point['source'], point['source'])})"
              + (f", replaying {len(run.replay)} recorded dynamics switch(es)" if run.replay else ""),
              f"threads: {run.threads} ({run.threads_source})"]
+    cpus = usable_cpus()
+    if run.device.type == "cpu" and run.threads > cpus:
+        lines.append(f"note: {run.threads} threads on the {cpus} CPU(s) this process may use will be slow; "
+                     "--threads N is faster but not bitwise the uninterrupted run")
     here = str(run.device)
     if run.recorded_device and run.recorded_device != here:
         lines.append(f"note: the store was written on {run.recorded_device}, this resume runs on {here}: "

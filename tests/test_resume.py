@@ -277,8 +277,10 @@ def test_the_thread_count_is_recorded_and_reused(refs, tmp_path, monkeypatch):
         assert "step 100 (saved at stop)" in res.output.split("threads: 1")[-1]  # the summary says it too
         assert differences(tmp_path / "t.zarr", d / "plain.zarr") == []
         # Ten steps on two threads: a 2-core machine under load makes two threads slow.
+        monkeypatch.setattr(resume, "usable_cpus", lambda: 1)  # as on a smaller machine than the store's
         res = CliRunner().invoke(app, ["resume", str(tmp_path / "u.zarr"), "--threads", "2"])
         assert res.exit_code == 0 and "threads: 2 (--threads)" in res.output, res.output
+        assert "note: 2 threads on the 1 CPU(s) this process may use will be slow" in res.output
         assert torch.get_num_threads() == 2
         t = trajectory.Trajectory.open(tmp_path / "u.zarr")
         assert t.attrs["threads"] == 2 and [e.get("threads") for e in t.events if e["kind"] == "resumed"] == [2]
