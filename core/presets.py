@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -78,6 +79,8 @@ class RecordingConfig:
     d_batch: bool = _f(True, "also measure [BJ18]'s minibatch-gradient variance D_B with D")
     probe_size: int = _f(10000, "training samples used for D (the whole set when it is smaller)", min=1)
     overlap_f: float = _f(100.0, "overlap threshold eps = std(w(t_w)) / f ([KWJ24] used 150 to 6000)", gt=0.0)
+    checkpoint_minutes: float = _f(10.0, "save the resume state every this many minutes of wall time (0 = off): "
+                                   "bounds what a SIGKILL loses; a stop always saves", min=0.0)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class RunConfig:
     device: str = _f("auto", "auto | cpu | cuda | mps (auto: cuda, then mps, then cpu)", choices=DEVICES)
     name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")
     init_from: str = _f("", "start from the last snapshot of this run store (same model), e.g. a trained minimum ([KWJ24])")
+    threads: int | str = _f("auto", "CPU threads for torch: a count, or auto (the CPUs this process may use, "
+                            "capped for small models and on a GPU; see core/threads.py)")
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,8 @@ def _suggest(key: str, options) -> str:
 
 
 def _type_name(tp) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, "a list of integers")
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            "count": "'auto' or a positive whole number"}.get(tp, "a list of integers")
 
 
 def _coerce(where: str, tp, value):
@@ -140,8 +146,18 @@ def _coerce(where: str, tp, value):
     elif tp is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif tp is float:
+        # nan and inf parse as TOML floats; a Langevin run at T = nan would train as plain GD
+        # and write a bare NaN into zarr.json, so no float field takes them.
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value if isinstance(value, float) else math.inf if abs(value) > 1e308 else 0.0):
+            raise BadInput(f"{where} must be a finite number, got {value!r}")
         value = float(value) if ok else value
+    elif tp == "count":  # "auto" or a positive whole number (run.threads)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        ok = ((isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+              or (isinstance(value, str) and value.strip().lower() == "auto"))
+        value = value.strip().lower() if ok and isinstance(value, str) else value
     elif tp is str:
         ok = isinstance(value, str)
     else:  # tuple[int, ...]
@@ -164,7 +180,7 @@ def _check_range(where: str, value, meta) -> None:
         raise BadInput(f"{where} must be <= {meta['max']}, got {value}")
 
 
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "int | str": "count"}
 
 
 def _field_type(f) -> type:

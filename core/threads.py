@@ -18,6 +18,10 @@ the recorded count.
   least one;
 - a cap for small models, whose matrix products are too small to split well;
 - on a GPU, 2: the CPU only feeds the device.
+
+GLASSLAB_THREADS=N in the environment replaces "auto" (never an explicit
+count): a site default for a shared server, and how the test suite keeps every
+run, subprocess CLIs included, on one thread (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 SMALL_MODEL = 1_000_000
 SMALL_MODEL_THREADS = 4
 GPU_FEEDER_THREADS = 2
+ENV = "GLASSLAB_THREADS"
 
 
 def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -120,13 +125,15 @@ def free_cpus(cpus: int, busy: float | None = None) -> int:
 
 
 def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | None = None,
-                    *, cpus: int | None = None, busy: float | None = None) -> int:
+                    *, cpus: int | None = None, busy: float | None = None,
+                    environ: dict[str, str] | None = None) -> int:
     """The intra-op thread count for a run.
 
     setting: a positive count (used as given) or "auto" (see the module docstring).
     device: "cpu", "cuda" or "mps" (the resolved device).  n_params: the model's N, if known.
-    cpus / busy: for tests; default to `usable_cpus()` and `busy_cpus()`.
-    Raises ValueError for a count below 1 or a word other than "auto".
+    cpus / busy / environ: for tests; default to `usable_cpus()`, `busy_cpus()` and os.environ
+    (whose GLASSLAB_THREADS replaces "auto").
+    Raises ValueError for a count below 1 or a word other than "auto" (in GLASSLAB_THREADS too).
     """
     if isinstance(setting, str):
         if setting.strip().lower() != "auto":
@@ -134,6 +141,11 @@ def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | Non
                 raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
             setting = int(setting)
         else:
+            forced = (os.environ if environ is None else environ).get(ENV, "").strip()
+            if forced:
+                if not forced.isdigit() or int(forced) < 1:
+                    raise ValueError(f"{ENV}={forced!r} must be a positive whole number")
+                return int(forced)
             cpus = usable_cpus() if cpus is None else cpus
             n = free_cpus(cpus, busy)
             if device != "cpu":

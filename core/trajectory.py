@@ -2,10 +2,13 @@
 
 One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
 
-    attrs     glasslab_version, preset, seed, device, torch_version, git_commit,
-              n_params, param_layout [(name, shape, offset)], status
-              (running | finished | interrupted | diverged), events [{step, kind, ...}],
-              snapshot_grid (planned steps), n_snapshots and n_loss (committed counts)
+    attrs     glasslab_version, preset, seed, device, threads (torch's intra-op count),
+              torch_version, git_commit, n_params, param_layout [(name, shape, offset)],
+              status (running | finished | interrupted | diverged), events [{step, kind, ...}],
+              snapshot_grid (planned steps), n_snapshots and n_loss (committed counts),
+              resume {slot, snapshot, step, source, n_loss, saved_at} (the last saved
+              resume state, and saves: how many were saved between snapshots)
+    state/slot0, slot1, saved0, saved1   uint8: resume states (core/checkpoint.py)
     weights           float32 [snapshot, param]; one shard per snapshot, inner chunks (1, <=2^20)
     snapshot_step     int64   [snapshot]
     evals/train_loss, evals/train_acc, evals/test_loss, evals/test_acc   float64 [snapshot]

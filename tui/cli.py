@@ -30,8 +30,15 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Overri
 StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
 DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
+ThreadsOpt = Annotated[Optional[str], typer.Option(
+    "--threads", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
 
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+# A stop by one of these saves the resume state where it stops and exits 128 + the signal number
+# (SIGHUP: the terminal went away; SIGUSR1/SIGUSR2: the usual preemption warnings of a scheduler,
+# e.g. Slurm's --signal=USR2@120; SIGTERM: Slurm's own preemption and `scancel`).
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2")
+                     if hasattr(signal, n))
+EXIT_SIGNAL = {s.name: 128 + int(s) for s in STOP_SIGNALS}
 
 
 def fail(err: GlasslabError) -> typer.Exit:
@@ -63,11 +70,12 @@ def load_preset(name: str, sets: list[str] | None, steps: int | None, device: st
 
 @contextlib.contextmanager
 def stop_on_signals(run):
-    """SIGINT/SIGTERM stop the run at the next step boundary instead of killing it."""
+    """SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 stop the run at the next step boundary, which saves
+    the resume state at that step (Run.stop), instead of killing it."""
     def handler(signum, _frame):
         run.stop(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -86,13 +94,15 @@ def run_cmd(
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from the last snapshot of this run (same model).")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
     from glasslab.core import trajectory
     from glasslab.core.run import Run
 
     with clean_errors():
-        sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else [])]
+        sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else []),
+                *([f"run.threads={json.dumps(threads)}"] if threads is not None else [])]
         p = load_preset(preset, sets, steps, device)
         if not no_ui:  # the console trains it, feeding the same records to the same writer
             return open_console(out, autostart=p, data_dir=data_dir, download=download)
@@ -108,12 +118,17 @@ def resume_cmd(
     steps: Annotated[Optional[int], typer.Option("--steps", help="Train to this total step count (extends the run).")] = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    threads: ThreadsOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Take the store's lock even if its lease has not run out (its writer is known to be gone).")] = False,
 ):
-    """Continue an interrupted (or killed) run from its last snapshot, in the same store."""
+    """Continue an interrupted, stopped or killed run from its last saved state, in the same store."""
     from glasslab.core import resume
 
     with clean_errors():
-        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download)
+        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download, threads=threads,
+                                   force=force)
+    for line in resume.describe(run):
+        print(line, flush=True)
     train_headless(run, run_dir, lock=lock)
 
 
@@ -132,8 +147,9 @@ def finish_two_time(path: Path) -> None:
         print(f"two-time matrices over {n} snapshots completed in {time.perf_counter() - t0:.1f} s")
 
 
-def train_headless(run, path: Path, lock=None) -> None:
-    """Drive a run into its store with the headless printer; exit with the run's code."""
+def train_headless(run, path: Path, lock=None, extra_sinks=()) -> None:
+    """Drive a run into its store with the headless printer; exit with the run's code.
+    extra_sinks see every record after the writer and the printer (tests/stress/ steers runs so)."""
     from glasslab.core.records import RunDiverged, RunInterrupted
     from glasslab.core.run import drive
     from glasslab.core.writer import TrajectoryWriter
@@ -141,10 +157,10 @@ def train_headless(run, path: Path, lock=None) -> None:
 
     with clean_errors():
         writer = TrajectoryWriter(path, lock=lock)
-        printer = HeadlessPrinter(path)
+        printer = HeadlessPrinter(path, committed=lambda: writer.n_snapshots)
         with stop_on_signals(run):
             try:
-                end = drive(run, [writer, printer])
+                end = drive(run, [writer, printer, *extra_sinks])
             finally:
                 printer.close()
     finish_two_time(path)
@@ -156,7 +172,8 @@ def train_headless(run, path: Path, lock=None) -> None:
         if end.reason.startswith("out of memory"):
             print(f"glasslab: error: {end.reason}; the snapshots so far are kept in {path}", file=sys.stderr)
         elif end.reason in EXIT_SIGNAL:
-            print(f"glasslab: stopped by {end.reason} at step {end.step}; continue with: glasslab resume {path}", file=sys.stderr)
+            print(f"glasslab: stopped by {end.reason} at step {end.step:,}, its state saved there; "
+                  f"continue with: glasslab resume {path}", file=sys.stderr)
         raise typer.Exit(EXIT_SIGNAL.get(end.reason, 1))
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from glasslab.core import presets, trajectory
 from glasslab.core.errors import BadInput, GlasslabError, RunFailed
 from glasslab.core.presets import DynamicsConfig, Preset
-from glasslab.core.records import DynamicsChanged, RunStarted, SnapshotTaken
+from glasslab.core.records import DynamicsChanged, RunStarted, SnapshotTaken, StateSaved
 
 # torch intra-op threads in the child.  None: torch's default less one core, at least one
 # (see console_threads).  The tests set 1.
@@ -66,6 +66,8 @@ def for_the_console(record):
     """The record without what only the writer needs (the host copy of the weights, the resume state)."""
     if isinstance(record, SnapshotTaken):
         return dataclasses.replace(record, weights=None, state={})
+    if isinstance(record, StateSaved):  # a stop's or checkpoint's resume state (w included)
+        return dataclasses.replace(record, state={})
     return record
 
 
