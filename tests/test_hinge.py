@@ -206,3 +206,26 @@ def test_hinge_presets_train_every_model_but_harmonic():
         run = Run(tiny_preset(**{**BINARY, "model.kind": kind, "run.steps": 20, "recording.snapshots": 4, **over}))
         end = drive(run, [])
         assert end.status == "finished", kind
+
+
+def test_headless_summary_shows_n_delta(tmp_path):
+    out = tmp_path / "runs"
+    res = CliRunner().invoke(app, ["run", "quickstart", "--no-ui", "--out", str(out), "--steps", "60",
+                                   "--set", "data.binary=parity", "--set", "model.loss=hinge2",
+                                   "--set", "dynamics.lr=0.01"])
+    assert res.exit_code == 0, res.output
+    [path] = sorted(out.glob("*.zarr"))
+    n_delta = trajectory.Trajectory.open(path).evals()["n_delta"][-1]
+    line = next(x for x in res.stdout.splitlines() if "N_Delta (y f < 1)" in x)
+    assert f"{int(n_delta):,} = " in line  # the summary prints the stored count, as a fraction of P
+
+
+def test_presets_of_the_transition_study_load_and_count_N():
+    from glasslab.core import catalog
+
+    for name, loss, per_width, rest in (("transition-jamming", "hinge2", 784 + 1 + 1, 1),
+                                        ("transition-aging", "default", 784 + 1 + 10, 10)):
+        p = presets.load(name)
+        assert p.data.name == "fashion-mnist" and p.data.train_size == 2000 and p.model.loss == loss
+        assert (p.data.binary == "parity") == (loss == "hinge2")
+        assert catalog.summarize(p).n_params == per_width * p.model.width + rest  # the N of the comments
