@@ -170,6 +170,10 @@ def test_n_delta_in_the_store_xarray_and_analyze(run_to_store):
     assert r["docs"] == "docs/science.md"
     out = CliRunner().invoke(app, ["analyze", str(path)])
     assert out.exit_code == 0 and "N_Delta/P" in out.output and "docs/science.md" in out.output
+    pytest.importorskip("matplotlib")
+    png = path.parent / "fig.png"
+    out = CliRunner().invoke(app, ["analyze", str(path), "--png", str(png), "--boot", "10"])
+    assert out.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG"  # the N_Delta / P axis drew
 
 
 def test_store_older_than_n_delta_reads_as_nan_and_can_take_it_back(run_to_store):
