@@ -123,6 +123,7 @@ class TrajectoryWriter:
             self.n_loss = min(int(point.get("n_loss", self._attrs["n_loss"])), int(self._attrs["n_loss"]))
             self._attrs["events"] = kept_events(self._attrs.get("events", []), int(point.get("switches", 1 << 62)))
             self._saves = int(self._attrs.get("saves", 0))
+            trajectory.add_missing_evals(self.root, capacity)  # a store older than N_Delta
             trajectory.set_sizes(self.root, capacity, loss_capacity)
             trajectory.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
             resumed = {"step": r.start_step, "kind": "resumed", "from": point.get("source", "snapshot"),
