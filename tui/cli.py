@@ -261,6 +261,11 @@ def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml 
     print(text, end="")
 
 
+from glasslab.tui import cli_sweep  # noqa: E402 - after clean_errors, which it reuses
+
+cli_sweep.register(app, clean_errors)
+
+
 # -- the lab console ------------------------------------------------------------
 ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", envvar="GLASSLAB_OUT",
                                              help="Directory that holds the run stores.")]
