@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,7 @@ class PointJob:
             self._outcome = {"state": "failed", "reason": f"{type(err).__name__}: {err}"}
         if self._outcome["state"] != "interrupted" or self._stop_reason != "preempted":
             fields = {k: v for k, v in self._outcome.items() if k != "step"}
+            fields["ended_at"] = time.time()
             manifest.set_point(self.sweep_dir, self.point_id, **fields)
 
     def _train_point(self) -> dict[str, Any]:
@@ -151,7 +153,7 @@ class PointJob:
         pt = manifest.point(m, self.point_id)
         path = Path(self.sweep_dir) / pt["store"]
         manifest.set_point(self.sweep_dir, self.point_id, state="running", reason="", job_id=job_id(),
-                           host=socket.gethostname(), attempts=int(pt.get("attempts", 0)) + 1)
+                           host=socket.gethostname(), pid=os.getpid(), started_at=time.time(), attempts=int(pt.get("attempts", 0)) + 1)
         lock = None
         existing = _stored_status(path)
         if existing == "finished":
