@@ -35,7 +35,7 @@ def _print_table(m: dict, rows: list[dict]) -> None:
     for a in axes:
         table.add_column(a.rsplit(".", 1)[-1], justify="right", no_wrap=True)
     for col, just in (("state", "left"), ("step / total", "right"), ("train loss", "right"), ("verdict", "left")):
-        table.add_column(col, justify=just, no_wrap=col != "verdict")
+        table.add_column(col, justify=just, no_wrap=True)
     colour = {"finished": "green", "failed": "red", "lost": "red", "interrupted": "yellow", "cancelled": "yellow"}
     for r in rows:
         from glasslab.core.sweep.grid import fmt

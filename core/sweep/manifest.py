@@ -177,5 +177,5 @@ def reconcile(m: dict[str, Any]) -> dict[str, Any]:
     """The manifest with `lost` in place of active states whose job is gone (nothing is written)."""
     for p in m["points"]:
         if p["state"] in ACTIVE and job_alive(p.get("job_id"), p.get("host")) is False:
-            p["state"], p["reason"] = "lost", p.get("reason") or f"job {p.get('job_id')} ended without a result (killed?)"
+            p["state"], p["reason"] = "lost", f"job {p.get('job_id')} is gone without a result (killed, or cancelled outside glasslab?)"
     return m

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import threads as cpu
-from ..errors import BadInput
+from ..errors import BadInput, RunFailed
 from . import manifest
 from .job import PointJob
 
@@ -116,6 +116,7 @@ def executor_config(kind: str, *, parallel: int | None, threads: int | None, gpu
 def submit_slurm(sweep_dir: Path, ids: list[str]) -> list[str]:
     """Submit the points as one job array; returns the Slurm job ids (also written to the manifest)."""
     import submitit
+    from submitit.core.utils import FailedJobError
 
     m = manifest.read(sweep_dir)
     cfg = m["executor"]
@@ -131,8 +132,14 @@ def submit_slurm(sweep_dir: Path, ids: list[str]) -> list[str]:
         params["additional_parameters"] = dict(cfg["slurm_extra"])
     ex.update_parameters(**params)
     _mark(sweep_dir, ids, state="submitted", reason="", job_id=None)
-    with ex.batch():
-        jobs = [ex.submit(PointJob(sweep_dir, pid, cfg["threads"])) for pid in ids]
+    try:
+        with ex.batch():
+            jobs = [ex.submit(PointJob(sweep_dir, pid, cfg["threads"])) for pid in ids]
+    except (FailedJobError, OSError) as err:
+        _mark(sweep_dir, ids, state="pending")
+        last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise RunFailed(f"sbatch refused the sweep ({last}); nothing was submitted: "
+                        f"fix that, then glasslab sweep resume {sweep_dir}") from None
     out = [j.job_id for j in jobs]
     _set_job_ids(sweep_dir, dict(zip(ids, out)), host=None)
     return out
@@ -215,10 +222,13 @@ def cancel(sweep_dir: Path) -> list[str]:
     """Stop the sweep: no more submissions, active jobs signalled to stop cleanly; returns their job ids."""
     def change(m):
         m["cancelled"] = True
+        active = [dict(p) for p in m["points"] if p["state"] in manifest.ACTIVE and p.get("job_id")]
         for p in m["points"]:
-            if p["state"] == "pending":
-                p.update(state="cancelled", reason="cancelled before it started")
-        return [p for p in m["points"] if p["state"] in manifest.ACTIVE and p.get("job_id")]
+            # Not running yet (or waiting after a requeue): no job of theirs will say so, this does.
+            # One that starts meanwhile writes `running`, then `cancelled` when its SIGTERM comes.
+            if p["state"] in ("pending", "submitted", "requeued"):
+                p.update(state="cancelled", reason="cancelled before it ran to the end")
+        return active
 
     active = manifest.update(sweep_dir, change)
     signalled = []
