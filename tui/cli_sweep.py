@@ -21,9 +21,15 @@ import typer
 SUBCOMMANDS = ("status", "resume", "cancel")
 
 
+def _console():
+    """A rich console; piped or captured output gets room for every column instead of 80."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def _print_table(m: dict, rows: list[dict]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     from glasslab.core.sweep import counts
@@ -44,7 +50,7 @@ def _print_table(m: dict, rows: list[dict]) -> None:
         step = f"{r['step'] if r['step'] is not None else '-'} / {r['total'] or '-'}"
         loss = f"{r['train_loss']:.4g}" if r["train_loss"] is not None else "-"
         table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, step, loss, r["verdict"] or "-")
-    console = Console()
+    console = _console()
     console.print(table)
     console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts(rows).items())), highlight=False)
     for r in rows:
@@ -83,6 +89,61 @@ def _launch(sweep_dir: Path, ids: list[str]) -> None:
     if set(c) - {"finished"}:
         print(f"glasslab: not every point finished; see glasslab sweep status {sweep_dir}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _pm(v, e, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}g}" + (f" ± {e:.2g}" if e is not None else "")
+
+
+def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
+            tw_window=None) -> None:
+    """`glasslab analyze SWEEP_DIR`: per point, then per seed group (means ± standard errors)."""
+    from rich import box
+    from rich.table import Table
+
+    from glasslab.core import ensemble
+    from glasslab.core.sweep.grid import fmt
+
+    if png is not None:
+        from glasslab.tui.figure import require_matplotlib
+
+        require_matplotlib()  # fail before the long computation
+    result = ensemble.analyze_sweep(sweep_dir, n_boot=n_boot, tw_window=tw_window)
+    if csv_dir is not None:
+        ensemble.write_csv(result, csv_dir)
+    if png is not None:
+        from glasslab.tui.sweep_figure import sweep_figure
+
+        sweep_figure(result, png)
+    if as_json:
+        print(json.dumps(ensemble.to_jsonable(result), allow_nan=False))
+        return
+    console = _console()
+    axes, gaxes = result["axes"], result["group_axes"]
+    t = Table(title=f"points of {sweep_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ["point", *(a.rsplit(".", 1)[-1] for a in axes), "state", "final train loss", "mu", "late slope", "verdict"]:
+        t.add_column(col, no_wrap=True)
+    for r in result["points"]:
+        t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], _pm(r.get("final_train_loss"), None),
+                  _pm(r.get("mu"), r.get("mu_err")), _pm(r.get("late_slope"), None),
+                  r.get("verdict") or (r.get("analysis_error", "-")[:40]))
+    console.print(t)
+    seeds = ", ".join(result["seed_axes"]) or "no seed axis"
+    g = Table(title=f"ensembles over {seeds} (mean ± standard error)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "mu", "late slope", "final train loss", "verdicts"]:
+        g.add_column(col, no_wrap=True)
+    for x in result["groups"]:
+        verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
+        g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
+                  f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-", _pm(x["mu"], x["mu_sem"]),
+                  _pm(x["late_slope"], x["late_slope_sem"]), _pm(x["final_train_loss"], x["final_train_loss_sem"]), verdicts)
+    console.print(g)
+    if csv_dir is not None:
+        print(f"CSV written to {csv_dir}")
+    if png is not None:
+        print(f"figure written to {png}")
 
 
 def register(app: typer.Typer, clean_errors) -> None:
