@@ -157,7 +157,7 @@ def register(app: typer.Typer, clean_errors) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The sweep directory (default sweeps/PRESET-TIME).")] = None,
         executor: Annotated[str, typer.Option("--executor", help="local (this machine) or slurm.")] = "local",
         parallel: Annotated[Optional[int], typer.Option("--parallel", "-k", help="Points at once (local: default 1; slurm: array limit).")] = None,
-        gpus_per_run: Annotated[Optional[int], typer.Option("--gpus-per-run", help="GPUs per point (default 0).")] = None,
+        gpus_per_run: Annotated[Optional[int], typer.Option("--gpus-per-run", help="GPUs per point (local default: 1 when each running point can have its own, else 0; slurm default 0).")] = None,
         cpus_per_run: Annotated[Optional[int], typer.Option("--cpus-per-run", help="CPUs per point (slurm default 1; local default cores / K).")] = None,
         threads: Annotated[Optional[int], typer.Option("--threads", help="torch threads per point (default: its CPUs).")] = None,
         partition: Annotated[Optional[str], typer.Option("--slurm-partition", help="Slurm partition.")] = None,

@@ -28,7 +28,6 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .. import data as datasets
@@ -196,7 +195,3 @@ def store_name(index: int, over: dict[str, Any]) -> str:
     safe = re.sub(r"[^A-Za-z0-9.+_-]", "-", "_".join(parts))[:120]
     return f"{index:03d}_{safe}.zarr"
 
-
-def sweep_file_axes(path: Path) -> dict[str, list[Any]]:
-    """The axes of a preset file's [sweep] table (empty when it has none)."""
-    return load_base(str(path), None)[1]

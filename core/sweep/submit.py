@@ -100,9 +100,10 @@ def executor_config(kind: str, *, parallel: int | None, threads: int | None, gpu
     if partition or slurm_extra:
         raise BadInput("--slurm-partition and --slurm-extra need --executor slurm")
     k = parallel or 1
-    gpus = gpus_per_run or 0
+    have = visible_gpus()
+    # Default: one GPU per point when every running point can have its own, else CPU runs.
+    gpus = gpus_per_run if gpus_per_run is not None else (1 if have and k <= len(have) else 0)
     if gpus:
-        have = visible_gpus()
         if k * gpus > len(have):
             raise BadInput(f"--parallel {k} with --gpus-per-run {gpus} needs {k * gpus} GPUs, this machine shows "
                            f"{len(have)}: lower --parallel, or --gpus-per-run 0 for CPU runs")
