@@ -11,6 +11,7 @@ are not root, the tests that use it skip with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -108,27 +109,23 @@ def _kill_pidfile(pidfile: Path) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory):
-    """Start a one-node cluster; yields the slurm.conf path (SLURM_CONF is set for the session)."""
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    d = tmp_path_factory.mktemp("slurm")
+@contextlib.contextmanager
+def one_node_cluster(d: Path):
+    """Start munged (unless running), slurmctld and slurmd with a slurm.conf in `d`; stop them after."""
     host = socket.gethostname()
     conf = write_conf(d, host, os.cpu_count() or 1)
     old_conf = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(conf)
     started_munge = False
-    if not _munge_running():
-        Path("/run/munge").mkdir(parents=True, exist_ok=True)
-        shutil.chown("/run/munge", "munge", "munge")
-        subprocess.run([_exe("munged"), "--force"], check=True, capture_output=True, timeout=30)
-        started_munge = True
-        _wait("munged", _munge_running)
     try:
+        if not _munge_running():
+            Path("/run/munge").mkdir(parents=True, exist_ok=True)
+            shutil.chown("/run/munge", "munge", "munge")
+            subprocess.run([_exe("munged"), "--force"], check=True, capture_output=True, timeout=30)
+            started_munge = True
+            _wait("munged", _munge_running)
         subprocess.run([_exe("slurmctld")], check=True, capture_output=True, timeout=30)
-        _wait("slurmctld", lambda: subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout.count("UP") > 0,
+        _wait("slurmctld", lambda: "UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout,
               d / "slurmctld.log")
         subprocess.run([_exe("slurmd")], check=True, capture_output=True, timeout=30)
         _wait("slurmd (node idle)", lambda: "idle" in subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True,
@@ -145,3 +142,12 @@ def slurm_cluster(tmp_path_factory):
         else:
             os.environ["SLURM_CONF"] = old_conf
 
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """Start a one-node cluster; yields the slurm.conf path (SLURM_CONF is set for the session)."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with one_node_cluster(tmp_path_factory.mktemp("slurm")) as conf:
+        yield conf

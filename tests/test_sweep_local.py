@@ -28,19 +28,23 @@ def _cli(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_local_sweep_k2_runs_two_at_once_and_matches_runs_made_here(tmp_path):
+def test_local_sweep_k2_runs_two_at_once_and_matches_runs_made_here(tmp_path, monkeypatch):
     preset = write_preset(tmp_path)
     out = tmp_path / "sweep"
+    # Two GPUs as far as the sweep can tell (the points train on the CPU): each running point gets its own.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     res = runner.invoke(app, ["sweep", str(preset), "--grid", "model.width=4,8", "--grid", "run.seed=0:2",
-                              "--parallel", "2", "--threads", "1", "--out", str(out)])
+                              "--parallel", "2", "--threads", "1", "--gpus-per-run", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output + res.stderr
     m = manifest(out)
     assert [p["state"] for p in m["points"]] == ["finished"] * 4
     assert m["executor"]["parallel"] == 2 and all(p["job_id"].startswith("local:") for p in m["points"])
     # never more than K points at once: every start falls after all but one of the earlier-started ones ended
-    spans = sorted((p["started_at"], p["ended_at"]) for p in m["points"])
-    for i, (start, _) in enumerate(spans):
-        assert sum(1 for s, e in spans[:i] if e > start) <= 1, spans
+    spans = sorted((p["started_at"], p["ended_at"], p["gpus"]) for p in m["points"])
+    for i, (start, _, gpu) in enumerate(spans):
+        overlapping = [g for s, e, g in spans[:i] if e > start]
+        assert len(overlapping) <= 1 and gpu not in overlapping, spans
+    assert {p["gpus"] for p in m["points"]} == {"0", "1"}
     for p in m["points"]:
         assert_bitwise(out / p["store"], reference(preset, p["overrides"], tmp_path / f"ref{p['id']}.zarr"))
         assert p["summary"]["verdict"] and p["summary"]["final_train_loss"] > 0

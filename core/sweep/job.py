@@ -30,9 +30,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .. import checkpoint, presets, trajectory
+from .. import presets, trajectory
 from ..errors import BadInput, GlasslabError
 from . import manifest
+
+try:  # the store's writer lock: a renewed lease in core/lock.py where glasslab has it (issue 10)
+    from .. import lock as store_lock
+except ImportError:  # before that: core/checkpoint.py's pid lock
+    from .. import checkpoint as store_lock
 
 
 def job_id() -> str:
@@ -46,13 +51,13 @@ def job_id() -> str:
 
 def append_event(path: Path, event: dict[str, Any]) -> None:
     """Add one entry to a closed store's `events` (under its writer lock)."""
-    lock = checkpoint.acquire(path)
+    lock = store_lock.acquire(path)
     try:
         root = trajectory.open_group(path, mode="r+")
         attrs = dict(root.attrs)
         trajectory.commit_attrs(root, {"events": list(attrs.get("events", [])) + [event]})
     finally:
-        checkpoint.release(lock)
+        store_lock.release(lock)
 
 
 def torch_threads(threads: int) -> None:
@@ -153,7 +158,8 @@ class PointJob:
         pt = manifest.point(m, self.point_id)
         path = Path(self.sweep_dir) / pt["store"]
         manifest.set_point(self.sweep_dir, self.point_id, state="running", reason="", job_id=job_id(),
-                           host=socket.gethostname(), pid=os.getpid(), started_at=time.time(), attempts=int(pt.get("attempts", 0)) + 1)
+                           host=socket.gethostname(), pid=os.getpid(), started_at=time.time(),
+                           gpus=os.environ.get("CUDA_VISIBLE_DEVICES"), attempts=int(pt.get("attempts", 0)) + 1)
         lock = None
         existing = _stored_status(path)
         if existing == "finished":
@@ -166,7 +172,7 @@ class PointJob:
         else:
             if existing == "unusable":  # killed before its first committed snapshot: start again
                 shutil.rmtree(path)
-                checkpoint.lock_path(path).unlink(missing_ok=True)
+                store_lock.lock_path(path).unlink(missing_ok=True)
             preset = presets.with_overrides(presets.from_stored(m["preset"]), pt["overrides"])
             run = Run(set_threads(preset, self.threads))
         self._run = run
