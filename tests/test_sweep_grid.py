@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from glasslab.core.errors import BadInput
-from glasslab.core.sweep import create, grid, manifest, submit
+from glasslab.core.sweep import create, grid, manifest, status, submit
 from glasslab.tui.cli import app
 
 from sweep_support import write_preset
@@ -125,3 +128,25 @@ def test_concurrent_manifest_updates_are_not_lost(tmp_path):
     m = json.loads((d / "sweep.json").read_text())
     assert m["counter"] == 100 and len(m["points"]) == 2
     assert sorted(x.name for x in d.iterdir()) == ["jobs", "points", "sweep.json", "sweep.json.lock"]  # no temp files left
+
+
+def test_status_reports_points_whose_job_is_gone_as_lost(tmp_path, monkeypatch):
+    plan = grid.plan(str(write_preset(tmp_path)), ["run.seed=0:4"])
+    d = create(plan, tmp_path / "s", {"kind": "slurm"})
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that has ended
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    squeue = bin_dir / "squeue"  # a stand-in for Slurm's: it knows array task 7_0 only
+    squeue.write_text("#!/bin/sh\necho 7_0\n")
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for pid, fields in (("000", {"state": "running", "job_id": f"local:{gone.pid}", "host": socket.gethostname()}),
+                        ("001", {"state": "running", "job_id": f"local:{os.getpid()}", "host": socket.gethostname()}),
+                        ("002", {"state": "requeued", "job_id": "7_0"}),
+                        ("003", {"state": "running", "job_id": "7_1"})):
+        manifest.set_point(d, pid, **fields)
+    _, rows = status(d)
+    assert [r["state"] for r in rows] == ["lost", "running", "requeued", "lost"]
+    assert "7_1 is gone" in rows[3]["reason"]
+    assert submit.to_resubmit(manifest.read(d)) == ["000", "003"]

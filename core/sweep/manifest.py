@@ -137,33 +137,39 @@ def set_point(sweep_dir: str | Path, point_id: str, **fields) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ is the job still there?
 
-def job_alive(job_id: str | None, host: str | None = None) -> bool | None:
+def slurm_jobs() -> set[str] | None:
+    """The ids of this user's Slurm jobs that still exist (array tasks one by one), or None when
+    squeue cannot say.  One call for the whole manifest: squeue fails outright on an id it has purged."""
+    if shutil.which("squeue") is None:
+        return None
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-u", str(os.getuid()), "-o", "%i"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+def job_alive(job_id: str | None, host: str | None = None, slurm: set[str] | None = None) -> bool | None:
     """Whether a point's job still exists: True, False, or None when this host cannot tell.
 
-    local:PID is a submitit controller process on `host`; anything else is a Slurm job id
-    (squeue lists pending, running and requeued jobs; a finished one drops out).
+    local:PID is a submitit controller process on `host`; anything else is a Slurm job id,
+    looked up in `slurm` (slurm_jobs(): pending, running and requeued jobs; a finished one drops out).
     """
     if not job_id:
         return False
     if job_id.startswith("local:"):
         if host and host != socket.gethostname():
             return None
+        pid = int(job_id.split(":", 1)[1])
         try:
-            os.kill(int(job_id.split(":", 1)[1]), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
-        return _not_zombie(int(job_id.split(":", 1)[1]))
-    if shutil.which("squeue") is None:
-        return None
-    try:
-        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:  # squeue fails for ids it no longer knows
-        return False if "Invalid job id" in out.stderr else None
-    return bool(out.stdout.strip())
+        return _not_zombie(pid)
+    return None if slurm is None else job_id in slurm
 
 
 def _not_zombie(pid: int) -> bool:
@@ -175,7 +181,9 @@ def _not_zombie(pid: int) -> bool:
 
 def reconcile(m: dict[str, Any]) -> dict[str, Any]:
     """The manifest with `lost` in place of active states whose job is gone (nothing is written)."""
-    for p in m["points"]:
-        if p["state"] in ACTIVE and job_alive(p.get("job_id"), p.get("host")) is False:
+    active = [p for p in m["points"] if p["state"] in ACTIVE]
+    slurm = slurm_jobs() if any(p.get("job_id") and not p["job_id"].startswith("local:") for p in active) else None
+    for p in active:
+        if job_alive(p.get("job_id"), p.get("host"), slurm) is False:
             p["state"], p["reason"] = "lost", f"job {p.get('job_id')} is gone without a result (killed, or cancelled outside glasslab?)"
     return m
