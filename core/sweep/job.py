@@ -167,6 +167,7 @@ class PointJob:
         if existing == "diverged":
             return {"state": "failed", "reason": "diverged (see the store's events)"}
         if existing == "resumable":
+            _note_slurm_requeue(path)
             torch_threads(self.threads)  # a resume keeps the store's preset (and its run.threads, if any)
             run, lock = resume.prepare(path)
         else:
@@ -206,6 +207,21 @@ class PointJob:
         except BadInput as err:
             summary = {"analysis_error": str(err)}
         return {"state": "finished", "reason": "", "summary": summary}
+
+
+def _note_slurm_requeue(path: Path) -> None:
+    """A job Slurm restarted by itself (scontrol requeue, preemption in REQUEUE mode: SIGTERM, not
+    submitit's USR2) records its requeue too, unless checkpoint() already did."""
+    restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    if not restarts:
+        return
+    attrs = dict(trajectory.open_group(path).attrs)
+    events = attrs.get("events", [])
+    if events and events[-1].get("kind") == "requeued":
+        return
+    step = events[-1].get("step", -1) if events else -1
+    append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(),
+                        "reason": f"restarted by Slurm (restart {restarts})"})
 
 
 def _stored_status(path: Path) -> str:
