@@ -150,3 +150,19 @@ def test_status_reports_points_whose_job_is_gone_as_lost(tmp_path, monkeypatch):
     assert [r["state"] for r in rows] == ["lost", "running", "requeued", "lost"]
     assert "7_1 is gone" in rows[3]["reason"]
     assert submit.to_resubmit(manifest.read(d)) == ["000", "003"]
+
+
+def test_local_points_share_the_cores_and_gpus(monkeypatch):
+    monkeypatch.setattr(submit.cpu, "usable_cpus", lambda: 8)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+
+    def cfg(**kw):
+        base = dict(parallel=None, threads=None, gpus_per_run=None, cpus_per_run=None, partition=None,
+                    time_limit=None, slurm_extra=None)
+        return submit.executor_config("local", **{**base, **kw})
+
+    assert (cfg(parallel=2)["threads"], cfg(parallel=3)["threads"], cfg(parallel=16)["threads"]) == (4, 2, 1)
+    assert cfg(parallel=2, cpus_per_run=3)["threads"] == 3 and cfg(parallel=2, threads=5)["threads"] == 5
+    assert cfg(parallel=3)["gpus_per_run"] == 1 and cfg(parallel=4)["gpus_per_run"] == 0  # one each, or none
+    with pytest.raises(BadInput, match="needs 4 GPUs"):
+        cfg(parallel=2, gpus_per_run=2)

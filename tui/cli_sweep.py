@@ -151,7 +151,7 @@ def register(app: typer.Typer, clean_errors) -> None:
 
     @app.command("sweep")
     def sweep_cmd(
-        args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a [sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
+        args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a \\[sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
         grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="An axis: section.key=ITEMS; items are values, a:b integer ranges (b excluded) or lo..hixn log ranges, comma-separated (repeatable).")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field in every point: section.key=value (repeatable).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The sweep directory (default sweeps/PRESET-TIME).")] = None,

@@ -107,8 +107,8 @@ def executor_config(kind: str, *, parallel: int | None, threads: int | None, gpu
         if k * gpus > len(have):
             raise BadInput(f"--parallel {k} with --gpus-per-run {gpus} needs {k * gpus} GPUs, this machine shows "
                            f"{len(have)}: lower --parallel, or --gpus-per-run 0 for CPU runs")
-    cores = cpus_per_run or cpu.usable_cpus()
-    cfg.update(parallel=k, cpus_per_run=cpus_per_run, threads=threads or max(1, cores // k), gpus_per_run=gpus)
+    cpus = cpus_per_run or max(1, cpu.usable_cpus() // k)  # cores / K each unless told
+    cfg.update(parallel=k, cpus_per_run=cpus, threads=threads or cpus, gpus_per_run=gpus)
     return cfg
 
 
