@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,7 @@ def test_one_bad_point_fails_before_anything_is_submitted(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--grid", "model.width=4", "--set", "model.width=8"], "both swept"),
+    (["--grid", "model.width=4", "--grid", "model.width=8"], "given twice"),
     (["--grid", "model.width=4", "--executor", "pbs"], "not known"),
     (["--grid", "model.width=4", "--parallel", "0"], "--parallel must be >= 1"),
     (["--grid", "model.width=4", "--slurm-partition", "gpu"], "need --executor slurm"),
@@ -166,3 +168,18 @@ def test_local_points_share_the_cores_and_gpus(monkeypatch):
     assert cfg(parallel=3)["gpus_per_run"] == 1 and cfg(parallel=4)["gpus_per_run"] == 0  # one each, or none
     with pytest.raises(BadInput, match="needs 4 GPUs"):
         cfg(parallel=2, gpus_per_run=2)
+
+
+def test_a_second_local_driver_is_refused_while_the_first_lives(tmp_path):
+    d = create(grid.plan(str(write_preset(tmp_path)), ["run.seed=0:2"]), tmp_path / "s", {"kind": "local"})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        manifest.update(d, lambda m: m.__setitem__("driver", {"pid": other.pid, "host": socket.gethostname()}))
+        res = runner.invoke(app, ["sweep", "resume", str(d)])
+        assert res.exit_code == 2 and f"pid {other.pid}" in res.stderr and "still running this sweep" in res.stderr
+        assert [p["state"] for p in manifest.read(d)["points"]] == ["pending"] * 2  # nothing submitted
+    finally:
+        other.kill()
+        other.wait()
+    submit.claim_driver(d)  # the first driver is gone: the lease is taken over
+    assert manifest.read(d)["driver"]["pid"] == os.getpid()

@@ -191,7 +191,10 @@ def register(app: typer.Typer, clean_errors) -> None:
                     print(f"sweep cancelled; {len(jobs)} running point(s) told to stop ({', '.join(jobs) or 'none'}); "
                           f"continue with: glasslab sweep resume {sweep_dir}")
                     return
-                ids = submit.to_resubmit(mf.read(sweep_dir), retry_failed=retry_failed)
+                m = mf.read(sweep_dir)
+                if m["executor"]["kind"] == "local":
+                    submit.claim_driver(sweep_dir)  # refuses while another glasslab sweep drives it
+                ids = submit.to_resubmit(m, retry_failed=retry_failed)
                 if not ids:
                     print("nothing to resume: every point is finished, failed (see --retry-failed) or still running")
                     return

@@ -158,10 +158,31 @@ def run_local(sweep_dir: Path, ids: list[str], progress: Callable[[str, dict], N
     have = visible_gpus() if gpus else []
     free_slots = [have[i * gpus:(i + 1) * gpus] for i in range(k)] if gpus else [[] for _ in range(k)]
     ex = submitit.LocalExecutor(folder=str(sweep_dir / "jobs"), max_num_timeout=3)
-    todo = list(ids)
+    host = socket.gethostname()
+    claim_driver(sweep_dir)
+    try:
+        _drive_local(sweep_dir, cfg, ex, list(ids), free_slots, host, progress)
+    finally:
+        manifest.update(sweep_dir, lambda m: m.pop("driver", None))
+
+
+def claim_driver(sweep_dir: Path) -> None:
+    """Record this process as the sweep's local driver; BadInput while another live one holds it
+    (two drivers would both submit the pending points)."""
+    def change(m):
+        d = m.get("driver")
+        if d and manifest.job_alive(f"local:{d['pid']}", d.get("host")) is not False and d["pid"] != os.getpid():
+            raise BadInput(f"glasslab sweep (pid {d['pid']} on {d.get('host')}) is still running this sweep: "
+                           f"let it finish, or glasslab sweep cancel {sweep_dir} first")
+        m["driver"] = {"pid": os.getpid(), "host": socket.gethostname()}
+
+    manifest.update(sweep_dir, change)
+
+
+def _drive_local(sweep_dir: Path, cfg: dict, ex, todo: list[str], free_slots: list[list[int]], host: str,
+                 progress: Callable[[str, dict], None] | None) -> None:
     running: dict[str, tuple[Any, list[int]]] = {}
     ended: queue.SimpleQueue = queue.SimpleQueue()
-    host = socket.gethostname()
     while todo or running:
         if todo and manifest.read(sweep_dir).get("cancelled"):
             _mark(sweep_dir, todo, state="cancelled", reason="the sweep was cancelled before it started")
