@@ -40,7 +40,8 @@ def _print_table(m: dict, rows: list[dict]) -> None:
     table.add_column("point", no_wrap=True)
     for a in axes:
         table.add_column(a.rsplit(".", 1)[-1], justify="right", no_wrap=True)
-    for col, just in (("state", "left"), ("step / total", "right"), ("train loss", "right"), ("verdict", "left")):
+    for col, just in (("state", "left"), ("starts", "right"), ("step / total", "right"), ("train loss", "right"),
+                      ("verdict", "left")):
         table.add_column(col, justify=just, no_wrap=True)
     colour = {"finished": "green", "failed": "red", "lost": "red", "interrupted": "yellow", "cancelled": "yellow"}
     for r in rows:
@@ -49,7 +50,8 @@ def _print_table(m: dict, rows: list[dict]) -> None:
         state = r["state"] if r["state"] not in colour else f"[{colour[r['state']]}]{r['state']}[/]"
         step = f"{r['step'] if r['step'] is not None else '-'} / {r['total'] or '-'}"
         loss = f"{r['train_loss']:.4g}" if r["train_loss"] is not None else "-"
-        table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, step, loss, r["verdict"] or "-")
+        table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, str(r["attempts"]), step, loss,
+                      r["verdict"] or "-")
     console = _console()
     console.print(table)
     console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts(rows).items())), highlight=False)

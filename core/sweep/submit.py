@@ -203,9 +203,8 @@ def _drive_local(sweep_dir: Path, cfg: dict, ex, todo: list[str], free_slots: li
         free_slots.append(slot)
         p = manifest.point(manifest.read(sweep_dir), pid)
         if p["state"] in manifest.ACTIVE:  # the job died without saying how it ended
-            code = job._process.returncode if job._process is not None else None
             p = manifest.set_point(sweep_dir, pid, state="interrupted",
-                                   reason=f"the point's process ended without a result (exit {code}: killed?)")
+                                   reason="the point's process ended without a result (killed?)")
         if progress is not None:
             progress(pid, p)
 
