@@ -183,3 +183,19 @@ def test_a_second_local_driver_is_refused_while_the_first_lives(tmp_path):
         other.wait()
     submit.claim_driver(d)  # the first driver is gone: the lease is taken over
     assert manifest.read(d)["driver"]["pid"] == os.getpid()
+
+
+def test_an_sbatch_refusal_is_one_line_and_leaves_the_points_pending(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sbatch = bin_dir / "sbatch"  # a stand-in for Slurm's, refusing as sbatch does for a bad partition
+    sbatch.write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "sweep"
+    res = runner.invoke(app, ["sweep", str(write_preset(tmp_path)), "--grid", "run.seed=0:2", "--executor", "slurm",
+                              "--slurm-partition", "nope", "--out", str(out)])
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1, res.output + res.stderr
+    assert "Invalid partition name" in res.stderr and "nothing was submitted" in res.stderr
+    assert [p["state"] for p in manifest.read(out)["points"]] == ["pending"] * 2
+    assert manifest.read(out)["executor"]["partition"] == "nope"  # kept: fix the cluster, then sweep resume

@@ -15,6 +15,8 @@ CUDA_VISIBLE_DEVICES.  The driver blocks until every point has ended.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import queue
 import re
@@ -134,7 +136,8 @@ def submit_slurm(sweep_dir: Path, ids: list[str]) -> list[str]:
     ex.update_parameters(**params)
     _mark(sweep_dir, ids, state="submitted", reason="", job_id=None)
     try:
-        with ex.batch():
+        # submitit echoes sbatch's stderr on a failure; the error below carries it, once.
+        with contextlib.redirect_stderr(io.StringIO()), ex.batch():
             jobs = [ex.submit(PointJob(sweep_dir, pid, cfg["threads"])) for pid in ids]
     except (FailedJobError, OSError) as err:
         _mark(sweep_dir, ids, state="pending")
