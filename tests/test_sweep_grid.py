@@ -198,4 +198,8 @@ def test_an_sbatch_refusal_is_one_line_and_leaves_the_points_pending(tmp_path, m
     assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1, res.output + res.stderr
     assert "Invalid partition name" in res.stderr and "nothing was submitted" in res.stderr
     assert [p["state"] for p in manifest.read(out)["points"]] == ["pending"] * 2
-    assert manifest.read(out)["executor"]["partition"] == "nope"  # kept: fix the cluster, then sweep resume
+    assert manifest.read(out)["executor"]["partition"] == "nope"
+    res = runner.invoke(app, ["sweep", "resume", str(out), "--slurm-partition", "debug", "--time", "2:00:00"])
+    assert res.exit_code == 1 and "Invalid partition" in res.stderr  # the stand-in refuses every partition
+    cfg = manifest.read(out)["executor"]
+    assert cfg["partition"] == "debug" and cfg["time_min"] == 120 and cfg["cpus_per_run"] == 1

@@ -193,9 +193,12 @@ def register(app: typer.Typer, clean_errors) -> None:
                     print(f"sweep cancelled; {len(jobs)} running point(s) told to stop ({', '.join(jobs) or 'none'}); "
                           f"continue with: glasslab sweep resume {sweep_dir}")
                     return
-                m = mf.read(sweep_dir)
-                if m["executor"]["kind"] == "local":
+                if mf.read(sweep_dir)["executor"]["kind"] == "local":
                     submit.claim_driver(sweep_dir)  # refuses while another glasslab sweep drives it
+                submit.reconfigure(sweep_dir, parallel=parallel, threads=threads, gpus_per_run=gpus_per_run,
+                                   cpus_per_run=cpus_per_run, partition=partition, time_limit=time_limit,
+                                   slurm_extra=slurm_extra)
+                m = mf.read(sweep_dir)
                 ids = submit.to_resubmit(m, retry_failed=retry_failed)
                 if not ids:
                     print("nothing to resume: every point is finished, failed (see --retry-failed) or still running")

@@ -142,8 +142,8 @@ def submit_slurm(sweep_dir: Path, ids: list[str]) -> list[str]:
     except (FailedJobError, OSError) as err:
         _mark(sweep_dir, ids, state="pending")
         last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise RunFailed(f"sbatch refused the sweep ({last}); nothing was submitted: "
-                        f"fix that, then glasslab sweep resume {sweep_dir}") from None
+        raise RunFailed(f"sbatch refused the sweep ({last}); nothing was submitted: fix that, then glasslab sweep "
+                        f"resume {sweep_dir} (it takes --slurm-partition, --time, ... to change them)") from None
     out = [j.job_id for j in jobs]
     _set_job_ids(sweep_dir, dict(zip(ids, out)), host=None)
     return out
@@ -271,6 +271,25 @@ def cancel(sweep_dir: Path) -> list[str]:
             subprocess.run(["scancel", jid], capture_output=True, timeout=60)
         signalled.append(jid)
     return signalled
+
+
+def reconfigure(sweep_dir: Path, **changes) -> dict[str, Any]:
+    """`sweep resume` with executor options: the manifest's settings with these replaced, checked as new."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    m = manifest.read(sweep_dir)
+    cfg = m["executor"]
+    if not changes:
+        return cfg
+    old = {"parallel": cfg.get("parallel"), "threads": cfg.get("threads"), "gpus_per_run": cfg.get("gpus_per_run"),
+           "cpus_per_run": cfg.get("cpus_per_run"), "partition": cfg.get("partition"),
+           "time_limit": str(cfg["time_min"]) if cfg.get("time_min") else None,
+           "slurm_extra": [f"{k}={v}" for k, v in (cfg.get("slurm_extra") or {}).items()] or None,
+           "signal_delay_s": cfg.get("signal_delay_s", 90)}
+    if "cpus_per_run" in changes and "threads" not in changes:
+        old["threads"] = None  # threads follow the new CPU count
+    new = executor_config(cfg["kind"], **{**old, **changes})
+    manifest.update(sweep_dir, lambda m: m.__setitem__("executor", new))
+    return new
 
 
 def reopen(sweep_dir: Path, ids: list[str]) -> None:
