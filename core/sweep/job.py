@@ -109,7 +109,15 @@ class PointJob:
             signal.signal(s, stop)
         self._thread = threading.Thread(target=self._train, name="glasslab-point", daemon=True)
         self._thread.start()
-        self._thread.join()  # interruptible: submitit's USR2 handler runs here, in the main thread
+        try:
+            self._thread.join()  # interruptible: submitit's USR2 handler runs here, in the main thread
+        except Exception as err:
+            # submitit's handler declines to requeue (timed out more than max_num_timeout times)
+            # after checkpoint() saved everything: say so instead of leaving "requeued".
+            if type(err).__name__ == "UncompletedJobError":
+                manifest.set_point(self.sweep_dir, self.point_id, state="interrupted",
+                                   reason=f"not requeued ({err}); glasslab sweep resume continues it")
+            raise
         return self._outcome or {"state": "failed", "reason": "the training thread ended without an outcome"}
 
     def stop(self, reason: str) -> None:
