@@ -128,7 +128,7 @@ SECTIONS: dict[str, type] = {
     "recording": RecordingConfig,
     "run": RunConfig,
 }
-TOP_KEYS = ("description", *SECTIONS)
+TOP_KEYS = ("description", *SECTIONS, "sweep")  # [sweep]: the axes of `glasslab sweep` (core/sweep/grid.py)
 
 # Training-set sizes of the real data sets, so that a preset can be checked
 # (B <= train size) without reading any file.
@@ -211,7 +211,7 @@ def _build_section(section: str, raw: dict, base=None):
 
 
 def from_dict(raw: dict, name: str = "preset") -> Preset:
-    """Validate a parsed TOML document into a Preset."""
+    """Validate a parsed TOML document into a Preset (a [sweep] table is glasslab sweep's, and ignored here)."""
     for key in raw:
         if key not in TOP_KEYS:
             raise BadInput(f"unknown section '{key}'{_suggest(key, TOP_KEYS)}")
