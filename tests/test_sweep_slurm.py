@@ -29,7 +29,9 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
     SIGTERM, then its own restart).  Both restart and resume their stores, with the requeue in
     their events.  Every store ends finished and bitwise equal to the same point run here
     without interruption."""
-    preset = write_preset(tmp_path, **{"run.steps": 1500})
+    # Long enough (a few seconds a point) that both points are still training when the signal and
+    # the requeue arrive, whatever the machine's load: a point that finished first has nothing to preempt.
+    preset = write_preset(tmp_path, **{"run.steps": 6000})
     out = tmp_path / "sweep"
     res = runner.invoke(app, ["sweep", str(preset), "--grid", "model.width=4,8", "--grid", "run.seed=0:2",
                               "--executor", "slurm", "--cpus-per-run", "1", "--time", "10", "--out", str(out)])
@@ -38,9 +40,9 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
     assert len(set(ids)) == 4 and all("_" in j for j in ids)  # one array, one task per point
 
     store, other = out / point(out, 0)["store"], out / point(out, 1)["store"]
-    wait_for("points 000 and 001 to run and commit 8 snapshots",
+    wait_for("points 000 and 001 to run and commit 3 snapshots",
              lambda: [p["state"] for p in manifest(out)["points"][:2]] == ["running"] * 2
-             and snapshots(store) >= 8 and snapshots(other) >= 8)
+             and snapshots(store) >= 3 and snapshots(other) >= 3)
     # scancel delivers the signal at once, then keeps retrying while the job is being requeued
     # ("transitional state"): do not wait for it.
     signal_it = subprocess.Popen(["scancel", "--signal=USR2", ids[0]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -34,10 +34,7 @@ from .. import presets, trajectory
 from ..errors import BadInput, GlasslabError
 from . import manifest
 
-try:  # the store's writer lock: a renewed lease in core/lock.py where glasslab has it (issue 10)
-    from .. import lock as store_lock
-except ImportError:  # before that: core/checkpoint.py's pid lock
-    from .. import checkpoint as store_lock
+from .. import lock as store_lock  # the store's writer lock: a lease its holder renews
 
 
 def job_id() -> str:
@@ -115,6 +112,8 @@ class PointJob:
             # submitit's handler declines to requeue (timed out more than max_num_timeout times)
             # after checkpoint() saved everything: say so instead of leaving "requeued".
             if type(err).__name__ == "UncompletedJobError":
+                if (self._outcome or {}).get("state") in manifest.DONE:
+                    return self._outcome  # the run ended before the signal: nothing was preempted
                 manifest.set_point(self.sweep_dir, self.point_id, state="interrupted",
                                    reason=f"not requeued ({err}); glasslab sweep resume continues it")
             raise
