@@ -76,8 +76,10 @@ async def to_the_runs_screen(pilot, rows: int):
     """r, then wait until the runs screen lists `rows` runs; returns (screen, its table)."""
     await press(pilot, "r")
     screen = pilot.app.get_screen("runs")
+    # A screen is composed when it is first shown, some ms after the key: its table exists only then.
+    await wait_for(pilot, lambda: pilot.app.screen is screen and screen.query(DataTable), what="the runs screen")
     table = screen.query_one(DataTable)
-    await wait_for(pilot, lambda: pilot.app.screen is screen and table.row_count == rows, what="the runs listed")
+    await wait_for(pilot, lambda: table.row_count == rows, what="the runs listed")
     return screen, table
 
 

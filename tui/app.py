@@ -20,8 +20,9 @@ from textual.widgets import Input
 
 from glasslab.core.presets import Preset
 
-from .console import heap, session
+from .console import crash, heap, session
 from .console.commands import PresetsAndRuns
+from .console.resumable import continue_step
 from .console.messages import PresetChosen, PresetPicked, ResumeRun, RunEnded, RunPicked
 from .console.screens.confirm_quit import ConfirmQuit
 from .console.screens.dynamics_dialog import DynamicsDialog
@@ -55,6 +56,7 @@ class GlasslabApp(App):
         self.presets_dir = Path(presets_dir) if presets_dir is not None else None
         self.autostart = autostart
         self._quit_when_stopped = False
+        self.exit_lines: list[str] = []  # printed on stderr once the terminal is given back (see run_console)
 
     def on_mount(self) -> None:
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
@@ -111,6 +113,19 @@ class GlasslabApp(App):
         await self.action_show("live")
         self.live.action_dynamics()
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Any unhandled exception: the traceback goes to a log file, the exit to one line and code 1."""
+        try:
+            log = crash.write_log(error, self.out_dir)
+            line = crash.crash_line(error, log)
+        except OSError as err:  # nowhere to write: the line says so, Textual's traceback stays
+            line = f"glasslab: error: the console failed ({type(error).__name__}: {error}); no log: {err}"
+            log = None
+        super()._handle_exception(error)  # sets the exit code to 1, closes the app, keeps the error for Pilot
+        if log is not None:
+            self._exit_renderables.clear()  # the traceback is in the log: no screenful of it
+        self.exit_lines.append(line)
+
     def on_key(self, event: events.Key) -> None:
         """Typeahead: a key that reached a widget before the focus moved goes to the new focus.
 
@@ -120,6 +135,8 @@ class GlasslabApp(App):
         has the focus now never lets its own keys bubble, so a printable key
         here while an Input has the focus was typed ahead for it.
         """
+        if not self.screen_stack:  # a key pressed before the first screen is up: nothing to route it to
+            return
         if event.is_printable and isinstance(self.focused, Input):
             event.stop()
             self.focused.post_message(events.Key(event.key, event.character))
@@ -143,6 +160,8 @@ class GlasslabApp(App):
 
     def on_run_ended(self, message: RunEnded) -> None:
         if self._quit_when_stopped:
+            if message.path is not None:
+                self.exit_lines.append(stopped_line(message.path, message.status))
             self.exit()
 
     # -- quitting ----------------------------------------------------------------------------
@@ -162,6 +181,26 @@ class GlasslabApp(App):
                 self.exit()
 
         self.push_screen(ConfirmQuit(), answered)
+
+
+def stopped_line(path: Path, status: str) -> str:
+    """What the console prints on exit for a run it ended by quitting: where it stopped, how to go on."""
+    step = continue_step(path)
+    if status == "interrupted":
+        at = f" at step {step:,}" if step is not None else ""
+        return f"glasslab: stopped {path}{at}; continue with: glasslab resume {path}"
+    return f"glasslab: {path} {status}"
+
+
+def run_console(app: GlasslabApp, **run_options) -> int:
+    """Run the console; afterwards print a line per run it stopped and, if it failed, the line that
+    names the log with the traceback.  Returns the exit code (0, or 1 after an unhandled exception)."""
+    import sys
+
+    app.run(**run_options)
+    for line in app.exit_lines:
+        print(line, file=sys.stderr, flush=True)
+    return app.return_code or 0
 
 
 def make_app(out_dir: str | Path = "runs", presets_dir: str | Path | None = None,

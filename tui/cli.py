@@ -287,9 +287,11 @@ def open_console(out: Path, autostart=None, data_dir: str | None = None, downloa
     """Run the Textual app; imported here so that headless commands never import textual."""
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
-    from glasslab.tui.app import make_app
+    from glasslab.tui.app import make_app, run_console
 
-    make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download).run()
+    code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download))
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

@@ -38,6 +38,9 @@ def find_presets(presets_dir: Path | None) -> dict[str, Path]:
 
 class PresetsScreen(Screen):
     CSS_PATH = "presets_screen.tcss"
+    # The list, not the filter (the first focusable widget), has the focus from the first frame:
+    # keys pressed while the console starts (r, p, l ...) are commands, not filter text.
+    AUTO_FOCUS = "#preset-list"
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("s", "start", "Start"),
@@ -85,7 +88,7 @@ class PresetsScreen(Screen):
         if ol.option_count:
             ol.highlighted = 0
         else:
-            self.query_one(PresetDetails).show("no preset matches", "", None, None, "")
+            self.query_one(PresetDetails).show_nothing(f"no preset matches {text.strip()!r}")
 
     def _label(self, name: str) -> Text:
         label = Text(name)

@@ -38,7 +38,13 @@ class PresetDetails(VerticalScroll):
     def compose(self):
         yield Static("", id="preset-details-text")
 
+    def show_nothing(self, why: str) -> None:
+        """No preset to show (the filter matches none): say so, and how to get the list back."""
+        self.query_one(Static).update(Text.assemble((why, "bold"), "\n\nesc clears the filter"))
+
     def show(self, name: str, path: str, preset: Preset | None, summary, error: str = "") -> None:
+        if preset is None and not error:
+            raise ValueError(f"show({name!r}) needs a preset or the reason it does not load")
         head = Text(name, style="bold")
         body: list = [head]
         if preset is not None and preset.description:
