@@ -58,14 +58,16 @@ class GlasslabApp(App):
         self._quit_when_stopped = False
         self.exit_lines: list[str] = []  # printed on stderr once the terminal is given back (see run_console)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
         self.install_screen(LiveScreen(self.out_dir, **self.data_options), "live")
         self.install_screen(RunsScreen(self.out_dir), "runs")
         # Built once and kept: composing and styling the help afresh took 70-350 ms per `?`
         # (measured with the benchmark's frame clock), a reused screen opens in ~30 ms.
         self.install_screen(HelpScreen(self.key_groups()), "help")
-        self.push_screen("presets")
+        # Awaited: keys typed while the console starts wait in the queue until the browser is up,
+        # with the focus on its list, instead of acting on the bare default screen beneath it.
+        await self.push_screen("presets")
         self.set_timer(0.5, heap.settle)  # once the first screen is drawn (see console/heap.py)
         if self.autostart is not None:
             self.post_message(PresetChosen(self.autostart))
@@ -126,6 +128,13 @@ class GlasslabApp(App):
             self._exit_renderables.clear()  # the traceback is in the log: no screenful of it
         self.exit_lines.append(line)
 
+    async def on_event(self, event: events.Event) -> None:
+        # A key read before the first screen is up, or after the last has gone (typed while the
+        # console starts or closes), has nothing to go to: Textual would raise ScreenStackError.
+        if isinstance(event, events.Key) and not self.screen_stack:
+            return
+        await super().on_event(event)
+
     def on_key(self, event: events.Key) -> None:
         """Typeahead: a key that reached a widget before the focus moved goes to the new focus.
 
@@ -135,8 +144,6 @@ class GlasslabApp(App):
         has the focus now never lets its own keys bubble, so a printable key
         here while an Input has the focus was typed ahead for it.
         """
-        if not self.screen_stack:  # a key pressed before the first screen is up: nothing to route it to
-            return
         if event.is_printable and isinstance(self.focused, Input):
             event.stop()
             self.focused.post_message(events.Key(event.key, event.character))
