@@ -44,6 +44,7 @@ class GlasslabApp(App):
         Binding("l", "show('live')", "Live"),
         Binding("r", "show('runs')", "Runs"),
         Binding("question_mark", "help", "Help"),
+        Binding("h", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]

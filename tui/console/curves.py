@@ -124,6 +124,9 @@ class RunCurves:
                 device=a.get("device", ""), n_params=int(a.get("n_params", 0)),
                 train_size=int(a.get("train_size", 0)), dynamics=dict(preset.get("dynamics", {})),
                 snapshot_steps=[int(s) for s in a.get("snapshot_grid", steps)])
+        # The t_w the engine measured live (indices into the grid): the same rule picks the curves
+        # shown for a live run, an opened one and a continued one.
+        c.online_tw = [c.snapshot_steps[i] for i in a.get("waiting_times", []) if 0 <= i < len(c.snapshot_steps)]
         loss_steps, loss_values = traj.loss()
         c.loss_steps, c.loss_values = [int(s) for s in loss_steps], [float(v) for v in loss_values]
         ev = traj.evals()

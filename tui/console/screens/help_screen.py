@@ -30,9 +30,22 @@ def bindings_table(groups: list[tuple[str, list]]) -> Table:
     return table
 
 
+# What the plots show, two lines each (SCIENCE.md has the definitions and the papers).
+PLOTS = Text.assemble(
+    ("The plots\n", "bold underline"),
+    ("loss vs t", "bold"), ": train and test loss at the snapshots against the step t (log-log; y toggles a\n"
+    "  linear loss).  A falling test loss with a flat train loss is the network learning, not memorising.\n",
+    ("Delta(t_w, t_w+t)", "bold"), ": mean squared distance the weights move between the waiting time t_w and\n"
+    "  t_w + t, one curve per t_w (the legend).  Curves that shift right with t_w: the run ages.\n",
+    ("D vs t", "bold"), ": the noise strength D, the variance of the per-sample loss gradients around their mean\n"
+    "  ([BJ18]).  Where Delta/D(t_w) collapses the t_w curves the motion is diffusion, not aging.\n",
+    ("| and x", "bold"), ": a dynamics switch (d), numbered in step order: a vertical line at its step on the\n"
+    "  loss and D plots, an x on each Delta curve at the lag t = step - t_w where it happened.\n")
+
+
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = "dialogs.tcss"
-    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", priority=True)]
+    BINDINGS = [Binding("escape,question_mark,h,q", "close", "Close", priority=True)]
 
     def __init__(self, groups: list[tuple[str, list]]) -> None:
         super().__init__()
@@ -41,6 +54,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help"):
             yield Static("glasslab console: keys", classes="dialog-title")
+            yield Static(PLOTS, id="help-plots")
             yield Static(bindings_table(self.groups), id="help-keys")
             yield Static("ctrl+p opens the command palette: presets, runs and actions by name. "
                          "esc/?/q closes this help.", classes="dialog-hint")

@@ -29,11 +29,14 @@ from ..widgets.preset_details import PresetDetails
 from .start_dialog import StartDialog
 
 
+FIRST = "quickstart"  # listed (and selected) first: the preset a new user should start with
+
+
 def find_presets(presets_dir: Path | None) -> dict[str, Path]:
-    """name -> file: the given folder only, or presets.available() (./presets shadows the shipped ones)."""
-    if presets_dir is None:
-        return presets.available()
-    return {p.stem: p for p in sorted(Path(presets_dir).glob("*.toml"))}
+    """name -> file: the given folder only, or presets.available() (./presets shadows the shipped ones);
+    the quickstart first, then by name."""
+    found = presets.available() if presets_dir is None else {p.stem: p for p in Path(presets_dir).glob("*.toml")}
+    return dict(sorted(found.items(), key=lambda item: (item[0] != FIRST, item[0])))
 
 
 class PresetsScreen(Screen):
@@ -45,6 +48,10 @@ class PresetsScreen(Screen):
         Binding("slash", "filter", "Filter"),
         Binding("s", "start", "Start"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
+        Binding("g", "move_to(0)", "First", show=False),
+        Binding("G", "move_to(-1)", "Last", show=False),
     ]
 
     class Summarized(Message):
@@ -79,14 +86,18 @@ class PresetsScreen(Screen):
     def _fill(self, text: str) -> None:
         words = text.lower().split()
         ol = self.query_one(OptionList)
+        keep = self.selected if ol.option_count else None
         ol.clear_options()
         for name in self.paths:
             preset, error = self.load(name)
             hay = f"{name} {preset.description if preset else ''}".lower()
             if all(w in hay for w in words):
                 ol.add_option(Option(self._label(name), id=name))
-        if ol.option_count:
-            ol.highlighted = 0
+        if ol.option_count:  # the selection stays where it was when the filter still lists it
+            try:
+                ol.highlighted = ol.get_option_index(keep) if keep is not None else 0
+            except Exception:  # OptionDoesNotExist: filtered out
+                ol.highlighted = 0
         else:
             self.query_one(PresetDetails).show_nothing(f"no preset matches {text.strip()!r}")
 
@@ -170,6 +181,16 @@ class PresetsScreen(Screen):
     def action_filter(self) -> None:
         # Focus now, not after a refresh: the keys typed right after / must land in the filter.
         self.set_focus(self.query_one("#preset-filter", Input))
+
+    def action_move(self, by: int) -> None:
+        ol = self.query_one(OptionList)
+        if ol.option_count:
+            ol.highlighted = min(max((ol.highlighted or 0) + by, 0), ol.option_count - 1)
+
+    def action_move_to(self, index: int) -> None:
+        ol = self.query_one(OptionList)
+        if ol.option_count:
+            ol.highlighted = index % ol.option_count
 
     def action_clear_filter(self) -> None:
         self.query_one("#preset-filter", Input).value = ""
