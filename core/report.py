@@ -78,6 +78,10 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         "last_step": int(steps[-1]),
         "dynamics": t.preset.get("dynamics", {}).get("kind"),
         "final": {k: _clean(v[-1]) for k, v in ev.items()},
+        # The dynamics switches: a verdict on a run that changed its dynamics must name them.
+        "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
+                      "new": e.get("new", {}).get("kind", "?")}
+                     for e in t.events if e.get("kind") == "dynamics_changed"],
     }
     try:
         out["analysis"] = analysis.analyze(steps, mats["msd"], D=D, overlap=mats["overlap"],

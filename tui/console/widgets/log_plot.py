@@ -95,6 +95,7 @@ class LogPlot(PlotextPlot):
         self._points: list[tuple[np.ndarray, np.ndarray]] = []
         self._labels = 0  # legend entries of the current frame
         self.log_y = self.LOG_Y
+        self.limits: tuple | None = None  # ((x0, x1), (y0, y1)) of the last frame, plot coordinates
         self.render_cost = 0.0  # seconds the last rebuild took, strips included (the live screen paces by it)
 
     # -- data in -------------------------------------------------------------
@@ -167,6 +168,7 @@ class LogPlot(PlotextPlot):
             y1 += (y1 - y0) * self._labels / (rows - self._labels)
         plt.ylim(y0, y1)
         plt.yticks(ticks, labels)
+        self.limits = ((x0, x1), (y0, y1))
         for x, text in self._switch_labels:
             plt.text(text, x, y1, color=MARKER_COLOR, alignment="center")
 
