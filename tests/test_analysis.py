@@ -364,3 +364,15 @@ def test_the_analysis_table_names_each_figure_and_says_when_a_fit_hit_its_bound(
     tau_row = next(line for line in text.splitlines() if "tau_e (steps) by t_w" in line)
     assert "t_w 10: " in tau_row and "t_w 12: " in tau_row  # the keys say they are t_w
     assert "sgd -> langevin at step 3,000" in text and "switched its dynamics" in text
+
+
+def test_overlay_labels_say_what_differs_and_the_dynamics_a_run_went_through():
+    from glasslab.tui.figure import run_labels
+
+    sgd = {"name": "quickstart", "dynamics": {"kind": "sgd", "lr": 0.5, "temperature": 0.0}, "run": {"device": "cpu"}}
+    hot = {"name": "quickstart", "dynamics": {"kind": "sgd", "lr": 0.1, "temperature": 0.0}, "run": {"device": "cuda"}}
+    switched = [{"kind": "dynamics_changed", "step": 100, "new": {"kind": "langevin"}},
+                {"kind": "dynamics_changed", "step": 900, "new": {"kind": "sgd"}}]
+    assert run_labels(["a", "b"], [sgd, hot], [[], []]) == ["a (lr=0.5)", "b (lr=0.1)"]
+    assert run_labels(["a", "b"], [sgd, sgd], [[], switched]) == ["a (sgd)", "b (sgd -> langevin -> sgd)"]
+    assert run_labels(["a", "b"], [sgd, sgd], [[], []]) == ["a", "b"]  # the store names tell them apart

@@ -362,8 +362,8 @@ async def test_open_a_finished_run_and_overlay_two(tmp_path):
     app = make_app(out_dir=out)
     async with app.run_test(size=SIZE) as pilot:
         screen, table = await to_the_runs_screen(pilot, 2)
-        await wait_for(pilot, lambda: "…" not in list(table.get_column_at(5)), what="the verdicts")
-        verdicts = {key: table.get_cell(key, table.ordered_columns[-1].key) for key in screen.rows}
+        await wait_for(pilot, lambda: "…" not in [str(v) for v in table.get_column_at(5)], what="the verdicts")
+        verdicts = {key: str(table.get_cell(key, table.ordered_columns[-1].key)) for key in screen.rows}
         assert verdicts == {str(over): "aging", str(under): "no aging (TTI)"}
         await press(pilot, "enter")  # the newest run (under) is first
         await wait_for(pilot, lambda: str(under) in screen.curves, what="the store to load")
