@@ -423,3 +423,23 @@ async def test_command_palette_finds_presets_runs_and_actions(tmp_path):
         assert list(runs.shown) == [str(over)]
         await palette("Live run")
         assert app.screen is app.live
+
+
+async def test_the_analysis_of_an_opened_run_is_in_the_console(tmp_path):
+    """Issue 12, item 21: mu, the slopes, tau_e and the verdict of a run, not only in `glasslab analyze`."""
+    out = tmp_path / "runs"
+    over, _ = two_stores(out)
+    app = make_app(out_dir=out)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, table = await to_the_runs_screen(pilot, 2)
+        await press(pilot, "down", "enter")  # the aging run (listed second)
+        await wait_for(pilot, lambda: str(over) in screen.curves, what="the store to load")
+        await press(pilot, "a")
+        pane = screen.query_one("#runs-analysis-text", Static)
+        await wait_for(pilot, lambda: "verdict" in text_of(pane), what="the analysis")
+        shown = text_of(pane)
+        for words in ("mu, all t_w", "late third of t_w (verdict)", "dynamics switches", "sgd -> langevin at step 800"):
+            assert words in shown, words
+        assert not screen.query_one("#runs-plots").display
+        await press(pilot, "a")
+        await wait_for(pilot, lambda: screen.query_one("#runs-plots").display, what="the plots back")

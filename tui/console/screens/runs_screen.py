@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -84,22 +85,36 @@ def verdict_text(r: RunRow, verdict: str) -> Text:
     return Text(verdict)
 
 
-def verdict_of(path: Path) -> str:
-    """glasslab.core.analysis's verdict label for a stored run, or '-' when there is none to give."""
-    try:
-        from glasslab.core.analysis import analyze
-    except ImportError:  # the analysis module is not part of this checkout yet
-        return "-"
+def analysis_of(path: Path, n_boot: int = 200) -> dict:
+    """core.analysis of a stored run from the matrices the store holds (msd, overlap, D), shaped like
+    core.report.analyze_store's result ("analysis", or "analysis_error"; "switches", "status").  The
+    table's verdict and the analysis pane both come from here, so they cannot disagree."""
+    from glasslab.core.analysis import analyze
+
     t = trajectory.Trajectory.open(path)
+    out = {"run": str(path), "name": t.attrs.get("name"), "status": t.status,
+           "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
+                         "new": e.get("new", {}).get("kind", "?")}
+                        for e in t.events if e.get("kind") == "dynamics_changed"]}
     msd = t.array("msd")
     if msd is None:
-        return "-"
+        out["analysis"], out["analysis_error"] = None, "this store has no Delta matrix (msd)"
+        return out
     n = t.n_snapshots
+    overlap = t.array("overlap")
     try:
-        result = analyze(t.steps, msd[:, :n], D=t.array("observables/D"), train_loss=t.evals()["train_loss"])
-    except BadInput:  # too few waiting times with data yet
-        return "-"
-    label = result.get("verdict", {}).get("label", "-")
+        out["analysis"] = analyze(t.steps, msd[:, :n], D=t.array("observables/D"),
+                                  overlap=None if overlap is None else overlap[:n, :n],
+                                  train_loss=t.evals()["train_loss"], n_boot=n_boot)
+    except BadInput as err:  # too few waiting times with data yet
+        out["analysis"], out["analysis_error"] = None, str(err)
+    return out
+
+
+def verdict_of(path: Path) -> str:
+    """core.analysis's verdict label for a stored run (shortened for the table), or '-'."""
+    a = analysis_of(path).get("analysis")
+    label = a["verdict"]["label"] if a else "-"
     return SHORT_VERDICT.get(label, label)
 
 
@@ -110,6 +125,7 @@ class RunsScreen(Screen):
         Binding("o", "overlay", "Overlay"),
         Binding("c", "resume", "Continue"),
         Binding("y", "loss_scale", "Loss log/lin"),
+        Binding("a", "analysis", "Analysis"),
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
         Binding("g", "move_to(0)", "First", show=False),
@@ -125,6 +141,11 @@ class RunsScreen(Screen):
         def __init__(self, key: str, verdict: str) -> None:
             super().__init__()
             self.key, self.verdict = key, verdict
+
+    class Analyzed(Message):
+        def __init__(self, key: str, result: dict) -> None:
+            super().__init__()
+            self.key, self.result = key, result
 
     class Loaded(Message):
         def __init__(self, key: str, curves: RunCurves) -> None:
@@ -145,6 +166,7 @@ class RunsScreen(Screen):
         table.add_columns("", "run", "preset", "status", "steps", "verdict")
         yield table
         yield Static("enter opens a run, o overlays it", id="runs-legend")
+        yield VerticalScroll(Static("", id="runs-analysis-text"), id="runs-analysis")
         yield PlotPanel(id="runs-plots")
         yield Footer()
 
@@ -278,6 +300,40 @@ class RunsScreen(Screen):
         table = self.query_one(DataTable)
         if table.row_count:
             table.move_cursor(row=index % table.row_count)
+
+    def action_analysis(self) -> None:
+        """The analysis of the opened (or highlighted) run in place of the plots, as `glasslab analyze`
+        prints it; a again goes back to the plots."""
+        pane = self.query_one("#runs-analysis")
+        if pane.display:
+            pane.display = False
+            self.query_one(PlotPanel).display = True
+            return
+        key = next(iter(self.shown)) if len(self.shown) == 1 else self.highlighted
+        if key is None:
+            return
+        self.query_one("#runs-analysis-text", Static).update(f"analysing {Path(key).stem} ...")
+        pane.display = True
+        self.query_one(PlotPanel).display = False
+        self._analyze(key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-analysis")
+    def _analyze(self, key: str) -> None:
+        self.post_message(self.Analyzed(key, analysis_of(Path(key))))
+
+    def on_runs_screen_analyzed(self, message: Analyzed) -> None:
+        from rich.table import Table
+
+        from glasslab.tui.analysis_table import analysis_rows
+
+        r = message.result
+        table = Table(title=f"{Path(message.key).stem} ({r['status']}): the aging analysis", show_header=False,
+                      title_justify="left", box=None, padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for label, value in analysis_rows(r):
+            table.add_row(label, value)
+        self.query_one("#runs-analysis-text", Static).update(table)
 
     def action_loss_scale(self) -> None:
         self.query_one(PlotPanel).toggle_loss_scale()
