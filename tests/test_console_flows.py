@@ -443,3 +443,29 @@ async def test_the_analysis_of_an_opened_run_is_in_the_console(tmp_path):
         assert not screen.query_one("#runs-plots").display
         await press(pilot, "a")
         await wait_for(pilot, lambda: screen.query_one("#runs-plots").display, what="the plots back")
+
+
+async def test_the_dynamics_dialog_starts_each_kind_from_the_presets_values(tmp_path):
+    """Issue 12, item 11: back from Langevin to SGD kept momentum 0 and T = 1e-5."""
+    from textual.widgets import RadioButton
+
+    app = make_app(out_dir=tmp_path / "runs")
+    preset = {"kind": "sgd", "lr": 0.5, "batch_size": 100, "momentum": 0.5, "temperature": 0.0}
+    now = {**preset, "kind": "langevin", "momentum": 0.0, "temperature": 1e-5}
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(DynamicsDialog(now, lambda changes: None, preset))
+        await wait_for(pilot, lambda: isinstance(app.screen, DynamicsDialog) and app.screen.query("#dyn-lr"),
+                       what="the dialog")
+        dialog = app.screen
+
+        def fields() -> dict:
+            return {k: dialog.query_one(f"#dyn-{k}", Input).value for k in ("lr", "temperature", "momentum")}
+
+        assert fields() == {"lr": "0.5", "temperature": "1e-05", "momentum": "0"}  # the run as it is
+        dialog.query_one("#kind-sgd", RadioButton).value = True
+        await wait_for(pilot, lambda: fields()["momentum"] == "0.5", what="the preset's SGD values")
+        assert fields() == {"lr": "0.5", "temperature": "0", "momentum": "0.5"}
+        assert "preset's values" in text_of(dialog.query_one("#dyn-source", Static))
+        dialog.query_one("#kind-langevin", RadioButton).value = True
+        await wait_for(pilot, lambda: fields()["momentum"] == "0", what="Langevin's values")
+        assert fields()["temperature"] == "1e-05"  # the preset has no T: the run's

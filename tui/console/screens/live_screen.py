@@ -197,7 +197,7 @@ class LiveScreen(Screen):
         if not self.running or self.session is None:
             self.notify("No run is training: start one to switch its dynamics.", severity="warning")
             return
-        self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch))
+        self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch, self.curves.preset_dynamics))
 
     def _switch(self, changes: dict) -> None:
         """Called by the dialog; BadInput goes back to it as a one-line error."""
