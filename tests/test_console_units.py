@@ -286,3 +286,16 @@ def test_the_quickstart_is_listed_first():
     from glasslab.tui.console.screens.presets_screen import find_presets
 
     assert next(iter(find_presets(None))) == "quickstart"
+
+
+def test_the_details_pane_shows_only_the_fields_that_apply_with_their_comments():
+    from glasslab.core import presets
+    from glasslab.tui.console.widgets.preset_details import resolved_lines
+
+    resnet = resolved_lines(presets.load("bj18-resnet18-cifar100")).plain
+    assert 'name = "cifar100"' in resnet and "classes =" not in resnet  # C = 100 comes from the data set
+    assert "width =" not in resnet and "depth =" not in resnet and "stiffness" not in resnet
+    assert 'norm = "batch"  # norm layer of resnet18' in resnet  # the comment `presets show` prints
+    assert "temperature" not in resnet and "momentum = 0.5" in resnet
+    quick = resolved_lines(presets.load("quickstart")).plain
+    assert "classes = " in quick and "width = " in quick and "norm =" not in quick
