@@ -299,3 +299,15 @@ def test_the_details_pane_shows_only_the_fields_that_apply_with_their_comments()
     assert "temperature" not in resnet and "momentum = 0.5" in resnet
     quick = resolved_lines(presets.load("quickstart")).plain
     assert "classes = " in quick and "width = " in quick and "norm =" not in quick
+
+
+def test_presets_list_piped_keeps_every_name_whole():
+    from glasslab.tui.cli import app
+
+    res = CliRunner().invoke(app, ["presets", "list"])
+    assert res.exit_code == 0
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["name", "model", "data", "set", "dynamics", "N", "P", "data"]
+    names = {line.split()[0] for line in lines[1:] if line and ":" not in line.split()[0]}
+    assert {"bj18-toy-cifar10-under", "bj18-resnet18-cifar100", "quickstart"} <= names
+    assert "…" not in res.stdout and "─" not in res.stdout
