@@ -469,3 +469,26 @@ async def test_the_dynamics_dialog_starts_each_kind_from_the_presets_values(tmp_
         dialog.query_one("#kind-langevin", RadioButton).value = True
         await wait_for(pilot, lambda: fields()["momentum"] == "0", what="Langevin's values")
         assert fields()["temperature"] == "1e-05"  # the preset has no T: the run's
+
+
+async def test_the_start_dialog_says_the_data_is_missing_and_offers_a_folder_or_a_download(tmp_path, monkeypatch):
+    """Issue 12, item 10: a preset without its data started anyway and failed 10 s later."""
+    from textual.widgets import Checkbox
+
+    from glasslab.tui.console.screens import start_dialog
+
+    monkeypatch.setattr(start_dialog, "reachable", lambda host, timeout=2.0: False)  # as offline
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.select("bj18-smallnet-cifar10")
+        await press(pilot, "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog) and app.screen.query("#start-download"),
+                       what="the start dialog")
+        dialog = app.screen
+        assert "data cifar10 is missing here" in text_of(dialog.query_one("#start-data-missing", Static))
+        box = dialog.query_one("#start-download", Checkbox)
+        await wait_for(pilot, lambda: "no network" in str(box.label), what="the network check")
+        assert box.disabled  # no download offered where it cannot work
+        await press(pilot, "enter")
+        await wait_for(pilot, lambda: "either" in text_of(dialog.query_one("#dialog-error", Static)), what="the refusal")
+        assert app.screen is dialog and not app.live.running

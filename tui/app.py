@@ -152,6 +152,7 @@ class GlasslabApp(App):
     # -- app-wide messages ----------------------------------------------------------------
     async def on_preset_chosen(self, message: PresetChosen) -> None:
         live = await self.action_show("live")
+        live.download = self.data_options["download"] or message.download  # ticked in the start dialog
         live.start(message.preset)
 
     async def on_preset_picked(self, message: PresetPicked) -> None:

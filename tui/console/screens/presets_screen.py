@@ -26,7 +26,7 @@ from glasslab.core.errors import BadInput
 
 from ..messages import PresetChosen
 from ..widgets.preset_details import PresetDetails
-from .start_dialog import StartDialog
+from .start_dialog import StartChoice, StartDialog
 
 
 FIRST = "quickstart"  # listed (and selected) first: the preset a new user should start with
@@ -213,8 +213,8 @@ class PresetsScreen(Screen):
             return
         from glasslab.core.run import available_devices
 
-        def chosen(result: presets.Preset | None) -> None:
+        def chosen(result: StartChoice | None) -> None:
             if result is not None:
-                self.post_message(PresetChosen(result))
+                self.post_message(PresetChosen(result.preset, download=result.download))
 
-        self.app.push_screen(StartDialog(preset, available_devices()), chosen)
+        self.app.push_screen(StartDialog(preset, available_devices(), self.app.data_options["data_dir"]), chosen)
