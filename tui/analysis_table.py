@@ -54,7 +54,7 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
         rows.append(("slope d log Delta / d log t, late third of t_w (verdict)", _pm(s["slope"], s["slope_err"])))
     dc = a.get("diffusion_collapse")
     if dc:
-        rows.append(("Delta/D collapse (cost ratio)", _g(dc["ratio"], ".3f") + "  (< 1: dividing by D collapses)"))
+        rows.append(("Delta/D collapse (cost ratio)", _g(dc["ratio"], ".3g") + "  (< 1: dividing by D collapses)"))
     rel = a.get("relaxation")
     if rel and rel.get("tw"):
         pairs = [f"t_w {int(tw):,}: {_g(te, '.3g')}" for tw, te in zip(rel["tw"], rel["tau_e"]) if te is not None][:6]

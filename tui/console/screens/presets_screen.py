@@ -102,7 +102,7 @@ class PresetsScreen(Screen):
             self.query_one(PresetDetails).show_nothing(f"no preset matches {text.strip()!r}")
 
     def _label(self, name: str) -> Text:
-        label = Text(name)
+        label = Text(name, no_wrap=True, overflow="ellipsis")  # one row per preset in a narrow list
         s = self.summaries.get(name)
         if s is not None and s.error:
             label.append("  malformed", "bold red")

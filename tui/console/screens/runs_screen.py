@@ -329,8 +329,8 @@ class RunsScreen(Screen):
         r = message.result
         table = Table(title=f"{Path(message.key).stem} ({r['status']}): the aging analysis", show_header=False,
                       title_justify="left", box=None, padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        table.add_column(style="bold", max_width=30)  # long labels wrap, the numbers keep the room
+        table.add_column(ratio=1)
         for label, value in analysis_rows(r):
             table.add_row(label, value)
         self.query_one("#runs-analysis-text", Static).update(table)

@@ -26,8 +26,8 @@ from ..curves import RunCurves
 # 69) and in 16 (bright cyan, magenta, yellow, green, red, blue): tests/test_console_units.py.
 PALETTE = ((0, 215, 255), (255, 95, 255), (255, 215, 0), (95, 215, 95), (255, 95, 95), (95, 135, 255))
 # Without colour (NO_COLOR) every curve is grey: each slot then gets its own marker instead.
-MARKERS = ("braille", "•", "+", "x", "o", "*")
-MARKER_COLOR = (255, 95, 95)
+MARKERS = ("braille", "•", "+", "o", "*", "#")  # not x: that marks a switch
+MARKER_COLOR = (230, 230, 230)  # a switch: no curve colour (254 and bright white)
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 

@@ -108,5 +108,7 @@ class PresetDetails(VerticalScroll):
                 data.append(f": {summary.data_fix}")
             body.append(data)
         body.append(Text(""))
-        body.append(resolved_lines(preset))
+        for line in resolved_lines(preset).split("\n"):  # one row per field: a long comment is cut, not wrapped
+            line.no_wrap, line.overflow = True, "ellipsis"
+            body.append(line)
         self.query_one(Static).update(Group(*body))
