@@ -492,3 +492,14 @@ async def test_the_start_dialog_says_the_data_is_missing_and_offers_a_folder_or_
         await press(pilot, "enter")
         await wait_for(pilot, lambda: "either" in text_of(dialog.query_one("#dialog-error", Static)), what="the refusal")
         assert app.screen is dialog and not app.live.running
+
+
+async def test_help_explains_the_plots_and_the_switch_marks(tmp_path):
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "h")  # the second help key
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.query("#help-plots"),
+                       what="the help")
+        shown = text_of(app.screen.query_one("#help-plots", Static))
+        for words in ("loss vs t", "Delta(t_w, t_w+t)", "waiting time t_w", "noise strength D", "dynamics switch"):
+            assert words in shown, words
