@@ -61,8 +61,10 @@ async def fuzz(pilot, rng: random.Random, seconds: float) -> int:
             size = Size(*rng.choice(SIZES))
             app._driver._size = size
             app.post_message(events.Resize(size, size))
-        for _ in range(rng.randint(1, 4)):  # bursts: a person's fast typing, or a paste
-            key = rng.choice(KEYS)
+        burst = [rng.choice(KEYS) for _ in range(rng.randint(1, 4))]  # a person's fast typing, or a paste
+        if rng.random() < 0.15:  # a search: / and a word (the filter, the palette's query)
+            burst = ["slash"] + [rng.choice(LETTERS) for _ in range(rng.randint(1, 4))]
+        for key in burst:
             app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
             sent += 1
         await pilot.pause(0.01)
@@ -89,8 +91,8 @@ async def fuzz_every_screen(tmp_path: Path, seed: int, training: bool) -> None:
             await press(pilot, "escape", "escape", SCREEN_KEYS[name])
             sent = await fuzz(pilot, rng, SECONDS_PER_SCREEN)
             assert sent, "no key was sent"  # how many depends on the machine's load: tens here
-            assert await answers(app), f"the console hangs after fuzzing the {name} screen (seed {seed})"
             assert app.is_running and app.return_code is None, f"the console ended (seed {seed}, {name})"
+            assert await answers(app), f"the console hangs after fuzzing the {name} screen (seed {seed})"
         if training:
             assert app.live.curves.step > 0
         app.live.stop("end of the fuzz")
