@@ -132,7 +132,9 @@ async def test_a_filter_that_matches_nothing_says_so_and_the_console_goes_on(tmp
         await wait_for(pilot, lambda: option_ids(app) == [], what="an empty list")
         await pilot.pause(0.1)
         assert "no preset matches 'zzz'" in text_of(screen.query_one(PresetDetails).query_one(Static))
-        await press(pilot, "enter", "s")  # back to the (empty) list; s has nothing to start
+        await press(pilot, "enter")  # back to the (empty) list
+        await wait_for(pilot, lambda: app.focused is screen.query_one(OptionList), what="the list to have the focus")
+        await press(pilot, "s")  # nothing to start
         await wait_for(pilot, lambda: any("No preset selected" in str(n.message) for n in app._notifications),
                        what="the notice")
         assert app.is_running and app.screen is screen

@@ -311,3 +311,17 @@ def test_presets_list_piped_keeps_every_name_whole():
     names = {line.split()[0] for line in lines[1:] if line and ":" not in line.split()[0]}
     assert {"bj18-toy-cifar10-under", "bj18-resnet18-cifar100", "quickstart"} <= names
     assert "…" not in res.stdout and "─" not in res.stdout
+
+
+def test_the_exit_lines_say_where_a_stopped_run_continues_from(tmp_path):
+    from glasslab.tui.app import left_running_line, stopped_line
+
+    path = write_store(tmp_path / "a.zarr", synthetic_records("a"))
+    # a store without a resume point: no step is promised
+    assert stopped_line(path, "interrupted") == f"glasslab: stopped {path}; continue with: glasslab resume {path}"
+    import zarr
+
+    zarr.open_group(str(path), mode="a").attrs["resume"] = {"step": 4321, "slot": 0}
+    assert stopped_line(path, "interrupted") == (f"glasslab: stopped {path} at step 4,321; "
+                                                 f"continue with: glasslab resume {path}")
+    assert "still training (at step 7)" in left_running_line(path, 7)

@@ -201,6 +201,13 @@ def stopped_line(path: Path, status: str) -> str:
     return f"glasslab: {path} {status}"
 
 
+def left_running_line(path: Path, step: int | None = None) -> str:
+    """The exit line for a run that outlives the console (a detached run): where to follow or stop it.
+    Append it to GlasslabApp.exit_lines for each such run."""
+    at = f" (at step {step:,})" if step is not None else ""
+    return f"glasslab: {path} is still training{at}; the console follows it again when it opens"
+
+
 def run_console(app: GlasslabApp, **run_options) -> int:
     """Run the console; afterwards print a line per run it stopped and, if it failed, the line that
     names the log with the traceback.  Returns the exit code (0, or 1 after an unhandled exception)."""
