@@ -505,3 +505,36 @@ async def test_help_explains_the_plots_and_the_switch_marks(tmp_path):
         shown = text_of(app.screen.query_one("#help-plots", Static))
         for words in ("loss vs t", "Delta(t_w, t_w+t)", "waiting time t_w", "noise strength D", "dynamics switch"):
             assert words in shown, words
+
+
+async def test_vi_keys_move_in_the_lists_and_esc_keeps_the_selection(tmp_path):
+    """Issue 12, item 14: j/k/g/G did nothing; esc reset the selection; the quickstart came last."""
+    out = tmp_path / "runs"
+    two_stores(out)
+    app = make_app(out_dir=out)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.selected == "quickstart" and option_ids(app)[0] == "quickstart"
+        await press(pilot, "j", "j")
+        await wait_for(pilot, lambda: screen.selected == option_ids(app)[2], what="j")
+        await press(pilot, "k")
+        await wait_for(pilot, lambda: screen.selected == option_ids(app)[1], what="k")
+        await press(pilot, "G")
+        await wait_for(pilot, lambda: screen.selected == option_ids(app)[-1], what="G")
+        last = screen.selected
+        await press(pilot, "slash")
+        await type_text(pilot, last[:4])
+        await wait_for(pilot, lambda: last in option_ids(app) and len(option_ids(app)) < len(screen.paths),
+                       what="the filter")
+        await press(pilot, "escape")
+        await wait_for(pilot, lambda: len(option_ids(app)) == len(screen.paths), what="the whole list")
+        assert screen.selected == last  # esc cleared the filter, not the selection
+        await press(pilot, "g")
+        await wait_for(pilot, lambda: screen.selected == "quickstart", what="g")
+
+        runs, table = await to_the_runs_screen(pilot, 2)
+        first = runs.highlighted
+        await press(pilot, "j")
+        await wait_for(pilot, lambda: runs.highlighted != first, what="j in the runs table")
+        await press(pilot, "k")
+        await wait_for(pilot, lambda: runs.highlighted == first, what="k in the runs table")

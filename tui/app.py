@@ -118,6 +118,10 @@ class GlasslabApp(App):
 
     def _handle_exception(self, error: Exception) -> None:
         """Any unhandled exception: the traceback goes to a log file, the exit to one line and code 1."""
+        if self._exception is not None:  # the first failure is the one to report; later ones follow from it
+            super()._handle_exception(error)
+            self._exit_renderables.clear()
+            return
         try:
             log = crash.write_log(error, self.out_dir)
             line = crash.crash_line(error, log)

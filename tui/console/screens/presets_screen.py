@@ -39,6 +39,13 @@ def find_presets(presets_dir: Path | None) -> dict[str, Path]:
     return dict(sorted(found.items(), key=lambda item: (item[0] != FIRST, item[0])))
 
 
+def _summary(name: str, path: Path) -> catalog.PresetSummary:
+    try:
+        return catalog.summarize(presets.load(str(path)), str(path))
+    except BadInput as err:
+        return catalog.PresetSummary(name, str(path), "", "?", "?", "?", 0, 0, False, "fix the file", str(err))
+
+
 class PresetsScreen(Screen):
     CSS_PATH = "presets_screen.tcss"
     # The list, not the filter (the first focusable widget), has the focus from the first frame:
@@ -67,6 +74,7 @@ class PresetsScreen(Screen):
         self.paths: dict[str, Path] = {}
         self.summaries: dict[str, catalog.PresetSummary] = {}
         self._loaded: dict[str, tuple[presets.Preset | None, str]] = {}
+        self._asked: set[str] = set()  # presets summarised out of turn because they were shown
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -147,6 +155,9 @@ class PresetsScreen(Screen):
     def _show(self, name: str | None) -> None:
         if name is None:
             return
+        if name not in self.summaries and name not in self._asked:
+            self._asked.add(name)
+            self._summarize_now(name, self.paths[name])
         preset, error = self.load(name)
         self.query_one(PresetDetails).show(name, str(self.paths[name]), preset, self.summaries.get(name), error)
 
@@ -154,11 +165,14 @@ class PresetsScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="summaries")
     def _summarize(self, paths: dict[str, Path]) -> None:
         for name, path in paths.items():
-            try:
-                summary = catalog.summarize(presets.load(str(path)), str(path))
-            except BadInput as err:
-                summary = catalog.PresetSummary(name, str(path), "", "?", "?", "?", 0, 0, False, "fix the file", str(err))
-            self.post_message(self.Summarized(summary))
+            if name not in self.summaries:  # one the user looked at may be done already
+                self.post_message(self.Summarized(_summary(name, path)))
+
+    @work(thread=True, exit_on_error=False, group="summary-shown")
+    def _summarize_now(self, name: str, path: Path) -> None:
+        """The shown preset's summary, ahead of the list's order: counting a big model's
+        parameters takes seconds, and the list's worker may be busy with others."""
+        self.post_message(self.Summarized(_summary(name, path)))
 
     def on_presets_screen_summarized(self, message: Summarized) -> None:
         name = Path(message.summary.path).stem
