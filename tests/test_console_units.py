@@ -325,3 +325,30 @@ def test_the_exit_lines_say_where_a_stopped_run_continues_from(tmp_path):
     assert stopped_line(path, "interrupted") == (f"glasslab: stopped {path} at step 4,321; "
                                                  f"continue with: glasslab resume {path}")
     assert "still training (at step 7)" in left_running_line(path, 7)
+
+
+def test_a_timer_due_in_the_past_fires_once_and_does_not_freeze_the_console(tmp_path):
+    """Found in tmux (issue 12): a toast built for a notice that had just expired got a timer of
+    -1.4 ms, and Textual's timer loop then spun forever on the UI thread.  Run in a thread, so that
+    a spin fails the test instead of hanging it."""
+    import asyncio
+
+    from glasslab.tui.app import make_app
+
+    done = {}
+
+    async def main():
+        app = make_app(out_dir=tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            fired = asyncio.Event()
+            app.set_timer(-0.0014, fired.set)
+            app.set_timer(0.0, fired.set)
+            await asyncio.wait_for(fired.wait(), 10)
+            app.notify("expired already", timeout=-1.0)  # the toast's own timer is due in the past
+            await pilot.pause(0.2)
+            done["ok"] = True
+
+    worker = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done.get("ok"), "the console's event loop spun on a timer due in the past"

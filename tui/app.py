@@ -20,7 +20,7 @@ from textual.widgets import Input
 
 from glasslab.core.presets import Preset
 
-from .console import crash, heap, session
+from .console import crash, heap, session, timers
 from .console.commands import PresetsAndRuns
 from .console.resumable import continue_step
 from .console.messages import PresetChosen, PresetPicked, ResumeRun, RunEnded, RunPicked
@@ -33,6 +33,7 @@ from .console.screens.runs_screen import RunsScreen
 from .console.screens.start_dialog import StartDialog
 
 NAVIGATION = ("show",)
+timers.install()  # a toast for a just-expired notice froze the UI (see console/timers.py)
 
 
 class GlasslabApp(App):
