@@ -80,6 +80,10 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         "final": {k: _clean(v[-1]) for k, v in ev.items()},
         "n_delta": _n_delta(ev["n_delta"][-1], t.n_params, t.attrs.get("train_size")),
         "docs": DOCS,
+        # The dynamics switches: a verdict on a run that changed its dynamics must name them.
+        "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
+                      "new": e.get("new", {}).get("kind", "?")}
+                     for e in t.events if e.get("kind") == "dynamics_changed"],
     }
     try:
         out["analysis"] = analysis.analyze(steps, mats["msd"], D=D, overlap=mats["overlap"],

@@ -20,8 +20,9 @@ from textual.widgets import Input
 
 from glasslab.core.presets import Preset
 
-from .console import heap, session
+from .console import crash, heap, session, timers
 from .console.commands import PresetsAndRuns
+from .console.resumable import continue_step
 from .console.messages import PresetChosen, PresetPicked, ResumeRun, RunEnded, RunPicked
 from .console.screens.confirm_quit import ConfirmQuit
 from .console.screens.dynamics_dialog import DynamicsDialog
@@ -33,6 +34,7 @@ from .console.screens.start_dialog import StartDialog
 from .console.screens.sweeps_screen import SweepsScreen
 
 NAVIGATION = ("show",)
+timers.install()  # a toast for a just-expired notice froze the UI (see console/timers.py)
 
 
 class GlasslabApp(App):
@@ -44,6 +46,7 @@ class GlasslabApp(App):
         Binding("l", "show('live')", "Live"),
         Binding("r", "show('runs')", "Runs"),
         Binding("question_mark", "help", "Help"),
+        Binding("h", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
@@ -56,8 +59,9 @@ class GlasslabApp(App):
         self.presets_dir = Path(presets_dir) if presets_dir is not None else None
         self.autostart = autostart
         self._quit_when_stopped = False
+        self.exit_lines: list[str] = []  # printed on stderr once the terminal is given back (see run_console)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
         self.install_screen(LiveScreen(self.out_dir, **self.data_options), "live")
         self.install_screen(RunsScreen(self.out_dir), "runs")
@@ -65,7 +69,9 @@ class GlasslabApp(App):
         # Built once and kept: composing and styling the help afresh took 70-350 ms per `?`
         # (measured with the benchmark's frame clock), a reused screen opens in ~30 ms.
         self.install_screen(HelpScreen(self.key_groups()), "help")
-        self.push_screen("presets")
+        # Awaited: keys typed while the console starts wait in the queue until the browser is up,
+        # with the focus on its list, instead of acting on the bare default screen beneath it.
+        await self.push_screen("presets")
         self.set_timer(0.5, heap.settle)  # once the first screen is drawn (see console/heap.py)
         if self.autostart is not None:
             self.post_message(PresetChosen(self.autostart))
@@ -114,6 +120,30 @@ class GlasslabApp(App):
         await self.action_show("live")
         self.live.action_dynamics()
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Any unhandled exception: the traceback goes to a log file, the exit to one line and code 1."""
+        if self._exception is not None:  # the first failure is the one to report; later ones follow from it
+            super()._handle_exception(error)
+            self._exit_renderables.clear()
+            return
+        try:
+            log = crash.write_log(error, self.out_dir)
+            line = crash.crash_line(error, log)
+        except OSError as err:  # nowhere to write: the line says so, Textual's traceback stays
+            line = f"glasslab: error: the console failed ({type(error).__name__}: {error}); no log: {err}"
+            log = None
+        super()._handle_exception(error)  # sets the exit code to 1, closes the app, keeps the error for Pilot
+        if log is not None:
+            self._exit_renderables.clear()  # the traceback is in the log: no screenful of it
+        self.exit_lines.append(line)
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key read before the first screen is up, or after the last has gone (typed while the
+        # console starts or closes), has nothing to go to: Textual would raise ScreenStackError.
+        if isinstance(event, events.Key) and not self.screen_stack:
+            return
+        await super().on_event(event)
+
     def on_key(self, event: events.Key) -> None:
         """Typeahead: a key that reached a widget before the focus moved goes to the new focus.
 
@@ -130,6 +160,7 @@ class GlasslabApp(App):
     # -- app-wide messages ----------------------------------------------------------------
     async def on_preset_chosen(self, message: PresetChosen) -> None:
         live = await self.action_show("live")
+        live.download = self.data_options["download"] or message.download  # ticked in the start dialog
         live.start(message.preset)
 
     async def on_preset_picked(self, message: PresetPicked) -> None:
@@ -146,6 +177,8 @@ class GlasslabApp(App):
 
     def on_run_ended(self, message: RunEnded) -> None:
         if self._quit_when_stopped:
+            if message.path is not None:
+                self.exit_lines.append(stopped_line(message.path, message.status))
             self.exit()
 
     # -- quitting ----------------------------------------------------------------------------
@@ -165,6 +198,33 @@ class GlasslabApp(App):
                 self.exit()
 
         self.push_screen(ConfirmQuit(), answered)
+
+
+def stopped_line(path: Path, status: str) -> str:
+    """What the console prints on exit for a run it ended by quitting: where it stopped, how to go on."""
+    step = continue_step(path)
+    if status == "interrupted":
+        at = f" at step {step:,}" if step is not None else ""
+        return f"glasslab: stopped {path}{at}; continue with: glasslab resume {path}"
+    return f"glasslab: {path} {status}"
+
+
+def left_running_line(path: Path, step: int | None = None) -> str:
+    """The exit line for a run that outlives the console (a detached run): where to follow or stop it.
+    Append it to GlasslabApp.exit_lines for each such run."""
+    at = f" (at step {step:,})" if step is not None else ""
+    return f"glasslab: {path} is still training{at}; the console follows it again when it opens"
+
+
+def run_console(app: GlasslabApp, **run_options) -> int:
+    """Run the console; afterwards print a line per run it stopped and, if it failed, the line that
+    names the log with the traceback.  Returns the exit code (0, or 1 after an unhandled exception)."""
+    import sys
+
+    app.run(**run_options)
+    for line in app.exit_lines:
+        print(line, file=sys.stderr, flush=True)
+    return app.return_code or 0
 
 
 def make_app(out_dir: str | Path = "runs", presets_dir: str | Path | None = None,

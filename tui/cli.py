@@ -265,10 +265,26 @@ def presets_list():
                       "yes" if s.data_ok else "[yellow]no[/]")
         if not s.data_ok:
             fixes.setdefault(s.data, s.data_fix)
+    if not sys.stdout.isatty():  # piped: plain columns at their full width (Rich would squeeze them to 80)
+        print_columns([[c.header for c in table.columns]]
+                      + [["malformed" if s.error else v for v in
+                          ((s.name, "", "", "", "", "", "") if s.error else
+                           (s.name, s.model, s.data, s.dynamics, f"{s.n_params:,}", f"{s.train_size:,}",
+                            "yes" if s.data_ok else "no"))] for s in rows])
+        for what, fix in fixes.items():
+            print(f"{what}: {fix}")
+        return
     console = Console()
     console.print(table)
     for what, fix in fixes.items():
         console.print(f"{what}: {fix}", markup=False, highlight=False)
+
+
+def print_columns(rows: list[list[str]]) -> None:
+    """Rows as left-aligned columns two spaces apart, nothing cut."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
 
 
 @presets_app.command("show")
@@ -314,9 +330,11 @@ def open_console(out: Path, autostart=None, data_dir: str | None = None, downloa
     """Run the Textual app; imported here so that headless commands never import textual."""
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
-    from glasslab.tui.app import make_app
+    from glasslab.tui.app import make_app, run_console
 
-    make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download).run()
+    code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download))
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

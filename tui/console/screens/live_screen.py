@@ -26,6 +26,7 @@ from glasslab.core.presets import Preset
 from .. import heap
 from ..curves import RunCurves
 from ..messages import RunEnded
+from ..resumable import continue_step
 from ..session import LiveSession
 from ..widgets.plot_panel import PlotPanel
 from ..widgets.status_line import StatusLine
@@ -45,6 +46,7 @@ class LiveScreen(Screen):
     BINDINGS = [
         Binding("x", "stop", "Stop run"),
         Binding("d", "dynamics", "Dynamics"),
+        Binding("y", "loss_scale", "Loss log/lin"),
     ]
 
     def __init__(self, out_dir: str | Path, data_dir: str | None = None, download: bool = False) -> None:
@@ -158,7 +160,9 @@ class LiveScreen(Screen):
             c.status = getattr(end, "status", c.status)
             c.message = self.session.note
             where = f" in {self.session.path}" if self.session.path else ""
-            self.notify(f"{c.name} {c.status} at step {c.step:,}{where}",
+            at = continue_step(self.session.path) if c.status == "interrupted" and self.session.path else None
+            then = f"; c on the runs screen continues it from step {at:,}" if at is not None else ""
+            self.notify(f"{c.name} {c.status} at step {c.step:,}{where}{then}",
                         severity="error" if c.status == "diverged" else "information")
         else:  # ERROR, or CANCELLED (the app is closing)
             err = event.worker.error
@@ -186,11 +190,14 @@ class LiveScreen(Screen):
             self.session.stop(reason)
             self.notify("Stopping: every snapshot so far stays in the store.")
 
+    def action_loss_scale(self) -> None:
+        self.query_one(PlotPanel).toggle_loss_scale()
+
     def action_dynamics(self) -> None:
         if not self.running or self.session is None:
             self.notify("No run is training: start one to switch its dynamics.", severity="warning")
             return
-        self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch))
+        self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch, self.curves.preset_dynamics))
 
     def _switch(self, changes: dict) -> None:
         """Called by the dialog; BadInput goes back to it as a one-line error."""
