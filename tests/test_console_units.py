@@ -4,6 +4,8 @@ opens the console where it should."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from pathlib import Path
 
@@ -105,13 +107,18 @@ def test_the_buffer_strips_weights_and_loses_nothing():
     assert kept[0].displacements == snap.displacements and kept[0].evaluation == snap.evaluation
 
 
+def _nan_free(evaluation) -> tuple:
+    """An Evaluation as a tuple with NaN as None: NaN (N_Delta where no hinge loss) never equals itself."""
+    return tuple(None if isinstance(x, float) and math.isnan(x) else x for x in dataclasses.astuple(evaluation))
+
+
 def _comparable(records) -> list:
     out = []
     for r in records:
         if isinstance(r, StepLogged):
             out.append(("log", r.step, r.loss))
         elif isinstance(r, SnapshotTaken):
-            out.append(("snap", r.index, r.step, r.evaluation, sorted(r.observables.items())))
+            out.append(("snap", r.index, r.step, _nan_free(r.evaluation), sorted(r.observables.items())))
         else:
             out.append((type(r).__name__, getattr(r, "step", None)))
     return out
