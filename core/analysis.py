@@ -204,11 +204,15 @@ def relaxation_times(steps, overlap) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------- verdict ---
 
 def _zero(fit: AgingFit) -> bool:
+    if fit.at_bound:  # no minimum inside the mu range: the fit says nothing
+        return False
     err = fit.mu_err if np.isfinite(fit.mu_err) else 0.0
     return bool(np.isfinite(fit.mu) and abs(fit.mu) < max(MU_ZERO_TOL, 2 * err))
 
 
 def _ages(fit: AgingFit) -> bool:
+    if fit.at_bound:
+        return False
     err = fit.mu_err if np.isfinite(fit.mu_err) else 0.0
     return bool(np.isfinite(fit.mu) and fit.mu >= max(MU_ZERO_TOL, 2 * err))
 
@@ -262,7 +266,8 @@ def verdict(fit_all: AgingFit, fit_early: AgingFit, fit_intermediate: AgingFit,
             and lo <= late_slope.slope <= hi):
         label = LABELS[1]
         reason = (f"ages before the late third, the late third is consistent with mu = 0 "
-                  f"and its slope {late_slope.slope:.3g} lies in [{lo}, {hi}]")
+                  f"and its late slope (d log Delta / d log t over the late third's t_w) "
+                  f"{late_slope.slope:.3g} lies in [{lo}, {hi}]")
     elif _zero(fit_all):
         label = LABELS[2]
         reason = f"mu = {fit_all.mu:.3g} +- {fit_all.mu_err:.2g} is consistent with 0"

@@ -1,4 +1,4 @@
-"""What a resume needs, stored inside the run's Zarr group, and the one-writer lock.
+"""What a resume needs, stored inside the run's Zarr group (the one-writer lock: core/lock.py).
 
 Resume state (optimizer momentum, every RNG state, the minibatch permutation
 and its position, the dynamics, model buffers, the step) is packed into one
@@ -7,32 +7,25 @@ contents in the array's attributes (key, dtype, shape, byte offset).  Loading
 is `np.frombuffer`: nothing is unpickled or executed.
 
 Two slots alternate: the state of snapshot n goes to slot n % 2 and the root
-attributes then commit `resume = {slot, snapshot, step}` together with
-`n_snapshots` (one atomic write).  A kill while a slot is written leaves the
-committed pointer on the other, complete slot.
+attributes then commit `resume = {slot, snapshot, step, source, n_loss,
+saved_at}` together with `n_snapshots` (one atomic write).  A kill while a slot
+is written leaves the committed pointer on the other, complete slot.
+
+Beside them, `state/saved0` and `state/saved1` hold states saved between
+snapshots (at a stop, and every recording.checkpoint_minutes): the same state
+plus w itself, since no snapshot row holds it.  They alternate in the same way
+(the root attribute `saves` counts them), so the pointer always names a
+complete slot: `resume.slot` is 0, 1, "saved0" or "saved1".
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import zarr
-
-from .errors import BadInput
-
-LOCK_SUFFIX = ".lock"  # RUN.zarr.lock beside the store: zarr would warn about a stray file inside it
-
-
-def lock_path(path: Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + LOCK_SUFFIX)
 
 
 # ------------------------------------------------------------------ packing
@@ -93,11 +86,15 @@ def unpack(blob: np.ndarray, table) -> Any:
     return walk(table)
 
 
-def write_slot(root: zarr.Group, slot: int, state: dict, cache: dict | None = None) -> None:
-    """Pack `state` into slot `slot`; `cache` keeps the open slot arrays between calls."""
+def slot_name(slot: int | str) -> str:
+    return slot if isinstance(slot, str) else f"slot{slot}"
+
+
+def write_slot(root: zarr.Group, slot: int | str, state: dict, cache: dict | None = None) -> None:
+    """Pack `state` into slot `slot` (0, 1, "saved0", "saved1"); `cache` keeps the open slot arrays."""
     blob, table = pack(state)
     cache = {} if cache is None else cache
-    name = f"slot{slot}"
+    name = slot_name(slot)
     arr = cache.get(name)
     if arr is None or arr.shape != blob.shape:  # the size only changes when momentum appears
         group = root.require_group("state")
@@ -109,61 +106,12 @@ def write_slot(root: zarr.Group, slot: int, state: dict, cache: dict | None = No
     arr.update_attributes({"table": json.loads(json.dumps(table))})
 
 
-def read_slot(root: zarr.Group, slot: int) -> dict:
-    arr = root[f"state/slot{slot}"]
+def read_slot(root: zarr.Group, slot: int | str) -> dict:
+    arr = root[f"state/{slot_name(slot)}"]
     return unpack(arr[:], arr.attrs["table"])
 
 
 # ------------------------------------------------------------------ the lock
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def lock_owner(path: Path) -> dict | None:
-    """The live writer of a store, or None (no lock, or a stale one from a dead process here)."""
-    lock = lock_path(path)
-    try:
-        owner = json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return None
-    if owner.get("host") == socket.gethostname() and not _alive(int(owner.get("pid", -1))):
-        return None
-    return owner
-
-
-def acquire(path: Path) -> Path:
-    """Take the store's writer lock (pid and host inside); BadInput if a live writer holds it."""
-    lock = lock_path(path)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = lock_owner(path)
-            if owner is not None:
-                raise BadInput(f"{path} is being written by pid {owner.get('pid')} on {owner.get('host')} "
-                               f"since {owner.get('since')}: wait for it, or delete {lock} if that process is gone") from None
-            lock.unlink(missing_ok=True)  # stale: its process is dead
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        return lock
-    raise BadInput(f"could not take the lock {lock}: another process is racing for it")
-
-
-def release(lock: Path | None) -> None:
-    if lock is None:
-        return
-    try:
-        owner = json.loads(lock.read_text())
-        if owner.get("pid") == os.getpid():
-            lock.unlink()
-    except (OSError, ValueError):
-        pass
+# The one-writer lock lives in core/lock.py (a lease that the writer renews); these names stay here
+# for the callers that have always found them here.
+from .lock import LOCK_SUFFIX, acquire, lock_owner, lock_path, release  # noqa: E402,F401

@@ -211,6 +211,9 @@ class AgingFit:
     mu_grid: np.ndarray
     cost: np.ndarray     # cost on mu_grid
     boot_mu: np.ndarray  # mu of each valid bootstrap replicate
+    # The minimum lies on an end of mu_grid: the cost still falls beyond it, so mu is no measurement
+    # (a collapse that needs mu < -0.5 or > 1.5 is not one); reports say so instead of a number.
+    at_bound: bool = False
 
     def to_dict(self) -> dict:
         d = _to_dict(self)
@@ -269,4 +272,6 @@ def fit_aging_exponent(steps, msd, tw_indices=None, mu_grid=None, n_boot: int = 
     boot_mu = np.array([_parabolic_min(boot_grid, c) for c in boot[ok]])
     boot_mu = boot_mu[np.isfinite(boot_mu)]
     err = float(np.std(boot_mu, ddof=1)) if boot_mu.size >= 2 else math.nan
-    return AgingFit(float(mu), err, f(mu), n, tw, grid, cost, boot_mu)
+    half = 0.5 * float(np.min(np.diff(grid))) if len(grid) > 1 else 0.0
+    at_bound = bool(mu <= grid[0] + half or mu >= grid[-1] - half)
+    return AgingFit(float(mu), err, f(mu), n, tw, grid, cost, boot_mu, at_bound)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -24,6 +25,9 @@ DATA_SETS = ("synthetic", "fashion-mnist", "mnist", "cifar10", "cifar100")
 DYNAMICS_KINDS = ("gd", "sgd", "langevin")
 NORMS = ("batch", "group", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LOSSES = ("default", "hinge", "hinge2")  # "default": the model's own loss (see core/models.py)
+HINGE_LOSSES = ("hinge", "hinge2")
+BINARY_SPLITS = ("", "parity")
 
 
 def _f(default, help: str, *, min=None, max=None, gt=None, choices=None):
@@ -40,6 +44,8 @@ class ModelConfig:
     norm: str = _f("batch", "norm layer of resnet18: batch | group | none", choices=NORMS)
     stiffness: float = _f(1.0, "harmonic only: k in L = k |w|^2 / 2 (0 = flat landscape)", min=0.0)
     init_std: float = _f(0.0, "harmonic only: std of the initial w (0 starts at the minimum)", min=0.0)
+    loss: str = _f("default", "default (the model's own) | hinge | hinge2: [SG19] hinge losses, one output, need data.binary",
+                   choices=LOSSES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class DataConfig:
     teacher_width: int = _f(64, "synthetic only: hidden width of the random teacher that labels the inputs", min=1)
     normalize: bool = _f(True, "per-channel normalisation with the training subset's mean and std")
     data_dir: str = _f("", "where mnist/cifar files live ('' = ./data; Fashion-MNIST also looks in /usr/share/datasets)")
+    binary: str = _f("", "'' (off) | parity: binary labels y = +1 for an even class index, -1 for an odd one ([SG19])",
+                     choices=BINARY_SPLITS)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class RecordingConfig:
     d_batch: bool = _f(True, "also measure [BJ18]'s minibatch-gradient variance D_B with D")
     probe_size: int = _f(10000, "training samples used for D (the whole set when it is smaller)", min=1)
     overlap_f: float = _f(100.0, "overlap threshold eps = std(w(t_w)) / f ([KWJ24] used 150 to 6000)", gt=0.0)
+    checkpoint_minutes: float = _f(10.0, "save the resume state every this many minutes of wall time (0 = off): "
+                                   "bounds what a SIGKILL loses; a stop always saves", min=0.0)
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class RunConfig:
     device: str = _f("auto", "auto | cpu | cuda | mps (auto: cuda, then mps, then cpu)", choices=DEVICES)
     name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")
     init_from: str = _f("", "start from the last snapshot of this run store (same model), e.g. a trained minimum ([KWJ24])")
+    threads: int | str = _f("auto", "CPU threads for torch: a count, or auto (the CPUs this process may use, "
+                            "capped for small models and on a GPU; see core/threads.py)")
 
 
 @dataclass(frozen=True)
@@ -116,7 +128,7 @@ SECTIONS: dict[str, type] = {
     "recording": RecordingConfig,
     "run": RunConfig,
 }
-TOP_KEYS = ("description", *SECTIONS)
+TOP_KEYS = ("description", *SECTIONS, "sweep")  # [sweep]: the axes of `glasslab sweep` (core/sweep/grid.py)
 
 # Training-set sizes of the real data sets, so that a preset can be checked
 # (B <= train size) without reading any file.
@@ -130,7 +142,8 @@ def _suggest(key: str, options) -> str:
 
 
 def _type_name(tp) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, "a list of integers")
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            "count": "'auto' or a positive whole number"}.get(tp, "a list of integers")
 
 
 def _coerce(where: str, tp, value):
@@ -140,8 +153,18 @@ def _coerce(where: str, tp, value):
     elif tp is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif tp is float:
+        # nan and inf parse as TOML floats; a Langevin run at T = nan would train as plain GD
+        # and write a bare NaN into zarr.json, so no float field takes them.
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value if isinstance(value, float) else math.inf if abs(value) > 1e308 else 0.0):
+            raise BadInput(f"{where} must be a finite number, got {value!r}")
         value = float(value) if ok else value
+    elif tp == "count":  # "auto" or a positive whole number (run.threads)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        ok = ((isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+              or (isinstance(value, str) and value.strip().lower() == "auto"))
+        value = value.strip().lower() if ok and isinstance(value, str) else value
     elif tp is str:
         ok = isinstance(value, str)
     else:  # tuple[int, ...]
@@ -164,7 +187,7 @@ def _check_range(where: str, value, meta) -> None:
         raise BadInput(f"{where} must be <= {meta['max']}, got {value}")
 
 
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "int | str": "count"}
 
 
 def _field_type(f) -> type:
@@ -188,7 +211,7 @@ def _build_section(section: str, raw: dict, base=None):
 
 
 def from_dict(raw: dict, name: str = "preset") -> Preset:
-    """Validate a parsed TOML document into a Preset."""
+    """Validate a parsed TOML document into a Preset (a [sweep] table is glasslab sweep's, and ignored here)."""
     for key in raw:
         if key not in TOP_KEYS:
             raise BadInput(f"unknown section '{key}'{_suggest(key, TOP_KEYS)}")
@@ -241,8 +264,22 @@ def check(p: Preset) -> None:
         raise BadInput(f"model {m.kind} needs image inputs: set data.shape = [channels, height, width], e.g. [3, 32, 32]")
     if m.kind == "smallnet" and d.name == "synthetic" and min(d.shape[1:]) < 16:
         raise BadInput(f"smallnet needs images of at least 16x16 pixels, data.shape = {list(d.shape)}")
+    _check_binary(p)
     if m.kind == "harmonic" and dyn.lr * m.stiffness >= 2:
         raise BadInput(f"lr * stiffness = {dyn.lr * m.stiffness:g} >= 2 diverges for the harmonic model: lower dynamics.lr")
+
+
+def _check_binary(p: Preset) -> None:
+    """The [SG19] setting comes whole: binary labels, one output and a hinge loss go together."""
+    m, d = p.model, p.data
+    if m.loss in HINGE_LOSSES and m.kind == "harmonic":
+        raise BadInput(f"model.loss = {m.loss!r} does not apply to the harmonic model (its loss is its energy): "
+                       "use model.loss = \"default\"")
+    if m.loss in HINGE_LOSSES and not d.binary:
+        raise BadInput(f"model.loss = {m.loss!r} needs a binary task with one output: set data.binary = \"parity\"")
+    if d.binary and m.loss not in HINGE_LOSSES:
+        raise BadInput(f"data.binary = {d.binary!r} gives labels +1/-1 and one output: set model.loss = "
+                       "\"hinge\" or \"hinge2\" (the models' own losses need class indices)")
 
 
 # ---------------------------------------------------------------- overrides

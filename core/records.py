@@ -8,9 +8,14 @@ tensor (see core/hostcopy.py for who may read it when).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+
+
+# RunStarted.resumed_from["source"] -> how the resume message and summary name it
+RESUME_SOURCES = {"stop": "saved at stop", "checkpoint": "saved at a checkpoint", "snapshot": "the last snapshot"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,11 @@ class RunStarted:
     start_step: int = 0
     waiting_times: list[int] = field(default_factory=list)  # online t_w, as snapshot indices
     notes: dict[str, Any] = field(default_factory=dict)  # e.g. D_eval_mode: D measured in eval mode (BatchNorm)
-    resumed: bool = False  # continues a stored run (from its last snapshot, which may be step 0)
+    resumed: bool = False  # continues a stored run (from its last saved state, which may be step 0)
+    threads: int = 0  # torch intra-op threads (part of what makes a CPU run bitwise reproducible)
+    # On a resume: where it continues, {"step", "source" (snapshot | stop | checkpoint), "n_loss"
+    # (loss-log entries up to that step), "switches" (dynamics switches already applied)}.
+    resumed_from: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class Evaluation:
     train_acc: float
     test_loss: float
     test_acc: float
+    n_delta: float = math.nan  # [SG19] unsatisfied constraints y f < 1 on the training set (hinge losses only)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,20 @@ class SnapshotTaken:
     state: dict[str, Any] = field(default_factory=dict)  # what a resume needs (optimizer, RNG)
     # {t_w snapshot index: {"delta", "overlap", "alpha2", "participation"}} for the online waiting times
     displacements: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StateSaved:
+    """The resume state (w included) at a step between snapshots, so that a resume loses no steps.
+
+    Not a snapshot: the snapshot grid and the weights array stay as they are.
+    why: "stop" (the run is about to end interrupted) or "checkpoint" (the wall-clock
+    cadence recording.checkpoint_minutes, or Run.checkpoint()).
+    """
+
+    step: int
+    why: str
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@
     for record in run:                # RunStarted, StepLogged, SnapshotTaken, ...
         for sink in sinks: sink.handle(record)
 
-`run.stop()` and `run.switch_dynamics(...)` may be called from any thread;
-they act at the next step boundary.  Storage, printing and plotting happen in
-the sinks, never here.
+`run.stop()`, `run.checkpoint()` and `run.switch_dynamics(...)` may be called
+from any thread; they act at the next step boundary.  A stop first yields the
+resume state at the step where it stops (StateSaved), so a resume loses no
+steps; so does the wall-clock cadence recording.checkpoint_minutes, which
+bounds what a SIGKILL loses.  Storage, printing and plotting happen in the
+sinks, never here.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 
 from . import data as datasets
 from . import models
+from . import threads as threads_mod
 from .dynamics import Trainer
 from .errors import BadInput, RunFailed
 from .evaluate import evaluate
@@ -31,7 +35,7 @@ from .hostcopy import HostPool
 from .online import OnlineObservables
 from .presets import DynamicsConfig, Preset, with_overrides
 from .records import (DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted,
-                      SnapshotTaken, StepLogged)
+                      SnapshotTaken, StateSaved, StepLogged)
 from .schedule import log_grid
 
 
@@ -59,6 +63,7 @@ def available_devices() -> list[str]:
 
 
 OOM_ERRORS = (torch.OutOfMemoryError, MemoryError)
+_clock = time.monotonic  # the checkpoint cadence's clock (a test replaces it with a fake one)
 
 
 def out_of_memory_line(preset: Preset, n_params: int | None, err: BaseException) -> str:
@@ -77,9 +82,15 @@ class Run:
     """A training run of one preset; iterate it to train."""
 
     def __init__(self, preset: Preset, *, data_dir: str | None = None, download: bool = False,
-                 data: datasets.DataSet | None = None):
+                 data: datasets.DataSet | None = None, threads: int | str | None = None, fresh: bool = True):
+        """threads: overrides preset.run.threads (a resume passes the recorded count).
+        fresh=False: the run is about to be restored from its own store (core/resume.py), so
+        run.init_from is not read again (the source may be gone by then)."""
         self.preset = preset
         self.device = resolve_device(preset.run.device)
+        self.threads = self._set_threads(preset.run.threads if threads is None else threads)
+        self.threads_source = f"run.threads = {preset.run.threads}" if threads is None else "given"
+        self.recorded_device: str | None = None  # a resume: the device the store was written on
         if self.device.type == "cuda":
             # Delta and D are sums of squares: TF32 would corrupt them (NOTES.md).
             torch.backends.cuda.matmul.allow_tf32 = False
@@ -87,7 +98,12 @@ class Run:
         self.n_params = None
         self._stop = threading.Event()
         self._stop_reason = "stopped"
+        self._checkpoint = threading.Event()
         self._switches: queue.SimpleQueue = queue.SimpleQueue()
+        self.replay: list[tuple[int, DynamicsConfig]] = []  # recorded switches a resume applies again
+        self.n_switches = 0  # dynamics switches applied so far (part of the resume state)
+        self.resumed_from: dict = {}  # set by core/resume.py
+        self._fresh = fresh
         try:
             self._build(preset, data, data_dir, download)
         except OOM_ERRORS as err:
@@ -108,10 +124,25 @@ class Run:
         self.snapshot_steps = log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots)
         self.step = 0
         self.next_snapshot = 0  # index into snapshot_steps
-        if preset.run.init_from:
+        if preset.run.init_from and self._fresh:
             self._init_from(preset.run.init_from)
         self.online = OnlineObservables(preset, self.model, self.data, self.snapshot_steps)
         self._host = HostPool(self.n_params, self.flat.w.dtype, self.device)
+
+    def _set_threads(self, setting: int | str) -> int:
+        """Resolve run.threads (core/threads.py) and apply it before any tensor work: a 1-thread
+        and a 2-thread CPU run differ in the last bit, so the data, the model and every step use it."""
+        try:
+            shape, classes = datasets.info(self.preset.data)
+            n_params = models.count_params(self.preset.model, shape, classes)
+        except Exception:  # noqa: BLE001 - only the small-model cap needs N; build() reports real errors
+            n_params = None
+        try:
+            n = threads_mod.resolve_threads(setting, self.device.type, n_params)
+        except ValueError as err:
+            raise BadInput(str(err)) from None
+        torch.set_num_threads(n)
+        return n
 
     def _init_from(self, path: str) -> None:
         """Start from the last committed snapshot of another run (e.g. an SGD-trained minimum, [KWJ24])."""
@@ -126,9 +157,14 @@ class Run:
 
     # -- control from any thread -------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
-        """Stop at the next step boundary; the run ends with RunInterrupted."""
+        """Stop at the next step boundary: the resume state at that step is yielded (StateSaved,
+        why="stop"), then the run ends with RunInterrupted.  A resume loses no steps."""
         self._stop_reason = reason
         self._stop.set()
+
+    def checkpoint(self) -> None:
+        """Save the resume state at the next step boundary (StateSaved, why="checkpoint") and go on."""
+        self._checkpoint.set()
 
     def switch_dynamics(self, **changes) -> DynamicsConfig:
         """Queue a change of dynamics (e.g. kind="langevin", temperature=1e-4).
@@ -157,21 +193,25 @@ class Run:
         yield RunStarted(p.name, p.to_dict(), self.n_params, self.data.train_size, str(self.device),
                          self.flat.layout, self.snapshot_steps, p.run.steps, self.step, list(self.online.waiting),
                          {"D_eval_mode": self.online.eval_mode, "probe_size": int(len(self.online.probe_x))},
-                         resumed=self.next_snapshot > 0)
+                         resumed=self.next_snapshot > 0, threads=self.threads, resumed_from=dict(self.resumed_from))
         if self.step == 0 and self.next_snapshot == 0:
             yield self._snapshot()
 
+        # The last step whose resume state is saved (a snapshot, a stop, a checkpoint), and when.
+        self._saved_step, self._saved_t = self.step, _clock()
+        cadence_s = rec.checkpoint_minutes * 60.0
         last_log_t, last_log_step = time.perf_counter(), self.step
         while self.step < p.run.steps:
-            # ---- control: dynamics switches and stop requests, between steps
-            while not self._switches.empty():
-                new = self._switches.get()
-                old = self.trainer.cfg
-                self.trainer.switch(new)
-                yield DynamicsChanged(self.step, dataclasses.asdict(old), dataclasses.asdict(new))
+            # ---- control between steps: switches (recorded ones replayed first), stop, checkpoint
+            yield from self._apply_switches()
             if self._stop.is_set():
+                if self._saved_step != self.step:  # (at a snapshot step the snapshot's state is it)
+                    yield self._save("stop")
                 yield RunInterrupted(self.step, time.perf_counter() - t_start, self._stop_reason)
                 return
+            if self._checkpoint.is_set() or (cadence_s and _clock() - self._saved_t >= cadence_s):
+                self._checkpoint.clear()  # reading the clock each step costs ~50 ns
+                yield self._save("checkpoint")
 
             # ---- one update
             try:
@@ -205,13 +245,36 @@ class Run:
 
         yield RunFinished(self.step, time.perf_counter() - t_start)
 
+    def _apply_switches(self) -> Iterator[DynamicsChanged]:
+        """Recorded switches due at this step (a resume replays them where they happened), then new ones."""
+        while self.replay and self.replay[0][0] <= self.step:
+            yield self._switch(self.replay.pop(0)[1])
+        while not self._switches.empty():
+            yield self._switch(self._switches.get())
+
+    def _switch(self, new: DynamicsConfig) -> DynamicsChanged:
+        old = self.trainer.cfg
+        self.trainer.switch(new)
+        self.n_switches += 1
+        return DynamicsChanged(self.step, dataclasses.asdict(old), dataclasses.asdict(new))
+
     def _snapshot(self) -> SnapshotTaken:
         weights = self._host.copy(self.flat.w)
         evaluation = evaluate(self.model, self.data, self.preset.recording.eval_chunk)
         obs, rows = self.online.measure(self.next_snapshot, self.flat.w)
         record = SnapshotTaken(self.next_snapshot, self.step, weights, evaluation, obs, self.state(), rows)
         self.next_snapshot += 1
+        self._saved_step, self._saved_t = self.step, _clock()
         return record
+
+    def _save(self, why: str) -> StateSaved:
+        """The resume state with w itself (no snapshot row holds this w).  On a GPU the copy of w
+        is a sync point; it happens at a stop and once per checkpoint_minutes."""
+        st = self.state()
+        st["next_snapshot"] = self.next_snapshot  # state() counts the snapshot it is taken with
+        st["w"] = self.flat.w.detach().to("cpu", copy=True)
+        self._saved_step, self._saved_t = self.step, _clock()
+        return StateSaved(self.step, why, st)
 
     # -- what a resume needs ---------------------------------------------------
     def state(self) -> dict:
@@ -219,6 +282,8 @@ class Run:
         st = {
             "step": self.step,
             "next_snapshot": self.next_snapshot + 1,
+            "switches": self.n_switches,
+            "taken_at": time.time(),  # wall clock: what a kill loses is measured from here
             "trainer": self.trainer.state(),
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": np.random.get_state(),
@@ -229,10 +294,12 @@ class Run:
             st["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return st
 
-    def restore(self, weights: np.ndarray, st: dict) -> None:
-        """Put the run back at a stored snapshot: w, optimizer, every RNG, buffers, step."""
+    def restore(self, weights: np.ndarray | None, st: dict) -> None:
+        """Put the run back at a saved state: w (from `weights`, a snapshot row, or from the state
+        itself when it was saved between snapshots), optimizer, every RNG, buffers, step."""
+        w = st["w"] if weights is None else torch.from_numpy(np.asarray(weights))
         with torch.no_grad():
-            self.flat.w.copy_(torch.from_numpy(np.asarray(weights)).to(self.flat.w))
+            self.flat.w.copy_(w.to(self.flat.w))
             buffers = dict(self.model.named_buffers())
             for k, v in st["buffers"].items():
                 buffers[k].copy_(v.to(buffers[k].device))
@@ -245,6 +312,7 @@ class Run:
             torch.cuda.set_rng_state(st["cuda_rng"], self.device)
         self.step = int(st["step"])
         self.next_snapshot = int(st["next_snapshot"])
+        self.n_switches = int(st.get("switches", 0))
 
 def drive(run: Run, sinks: list) -> object:
     """Feed every record of `run` to every sink; returns the last (end) record.

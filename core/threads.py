@@ -12,16 +12,23 @@ the recorded count.
 - the CPUs this process may run on: its affinity mask (taskset, cgroup
   cpusets), a cgroup v2/v1 CPU quota (containers, systemd slices), and
   SLURM_CPUS_PER_TASK inside a Slurm job;
-- those CPUs less the load other processes put on them now (the 1-minute load
-  average, which counts runnable processes), at least one;
+- those CPUs less the ones other processes keep busy right now (each CPU's
+  idle time in /proc/stat over a 0.2 s look; the 1-minute load average where
+  there is no /proc, which lags by a minute and counts our own past runs), at
+  least one;
 - a cap for small models, whose matrix products are too small to split well;
 - on a GPU, 2: the CPU only feeds the device.
+
+GLASSLAB_THREADS=N in the environment replaces "auto" (never an explicit
+count): a site default for a shared server, and how the test suite keeps every
+run, subprocess CLIs included, on one thread (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 # Models below this many parameters gain nothing past a few threads: their products are
@@ -29,6 +36,7 @@ from pathlib import Path
 SMALL_MODEL = 1_000_000
 SMALL_MODEL_THREADS = 4
 GPU_FEEDER_THREADS = 2
+ENV = "GLASSLAB_THREADS"
 
 
 def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -62,24 +70,70 @@ def usable_cpus(environ: dict[str, str] | None = None, cgroup_root: Path = Path(
     return max(1, cpus)
 
 
-def free_cpus(cpus: int, load: float | None = None) -> int:
-    """Of `cpus`, those that other processes are not using now, judged by the load average (>= 1)."""
-    if load is None:
+def _idle_jiffies(cpu_ids: set[int]) -> dict[int, tuple[int, int]] | None:
+    """(idle + iowait, total) jiffies of each CPU in cpu_ids, from /proc/stat; None where unreadable."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpu_ids:
+            ticks = [int(x) for x in fields[:8]]
+            out[int(name[3:])] = (ticks[3] + ticks[4], sum(ticks))
+    return out or None
+
+
+def busy_cpus(window_s: float = 0.2) -> float | None:
+    """How many of this process's CPUs other processes keep busy now (0.0 .. cpus), or None without /proc.
+
+    Samples each allowed CPU's idle share over `window_s` while this process sleeps, so our
+    own work does not count; a CPU counts by its busy share (a half-loaded CPU adds 0.5).
+    """
+    try:
+        ids = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    before = _idle_jiffies(ids)
+    if before is None:
+        return None
+    time.sleep(window_s)
+    after = _idle_jiffies(ids) or {}
+    busy = 0.0
+    for cpu, (idle0, total0) in before.items():
+        idle1, total1 = after.get(cpu, (idle0, total0))
+        if total1 > total0:
+            busy += 1.0 - (idle1 - idle0) / (total1 - total0)
+    return busy
+
+
+def free_cpus(cpus: int, busy: float | None = None) -> int:
+    """Of `cpus`, those that other processes are not using now (>= 1).
+
+    busy: CPUs' worth of other work (default: `busy_cpus()`, else the 1-minute load average).
+    A CPU more than 60 % busy counts as taken.
+    """
+    if busy is None:
+        busy = busy_cpus()
+    if busy is None:
         try:
-            load = os.getloadavg()[0]
+            busy = os.getloadavg()[0]
         except (AttributeError, OSError):
             return cpus
-    return max(1, min(cpus, cpus - math.floor(load + 0.25)))
+    return max(1, min(cpus, cpus - math.floor(busy + 0.4)))
 
 
 def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | None = None,
-                    *, cpus: int | None = None, load: float | None = None) -> int:
+                    *, cpus: int | None = None, busy: float | None = None,
+                    environ: dict[str, str] | None = None) -> int:
     """The intra-op thread count for a run.
 
     setting: a positive count (used as given) or "auto" (see the module docstring).
     device: "cpu", "cuda" or "mps" (the resolved device).  n_params: the model's N, if known.
-    cpus / load: for tests; default to `usable_cpus()` and the 1-minute load average.
-    Raises ValueError for a count below 1 or a word other than "auto".
+    cpus / busy / environ: for tests; default to `usable_cpus()`, `busy_cpus()` and os.environ
+    (whose GLASSLAB_THREADS replaces "auto").
+    Raises ValueError for a count below 1 or a word other than "auto" (in GLASSLAB_THREADS too).
     """
     if isinstance(setting, str):
         if setting.strip().lower() != "auto":
@@ -87,8 +141,13 @@ def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | Non
                 raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
             setting = int(setting)
         else:
+            forced = (os.environ if environ is None else environ).get(ENV, "").strip()
+            if forced:
+                if not forced.isdigit() or int(forced) < 1:
+                    raise ValueError(f"{ENV}={forced!r} must be a positive whole number")
+                return int(forced)
             cpus = usable_cpus() if cpus is None else cpus
-            n = free_cpus(cpus, load)
+            n = free_cpus(cpus, busy)
             if device != "cpu":
                 n = min(n, GPU_FEEDER_THREADS)
             elif n_params is not None and n_params < SMALL_MODEL:

@@ -24,7 +24,7 @@ import torch
 
 from . import __version__, checkpoint, trajectory
 from .errors import RunFailed
-from .records import (DynamicsChanged, RunStarted, SnapshotTaken, StepLogged, is_end, to_event)
+from .records import (DynamicsChanged, RunStarted, SnapshotTaken, StateSaved, StepLogged, is_end, to_event)
 
 _CLOSE = object()
 # The running loss is published at least this often (wall clock) between snapshots, so that a
@@ -47,6 +47,7 @@ class TrajectoryWriter:
         self._attrs: dict[str, Any] = {}
         self._handles: dict[str, Any] = {}
         self._slots: dict[str, Any] = {}
+        self._saves = 0  # stop/checkpoint states written; saved0/saved1 alternate by it
         self._thread = threading.Thread(target=self._work, name="glasslab-writer", daemon=True)
         self._thread.start()
 
@@ -54,6 +55,10 @@ class TrajectoryWriter:
     def handle(self, record) -> None:
         self._raise_if_failed()
         self.queue.put(record)
+        if isinstance(record, DynamicsChanged):
+            # A switch is part of the trajectory: once the run takes its next step the switch is
+            # on disk, so a SIGKILL after it cannot lose it.  Rare, so the wait (one commit) is cheap.
+            self.queue.join()
 
     def close(self) -> None:
         """Flush everything queued, stop the thread, raise a pending write error."""
@@ -72,19 +77,25 @@ class TrajectoryWriter:
     def _work(self) -> None:
         while True:
             record = self.queue.get()
-            if record is _CLOSE:
-                return
-            if self.failed:  # drop work after a failure, but free host buffers
-                _release(record)
-                continue
             try:
-                self._apply(record)
-            except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
-                self.error = err
-                _release(record)
-                self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
-                                               "error": str(err)})
-                self.failed = True  # only now: the store is marked before anyone hears of it
+                if record is _CLOSE:
+                    return
+                self._work_on(record)
+            finally:
+                self.queue.task_done()
+
+    def _work_on(self, record) -> None:
+        if self.failed:  # drop work after a failure, but free host buffers
+            _release(record)
+            return
+        try:
+            self._apply(record)
+        except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
+            self.error = err
+            _release(record)
+            self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
+                                           "error": str(err)})
+            self.failed = True  # only now: the store is marked before anyone hears of it
 
     def _apply(self, record) -> None:
         if isinstance(record, RunStarted):
@@ -95,6 +106,8 @@ class TrajectoryWriter:
                 self._commit()
         elif isinstance(record, SnapshotTaken):
             self._snapshot(record)
+        elif isinstance(record, StateSaved):
+            self._save_state(record)
         elif isinstance(record, DynamicsChanged):
             self._commit(events=[to_event(record)])
         elif is_end(record):
@@ -109,11 +122,20 @@ class TrajectoryWriter:
         if r.resumed:  # appends to its existing store (resumed from step 0 too: the stress test found it)
             self.root = trajectory.open_group(self.path, mode="r+")
             self._attrs = dict(self.root.attrs)
-            self.n_snapshots, self.n_loss = int(self._attrs["n_snapshots"]), int(self._attrs["n_loss"])
+            self.n_snapshots = int(self._attrs["n_snapshots"])
+            # The loss log and the switches continue from the resume point: what was logged or
+            # switched after it (before a kill, or before a stop in an older store) is done again.
+            point = r.resumed_from
+            self.n_loss = min(int(point.get("n_loss", self._attrs["n_loss"])), int(self._attrs["n_loss"]))
+            self._attrs["events"] = kept_events(self._attrs.get("events", []), int(point.get("switches", 1 << 62)))
+            self._saves = int(self._attrs.get("saves", 0))
+            trajectory.add_missing_evals(self.root, capacity)  # a store older than N_Delta
             trajectory.set_sizes(self.root, capacity, loss_capacity)
             trajectory.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
-            self._commit(status="running", events=[{"step": r.start_step, "kind": "resumed"}],
-                         snapshot_grid=r.snapshot_steps, total_steps=r.total_steps, two_time_complete=0)
+            resumed = {"step": r.start_step, "kind": "resumed", "from": point.get("source", "snapshot"),
+                       "threads": r.threads, "device": r.device}
+            self._commit(status="running", events=[resumed], snapshot_grid=r.snapshot_steps,
+                         total_steps=r.total_steps, two_time_complete=0, threads=r.threads, device=r.device)
             return
         self._attrs = {
             "glasslab_version": __version__,
@@ -121,6 +143,7 @@ class TrajectoryWriter:
             "preset": r.preset,
             "seed": r.preset["run"]["seed"],
             "device": r.device,
+            "threads": r.threads,
             "torch_version": torch.__version__,
             "git_commit": trajectory.git_commit(),
             "n_params": r.n_params,
@@ -166,11 +189,24 @@ class TrajectoryWriter:
             writes.append((arr(name), (slice(0, n + 1), n), column))
         trajectory.write_many(writes)
         if r.state:
-            slot = n % 2  # the other slot still holds the last committed state
+            slot = n % 2  # the other slot (or a saved one) holds the last committed state
             checkpoint.write_slot(root, slot, r.state, self._slots)
-            self._attrs["resume"] = {"slot": slot, "snapshot": n, "step": r.step}
+            self._flush_loss()  # the log up to this step belongs to the resume point
+            self._attrs["resume"] = {"slot": slot, "snapshot": n, "step": r.step, "source": "snapshot",
+                                     "n_loss": self.n_loss, "saved_at": r.state.get("taken_at", time.time())}
         self.n_snapshots = n + 1
         self._commit()
+
+    def _save_state(self, r: StateSaved) -> None:
+        """A stop or checkpoint state: into the saved slot that the committed pointer does not use
+        (they alternate), then one atomic commit moves the pointer to it."""
+        slot = f"saved{self._saves % 2}"
+        checkpoint.write_slot(self.root, slot, r.state, self._slots)
+        self._saves += 1
+        self._flush_loss()
+        self._attrs["resume"] = {"slot": slot, "snapshot": self.n_snapshots - 1, "step": r.step, "source": r.why,
+                                 "n_loss": self.n_loss, "saved_at": r.state.get("taken_at", time.time())}
+        self._commit(saves=self._saves)
 
     def _flush_loss(self) -> None:
         if not self._loss_buf:
@@ -204,6 +240,19 @@ class TrajectoryWriter:
             self._commit(status=status, events=[event])
         except Exception:  # the disk may still be full: the last committed state stands
             pass
+
+
+def kept_events(events: list[dict], switches: int) -> list[dict]:
+    """The events a resume keeps: all but the dynamics switches past the first `switches`
+    (those lie after the resume point; the resumed run replays and records them again)."""
+    out, seen = [], 0
+    for e in events:
+        if e.get("kind") == "dynamics_changed":
+            seen += 1
+            if seen > switches:
+                continue
+        out.append(e)
+    return out
 
 
 def _fault_point(n: int) -> None:

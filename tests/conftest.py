@@ -1,12 +1,26 @@
-"""Shared fixtures: small presets that train in a second, and temporary run directories."""
+"""Shared fixtures: small presets that train in a second, and temporary run directories.
+
+Torch runs single-threaded in the suite unless a test says otherwise: GLASSLAB_THREADS=1
+replaces run.threads = "auto" (core/threads.py) in this process and in every CLI it
+starts, and OMP_NUM_THREADS=1 keeps torch's own default at one thread for code that
+builds no Run.  A test that needs more threads passes an explicit count.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pytest
+# Before torch is imported anywhere: OpenMP reads its variable once.
+os.environ["GLASSLAB_THREADS"] = "1"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from glasslab.core import presets
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from glasslab.core import presets  # noqa: E402
+
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 

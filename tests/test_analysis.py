@@ -328,3 +328,51 @@ def test_analyze_is_json_and_handles_missing_data():
     assert "NaN" not in text and out["verdict"]["label"] in an.LABELS
     with pytest.raises(BadInput):
         an.analyze(STEPS[:3], msd[:3, :3])
+
+
+# ------------------------------------------------------ what the reports say (issue 12) ---
+
+def test_a_fit_whose_minimum_is_the_end_of_the_mu_range_is_marked_and_not_judged():
+    # Curves that collapse only for mu = 2 (outside -0.5..1.5): the minimum sits on the upper bound.
+    fit = collapse.fit_aging_exponent(STEPS, aging_msd(STEPS, 2.0), n_boot=10)
+    assert fit.at_bound and fit.mu == pytest.approx(1.5, abs=0.01) and fit.to_dict()["at_bound"] is True
+    inside = collapse.fit_aging_exponent(STEPS, aging_msd(STEPS, 0.5), n_boot=10)
+    assert not inside.at_bound
+    assert not an._ages(fit) and not an._zero(fit)  # a bound says nothing about aging
+
+
+def test_the_analysis_table_names_each_figure_and_says_when_a_fit_hit_its_bound():
+    from rich.console import Console
+
+    from glasslab.tui.analysis_table import print_analysis
+
+    out = an.analyze(STEPS, aging_msd(STEPS, 1.0, noise=0.02), n_boot=20)
+    out["aging"]["late"]["at_bound"] = True  # as a fit stuck on -0.5 reports it
+    out["aging"]["late"]["mu"] = -0.5
+    Q = np.exp(-aging_msd(STEPS, 1.0) * 5000)  # crosses 1/e within each curve
+    out["relaxation"] = an._jsonable(an.relaxation_times(STEPS, Q))
+    result = {"run": "r.zarr", "name": "r", "status": "finished", "n_params": 19210, "train_size": 2000,
+              "n_snapshots": 61, "last_step": 100000, "final": {k: 0.1 for k in ("train_loss", "train_acc", "test_loss", "test_acc")},
+              "switches": [{"step": 3000, "old": "sgd", "new": "langevin"}], "analysis": out}
+    console = Console(width=400, record=True, file=open("/dev/null", "w"))
+    print_analysis(result, console)
+    text = console.export_text()
+    assert "N / P                " in text and "19,210 / 2,000" in text  # one number format
+    assert "no collapse in [-0.5, 1.5]: the fit stops at its bound (-0.50)" in text
+    assert "-0.500 ± " not in text
+    assert "last decade of lags, all t_w" in text and "late third of t_w (verdict)" in text
+    tau_row = next(line for line in text.splitlines() if "tau_e (steps) by t_w" in line)
+    assert "t_w 10: " in tau_row and "t_w 12: " in tau_row  # the keys say they are t_w
+    assert "sgd -> langevin at step 3,000" in text and "switched its dynamics" in text
+
+
+def test_overlay_labels_say_what_differs_and_the_dynamics_a_run_went_through():
+    from glasslab.tui.figure import run_labels
+
+    sgd = {"name": "quickstart", "dynamics": {"kind": "sgd", "lr": 0.5, "temperature": 0.0}, "run": {"device": "cpu"}}
+    hot = {"name": "quickstart", "dynamics": {"kind": "sgd", "lr": 0.1, "temperature": 0.0}, "run": {"device": "cuda"}}
+    switched = [{"kind": "dynamics_changed", "step": 100, "new": {"kind": "langevin"}},
+                {"kind": "dynamics_changed", "step": 900, "new": {"kind": "sgd"}}]
+    assert run_labels(["a", "b"], [sgd, hot], [[], []]) == ["a (lr=0.5)", "b (lr=0.1)"]
+    assert run_labels(["a", "b"], [sgd, sgd], [[], switched]) == ["a (sgd)", "b (sgd -> langevin -> sgd)"]
+    assert run_labels(["a", "b"], [sgd, sgd], [[], []]) == ["a", "b"]  # the store names tell them apart

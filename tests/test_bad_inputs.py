@@ -1,10 +1,11 @@
-"""The bad-input corpus (tests/bad_inputs/cases.toml) through the real CLI.
+"""The bad-input corpus (tests/bad_inputs/cases.toml, fields.toml) through the real CLI.
 
 Each case: one line on stderr naming the problem (and the fix), exit code 2,
 no traceback, and no file created or changed anywhere under the case's
 directory, the working directory or the shipped presets.
 """
 
+import dataclasses
 import gzip
 import os
 import pickle
@@ -20,7 +21,9 @@ from typer.testing import CliRunner
 from glasslab.core import presets
 from glasslab.tui.cli import app
 
-CASES = tomllib.loads((Path(__file__).parent / "bad_inputs" / "cases.toml").read_text())["case"]
+CORPUS = Path(__file__).parent / "bad_inputs"
+FIELD_CASES = tomllib.loads((CORPUS / "fields.toml").read_text())["case"]
+CASES = tomllib.loads((CORPUS / "cases.toml").read_text())["case"] + FIELD_CASES
 runner = CliRunner()
 
 
@@ -77,6 +80,18 @@ def tree(*roots: Path) -> dict:
 
 def test_the_corpus_is_large_enough():
     assert len(CASES) >= 30 and len({c["name"] for c in CASES}) == len(CASES)
+
+
+def test_every_preset_field_has_a_non_finite_and_an_out_of_range_case():
+    """Every field of every dataclass in core/presets.py, a field added later included."""
+    fields = [f.name for f in dataclasses.fields(presets.Preset)]
+    fields += [f"{s}.{f.name}" for s, cls in presets.SECTIONS.items() for f in dataclasses.fields(cls)]
+    have = {(c["field"], c["kind"]) for c in FIELD_CASES}
+    missing = [(f, k) for f in fields for k in ("non-finite", "out-of-range") if (f, k) not in have]
+    assert not missing, f"add these to tests/bad_inputs/fields.toml: {missing}"
+    floats = [f"{s}.{f.name}" for s, cls in presets.SECTIONS.items() for f in dataclasses.fields(cls) if f.type == "float"]
+    via_set = {c["field"] for c in FIELD_CASES if c["kind"] == "non-finite" and "--set" in c["args"]}
+    assert set(floats) <= via_set  # a float field refuses nan/inf from --set as well as from the file
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

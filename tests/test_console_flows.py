@@ -76,6 +76,7 @@ async def to_the_runs_screen(pilot, rows: int):
     """r, then wait until the runs screen lists `rows` runs; returns (screen, its table)."""
     await press(pilot, "r")
     screen = pilot.app.get_screen("runs")
+    # A screen is composed when it is first shown, some ms after the key: its table exists only then.
     await wait_for(pilot, lambda: pilot.app.screen is screen and screen.query(DataTable), what="the runs screen")
     table = screen.query_one(DataTable)
     await wait_for(pilot, lambda: table.row_count == rows, what="the runs listed")
@@ -119,6 +120,62 @@ async def test_browse_and_filter_presets(tmp_path):
         app.screen.select("fmnist-toy-over")
         await pilot.pause()
         assert "over-parametrised" in shown_details()
+
+
+async def test_a_filter_that_matches_nothing_says_so_and_the_console_goes_on(tmp_path):
+    """Issue 12, crash 1: `/zzz` used to raise AttributeError in the details pane and end the app."""
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "slash")
+        await type_text(pilot, "zzz")
+        screen = app.screen
+        await wait_for(pilot, lambda: option_ids(app) == [], what="an empty list")
+        await pilot.pause(0.1)
+        assert "no preset matches 'zzz'" in text_of(screen.query_one(PresetDetails).query_one(Static))
+        await press(pilot, "enter")  # back to the (empty) list
+        await wait_for(pilot, lambda: app.focused is screen.query_one(OptionList), what="the list to have the focus")
+        await press(pilot, "s")  # nothing to start
+        await wait_for(pilot, lambda: any("No preset selected" in str(n.message) for n in app._notifications),
+                       what="the notice")
+        assert app.is_running and app.screen is screen
+        await press(pilot, "escape")  # clears the filter: the list is back
+        await wait_for(pilot, lambda: len(option_ids(app)) == len(screen.paths), what="the whole list")
+
+
+async def test_keys_pressed_while_the_console_starts_are_commands_not_filter_text(tmp_path):
+    """Issue 12, crash 2: `r` pressed during start-up landed in the filter.  The key goes in as the
+    app mounts its first screen (before Pilot would be handed over)."""
+    from glasslab.tui.app import GlasslabApp
+
+    class KeysAtStart(GlasslabApp):
+        def on_mount(self) -> None:  # Textual runs this, then GlasslabApp.on_mount (each class's handler)
+            for _ in range(3):
+                self._driver.send_message(events.Key("r", "r"))
+
+    app = KeysAtStart(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        runs = app.get_screen("runs")
+        await wait_for(pilot, lambda: app.screen is runs, what="the runs screen")
+        assert app.get_screen("presets").query_one("#preset-filter", Input).value == ""
+
+
+def test_an_unhandled_exception_exits_1_with_one_line_naming_the_log(tmp_path, monkeypatch, capsys):
+    from glasslab.tui.app import run_console
+    from glasslab.tui.console.screens.presets_screen import PresetsScreen
+
+    def broken(self, text):
+        raise RuntimeError("a defect in the console")
+
+    monkeypatch.setattr(PresetsScreen, "_fill", broken)
+    app = make_app(out_dir=tmp_path / "runs")
+    code = run_console(app, headless=True, size=SIZE)
+    assert code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "RuntimeError: a defect in the console" in lines[0], lines
+    log = Path(lines[0].rsplit("the traceback is in ", 1)[1])
+    assert log.parent == (tmp_path / "runs").resolve() and log.name.startswith("console-crash-")
+    text = log.read_text()
+    assert text.startswith("Traceback") and "in broken" in text and "RuntimeError: a defect in the console" in text
 
 
 async def test_a_local_preset_shadows_the_shipped_one(tmp_path):
@@ -307,8 +364,8 @@ async def test_open_a_finished_run_and_overlay_two(tmp_path):
     app = make_app(out_dir=out)
     async with app.run_test(size=SIZE) as pilot:
         screen, table = await to_the_runs_screen(pilot, 2)
-        await wait_for(pilot, lambda: "…" not in list(table.get_column_at(5)), what="the verdicts")
-        verdicts = {key: table.get_cell(key, table.ordered_columns[-1].key) for key in screen.rows}
+        await wait_for(pilot, lambda: "…" not in [str(v) for v in table.get_column_at(5)], what="the verdicts")
+        verdicts = {key: str(table.get_cell(key, table.ordered_columns[-1].key)) for key in screen.rows}
         assert verdicts == {str(over): "aging", str(under): "no aging (TTI)"}
         await press(pilot, "enter")  # the newest run (under) is first
         await wait_for(pilot, lambda: str(under) in screen.curves, what="the store to load")

@@ -92,7 +92,7 @@ def test_runs_screen_with_two_runs_overlaid(snap_compare, monkeypatch, size):
         await pilot.press("r")
         screen = pilot.app.screen
         table = screen.query_one(DataTable)
-        await settle(pilot, lambda: table.row_count == 2 and "…" not in list(table.get_column_at(5)))
+        await settle(pilot, lambda: table.row_count == 2 and "…" not in [str(v) for v in table.get_column_at(5)])
         await pilot.press("enter", "down", "o")
         await settle(pilot, lambda: len(screen.curves) == 2)
 

@@ -90,6 +90,10 @@ def test_glasslab_in_tmux_start_the_quickstart_watch_it_and_quit(tmp_path):
             term.keys("s")  # stop it (the default, enter, would leave it training on its own)
         screen = term.wait_for(lambda s: "GLASSLAB-EXITED" in s, "glasslab to exit", timeout=60)
         assert "GLASSLAB-EXITED 0" in screen, screen
+        [t] = list_runs(out)
+        if t.status == "interrupted":  # the console says where the run it stopped continues from
+            flat = screen.replace("\n", "")
+            assert f"glasslab: stopped {t.path}" in flat and f"continue with: glasslab resume {t.path}" in flat, screen
     finally:
         term.close()
 
@@ -97,3 +101,21 @@ def test_glasslab_in_tmux_start_the_quickstart_watch_it_and_quit(tmp_path):
     assert t.status in ("interrupted", "finished")
     assert t.n_snapshots >= 1 and len(t.steps) == t.n_snapshots and t.evals()["train_loss"].size == t.n_snapshots
     assert t.events[0]["kind"] == "started" and t.events[-1]["kind"] == t.status
+
+
+def test_keys_typed_while_glasslab_starts_are_commands(tmp_path):
+    """Issue 12: `r` typed during start-up went into the preset filter (and `rrr` then crashed the
+    details pane), or raised ScreenStackError before the first screen; now it opens the runs screen."""
+    term = Terminal(f"env GLASSLAB_OUT=runs {glasslab_command()}; echo GLASSLAB-EXITED $?; sleep 60", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:  # r from the first instant, through the whole start-up
+            term.tmux("send-keys", "-t", "e2e", "r")
+            time.sleep(0.1)
+        screen = term.wait_for(lambda s: "enter opens a run" in s or "GLASSLAB-EXITED" in s, "the runs screen")
+        assert "GLASSLAB-EXITED" not in screen, screen
+        term.keys("q")
+        screen = term.wait_for(lambda s: "GLASSLAB-EXITED" in s, "glasslab to exit", timeout=30)
+        assert "GLASSLAB-EXITED 0" in screen and "Traceback" not in screen and "Error" not in screen, screen
+    finally:
+        term.close()

@@ -4,6 +4,8 @@ opens the console where it should."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from pathlib import Path
 
@@ -104,13 +106,18 @@ def test_the_buffer_loses_nothing():
     assert kept[0].displacements == snap.displacements and kept[0].evaluation == snap.evaluation
 
 
+def _nan_free(evaluation) -> tuple:
+    """An Evaluation as a tuple with NaN as None: NaN (N_Delta where no hinge loss) never equals itself."""
+    return tuple(None if isinstance(x, float) and math.isnan(x) else x for x in dataclasses.astuple(evaluation))
+
+
 def _comparable(records) -> list:
     out = []
     for r in records:
         if isinstance(r, StepLogged):
             out.append(("log", r.step, r.loss))
         elif isinstance(r, SnapshotTaken):
-            out.append(("snap", r.index, r.step, r.evaluation, sorted(r.observables.items())))
+            out.append(("snap", r.index, r.step, _nan_free(r.evaluation), sorted(r.observables.items())))
         else:
             out.append((type(r).__name__, getattr(r, "step", None)))
     return out
@@ -198,3 +205,167 @@ def test_console_refuses_a_file_as_output_directory_in_one_line(tmp_path):
     res = CliRunner().invoke(app, ["console", "--out", str(a_file)])
     assert res.exit_code == 2 and res.stderr.strip().splitlines() == [
         f"glasslab: error: --out {a_file} is a file, not a directory: choose a directory for the runs"]
+
+
+# ------------------------------------------------------------------ issue 12: what the screen shows
+
+def test_every_curve_colour_is_its_own_in_256_and_in_16_colours():
+    """Two of the five t_w curves shared colour 197 (ESC[35m in 16 colours): the legend could not tell them apart."""
+    from rich.color import Color, ColorSystem
+
+    from glasslab.tui.console.widgets.log_plot import MARKERS, PALETTE
+
+    for system in (ColorSystem.EIGHT_BIT, ColorSystem.STANDARD):
+        codes = [Color.from_rgb(*rgb).downgrade(system).number for rgb in PALETTE]
+        assert len(set(codes)) == len(PALETTE), (system, codes)
+    assert len(set(MARKERS)) == len(MARKERS)  # NO_COLOR: one marker per curve instead
+
+
+async def test_without_colour_each_delta_curve_has_its_own_marker(monkeypatch, tmp_path):
+    from glasslab.tui.app import make_app
+    from glasslab.tui.console.widgets.delta_plot import DeltaPlot
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(out_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("l")
+        app.live.display_curves(curves_of(synthetic_records("toy-over")))
+        await pilot.pause(0.3)
+        plot = app.live.query_one(DeltaPlot)
+        markers = [plot.marker(slot) for slot, _ in plot.runs[0].waiting_times()]
+        assert len(markers) == 5 and len(set(markers)) == 5
+
+
+def test_linear_ticks_are_round_and_even():
+    from glasslab.tui.console.widgets.log_plot import nice_range
+
+    lo, hi, ticks = nice_range(0.0031, 0.0952, 5)
+    assert lo <= 0.0031 and hi >= 0.0952 and lo >= 0  # no negative tick below a positive loss
+    steps = np.diff(ticks)
+    assert np.allclose(steps, steps[0]) and all(f"{t:g}" == f"{t:.3g}" for t in ticks)
+
+
+async def test_loss_plot_is_log_log_to_the_runs_length_and_y_toggles_it(tmp_path):
+    from glasslab.tui.app import make_app
+    from glasslab.tui.console.widgets.loss_plot import LossPlot
+
+    app = make_app(out_dir=tmp_path)
+    c = curves_of([r for r in synthetic_records("toy-over", total=20000) if getattr(r, "step", 0) <= 8000][:-1])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("l")
+        app.live.display_curves(c)
+        await pilot.pause(0.3)
+        plot = app.live.query_one(LossPlot)
+        (x0, x1), _ = plot.limits
+        assert plot.log_y and x0 == 1 and x1 == pytest.approx(np.log10(20000))  # not to 10^5
+        y_points = np.concatenate([p[1] for p in plot._points])
+        assert y_points.max() < 0  # log10 of losses below 1: the axis is logarithmic
+        await pilot.press("y")
+        await pilot.pause(0.3)
+        assert not plot.log_y and np.concatenate([p[1] for p in plot._points]).min() > 0
+
+
+def test_the_status_line_breaks_between_fields_and_shows_momentum():
+    from rich.text import Text
+
+    from glasslab.tui.console.widgets.status_line import dynamics_text, pack
+
+    fields = [Text("quickstart"), Text("running"), Text("step 19,210/20,000"), Text("cpu"), Text("N 19,210"),
+              Text(dynamics_text({"kind": "sgd", "lr": 0.5, "batch_size": 100, "momentum": 0.5}))]
+    assert fields[-1].plain == "sgd lr 0.5 B 100 m 0.5"
+    for width in range(24, 101):
+        lines = pack(fields, width).plain.split("\n")
+        assert all(len(line) <= width for line in lines)
+        assert sorted(p for line in lines for p in line.split("  ")) == sorted(f.plain for f in fields), width
+
+
+def test_the_same_run_shows_the_same_waiting_times_live_opened_and_continued(tmp_path):
+    records = synthetic_records("toy-over", total=20000)
+    live = curves_of(records)
+    stored = RunCurves.from_store(Trajectory.open(write_store(tmp_path / "a.zarr", records)))
+    assert live.waiting_times() == stored.waiting_times() and len(live.waiting_times()) == 5
+    stored.trim_after(8000)  # a continue starts from the store: the t_w it can show are the live run's
+    live_then = curves_of([r for r in records if getattr(r, "step", 0) <= 8000][:-1])
+    assert stored.waiting_times() == live_then.waiting_times()
+
+
+def test_a_running_runs_verdict_is_provisional_and_an_interrupted_run_shows_where_it_continues():
+    from glasslab.tui.console.screens.runs_screen import RunRow, verdict_text
+
+    running = RunRow(Path("a.zarr"), "a", "running", 500, 1000, 5, True)
+    done = RunRow(Path("b.zarr"), "b", "finished", 1000, 1000, 9, True)
+    assert verdict_text(running, "aging").plain == "aging, so far" and verdict_text(done, "aging").plain == "aging"
+    stopped = RunRow(Path("c.zarr"), "c", "interrupted", 69_945, 400_000, 30, True, resume_step=78_698)
+    assert stopped.steps_text == "78,698/400,000"
+
+
+def test_the_quickstart_is_listed_first():
+    from glasslab.tui.console.screens.presets_screen import find_presets
+
+    assert next(iter(find_presets(None))) == "quickstart"
+
+
+def test_the_details_pane_shows_only_the_fields_that_apply_with_their_comments():
+    from glasslab.core import presets
+    from glasslab.tui.console.widgets.preset_details import resolved_lines
+
+    resnet = resolved_lines(presets.load("bj18-resnet18-cifar100")).plain
+    assert 'name = "cifar100"' in resnet and "classes =" not in resnet  # C = 100 comes from the data set
+    assert "width =" not in resnet and "depth =" not in resnet and "stiffness" not in resnet
+    assert 'norm = "batch"  # norm layer of resnet18' in resnet  # the comment `presets show` prints
+    assert "temperature" not in resnet and "momentum = 0.5" in resnet
+    quick = resolved_lines(presets.load("quickstart")).plain
+    assert "classes = " in quick and "width = " in quick and "norm =" not in quick
+
+
+def test_presets_list_piped_keeps_every_name_whole():
+    from glasslab.tui.cli import app
+
+    res = CliRunner().invoke(app, ["presets", "list"])
+    assert res.exit_code == 0
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["name", "model", "data", "set", "dynamics", "N", "P", "data"]
+    names = {line.split()[0] for line in lines[1:] if line and ":" not in line.split()[0]}
+    assert {"bj18-toy-cifar10-under", "bj18-resnet18-cifar100", "quickstart"} <= names
+    assert "…" not in res.stdout and "─" not in res.stdout
+
+
+def test_the_exit_lines_say_where_a_stopped_run_continues_from(tmp_path):
+    from glasslab.tui.app import left_running_line, stopped_line
+
+    path = write_store(tmp_path / "a.zarr", synthetic_records("a"))
+    # a store without a resume point: no step is promised
+    assert stopped_line(path, "interrupted") == f"glasslab: stopped {path}; continue with: glasslab resume {path}"
+    import zarr
+
+    zarr.open_group(str(path), mode="a").attrs["resume"] = {"step": 4321, "slot": 0}
+    assert stopped_line(path, "interrupted") == (f"glasslab: stopped {path} at step 4,321; "
+                                                 f"continue with: glasslab resume {path}")
+    assert "still training (at step 7)" in left_running_line(path, 7)
+
+
+def test_a_timer_due_in_the_past_fires_once_and_does_not_freeze_the_console(tmp_path):
+    """Found in tmux (issue 12): a toast built for a notice that had just expired got a timer of
+    -1.4 ms, and Textual's timer loop then spun forever on the UI thread.  Run in a thread, so that
+    a spin fails the test instead of hanging it."""
+    import asyncio
+
+    from glasslab.tui.app import make_app
+
+    done = {}
+
+    async def main():
+        app = make_app(out_dir=tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            fired = asyncio.Event()
+            app.set_timer(-0.0014, fired.set)
+            app.set_timer(0.0, fired.set)
+            await asyncio.wait_for(fired.wait(), 10)
+            app.notify("expired already", timeout=-1.0)  # the toast's own timer is due in the past
+            await pilot.pause(0.2)
+            done["ok"] = True
+
+    worker = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done.get("ok"), "the console's event loop spun on a timer due in the past"

@@ -116,3 +116,34 @@ def test_catalog_counts_parameters_without_building_weights():
     assert q.n_params == 784 * 512 + 512 + 512 * 10 + 10 and q.train_size == 2000
     under = catalog.summarize(presets.load("fmnist-toy-under"))
     assert under.n_params == 784 * 4 + 4 + 4 * 10 + 10
+
+
+FLOAT_FIELDS = [f"{s}.{f.name}" for s, cls in presets.SECTIONS.items() for f in dataclasses.fields(cls)
+                if f.type == "float"]
+
+
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+def test_every_float_field_refuses_non_finite_values(field, tmp_path):
+    """Issue 10: temperature = nan was taken, and a Langevin run at T = nan trained as plain GD."""
+    section, key = field.split(".")
+    for value in ("nan", "inf", "-inf"):
+        with pytest.raises(BadInput, match=f"{field} must be a finite number, got {value}"):
+            presets.with_overrides(presets.Preset(), [f"{field}={value}"])
+        f = tmp_path / "p.toml"
+        f.write_text(f"[{section}]\n{key} = {value}\n")
+        with pytest.raises(BadInput, match=f"{field} must be a finite number"):
+            presets.load(str(f))
+    with pytest.raises(BadInput, match="must be a finite number"):  # a TOML integer too big for a float
+        presets.with_overrides(presets.Preset(), [f"{field}={10**400}"])
+
+
+def test_threads_and_checkpoint_cadence_fields():
+    p = presets.Preset()
+    assert p.run.threads == "auto" and p.recording.checkpoint_minutes == 10.0
+    assert presets.with_overrides(p, ["run.threads=4"]).run.threads == 4
+    assert presets.with_overrides(p, ['run.threads="2"']).run.threads == 2  # --threads passes a string
+    assert presets.with_overrides(p, ["run.threads=AUTO"]).run.threads == "auto"
+    for bad in ("0", "-2", "1.5", "many", "true"):
+        with pytest.raises(BadInput, match="run.threads must be 'auto' or a positive whole number"):
+            presets.with_overrides(p, [f"run.threads={bad}"])
+    assert presets.with_overrides(p, ["recording.checkpoint_minutes=0"]).recording.checkpoint_minutes == 0.0

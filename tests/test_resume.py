@@ -1,8 +1,18 @@
-"""Nothing lost: SIGKILL at random moments, resume, and the run is the run that would have happened."""
+"""Nothing lost: stop, preempt or kill a run, resume it, and it is the run that would have happened.
 
+The in-process tests drive tiny runs through the real writer (a "kill" there is the
+writer closed without the run's end: the store is left as a SIGKILL leaves it); the
+subprocess tests send real signals to `glasslab run`.  tests/stress/kill_resume.py
+mixes both at random.
+"""
+
+import dataclasses
+import json
 import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,9 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from glasslab.core import checkpoint, resume, trajectory
+from glasslab.core import run as run_mod
 from glasslab.core.errors import BadInput
+from glasslab.core.records import StepLogged
+from glasslab.core.run import Run, drive
+from glasslab.core.writer import TrajectoryWriter
+from conftest import tiny_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESET = """
@@ -91,6 +107,35 @@ def _wait_for_snapshots(out: Path, k: int, proc, deadline=120):
     raise AssertionError("no snapshots appeared")
 
 
+HISTORY = ("interrupted", "resumed", "write_failed")  # events of the sessions, not of the trajectory
+
+
+def differences(path, ref_path) -> list[str]:
+    """What differs between a resumed store and the uninterrupted one: weights (bitwise), snapshot
+    steps, evals, observables, the loss log, the trajectory's events, the final status.  [] = the same run."""
+    t, r = trajectory.Trajectory.open(path), trajectory.Trajectory.open(ref_path)
+    out = []
+    if t.status != r.status:
+        out.append(f"status {t.status} != {r.status}")
+    if not np.array_equal(t.steps, r.steps):
+        out.append("snapshot steps")
+    a, b = np.asarray(t.weights[: t.n_snapshots]), np.asarray(r.weights[: r.n_snapshots])
+    if a.shape != b.shape or not np.array_equal(a.view(np.uint32), b.view(np.uint32)):
+        out.append("weights (bitwise)")
+    for name, x in r.evals().items():
+        if not np.array_equal(t.evals()[name], x, equal_nan=True):
+            out.append(f"evals/{name}")
+    for name in ("observables/D", "observables/weight_norm2"):
+        if not np.array_equal(t.array(name), r.array(name), equal_nan=True):
+            out.append(name)
+    (ts, tv), (rs, rv) = t.loss(), r.loss()
+    if not (np.array_equal(ts, rs) and np.array_equal(tv, rv)):
+        out.append(f"loss log ({len(ts)} entries, {len(rs)} expected)")
+    if [e for e in t.events if e["kind"] not in HISTORY] != [e for e in r.events if e["kind"] not in HISTORY]:
+        out.append("events")
+    return out
+
+
 def _assert_same_run(path, reference):
     steps, weights, (loss_steps, loss_values) = reference
     t = trajectory.Trajectory.open(path)
@@ -102,10 +147,151 @@ def _assert_same_run(path, reference):
     s, v = t.loss()
     np.testing.assert_array_equal(s, loss_steps)
     np.testing.assert_array_equal(v, loss_values)
+    assert np.all(np.diff(s) > 0)
     assert "resumed" in [e["kind"] for e in t.events]
 
 
-@pytest.mark.parametrize("k, extra_delay", [(2, 0.0), (6, 0.013), (10, 0.05), (15, 0.002)])
+# ----------------------------------------------------------------- in process
+
+SWITCH = {"kind": "langevin", "momentum": 0.0, "temperature": 1e-4, "lr": 0.05}
+
+
+def train(path, preset, *, switch_at=None, stop_at=None, kill_at=None, checkpoint_at=None, run=None):
+    """Train into `path`; at these logged steps switch to Langevin, stop (Run.stop), ask for a
+    checkpoint (Run.checkpoint), or "kill": the writer is closed without the run's end, which
+    leaves the store as a SIGKILL does once the writer has caught up."""
+    run = run or Run(preset)
+    writer = TrajectoryWriter(path)
+    for record in run:
+        writer.handle(record)
+        if isinstance(record, StepLogged):
+            if record.step == switch_at:
+                run.switch_dynamics(**SWITCH)
+            if record.step == checkpoint_at:
+                run.checkpoint()
+            if record.step == stop_at:
+                run.stop("test")
+            if record.step == kill_at:
+                break
+    writer.close()
+    return trajectory.Trajectory.open(path)
+
+
+def resume_into(path, **kw):
+    run, lock = resume.prepare(path, **kw)
+    drive(run, [TrajectoryWriter(path, lock=lock)])
+    return run
+
+
+@pytest.fixture(scope="module")
+def refs(tmp_path_factory):
+    """Uninterrupted tiny runs (SGD with momentum), without and with a switch to Langevin at step 60."""
+    d = tmp_path_factory.mktemp("refs")
+    p = tiny_preset(**{"run.steps": 300, "recording.checkpoint_minutes": 0.0})
+    train(d / "plain.zarr", p)
+    train(d / "switched.zarr", p, switch_at=60)
+    return p, d
+
+
+def test_a_stop_saves_the_state_where_it_stops_and_loses_no_step(refs, tmp_path):
+    """Issue 10 case 1: the loss log was duplicated after the last snapshot and its tail lost."""
+    p, d = refs
+    t = train(tmp_path / "s.zarr", p, stop_at=135)
+    assert t.status == "interrupted" and t.steps[-1] < 135
+    point = t.attrs["resume"]
+    assert (point["step"], point["source"]) == (135, "stop")  # not the last snapshot: zero steps lost
+    assert t.root["weights"].shape[0] == t.n_snapshots and t.loss()[0][-1] == 135  # no extra snapshot row
+    run = resume_into(tmp_path / "s.zarr")
+    assert resume.describe(run)[0] == "resuming at step 135 (saved at stop)"
+    assert differences(tmp_path / "s.zarr", d / "plain.zarr") == []
+    s, _ = trajectory.Trajectory.open(tmp_path / "s.zarr").loss()
+    assert list(s) == list(range(5, 301, 5))  # 60 entries, strictly increasing, none twice
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_a_dynamics_switch_survives_a_resume(refs, tmp_path, how):
+    """Issue 10 case 2: a resume from before the switch trained on with SGD.  The recorded switch
+    is replayed at its step (kill: the saved state lies before it) or is inside the saved state (stop)."""
+    p, d = refs
+    path = tmp_path / "s.zarr"
+    t = train(path, p, switch_at=60, **({"stop_at": 75} if how == "stop" else {"kill_at": 65}))
+    if how == "kill":
+        assert t.attrs["resume"]["step"] < 60  # the last snapshot lies before the switch
+    run = resume_into(path)
+    assert not run.replay and run.trainer.cfg.kind == "langevin"
+    assert differences(path, d / "switched.zarr") == []
+    assert [e["step"] for e in trajectory.Trajectory.open(path).events if e["kind"] == "dynamics_changed"] == [60]
+
+
+def test_resuming_an_init_from_run_does_not_need_the_source(refs, tmp_path):
+    """Issue 10 case 3: exit 2, "... does not exist", once the source store was moved away."""
+    p, d = refs
+    src = tmp_path / "src.zarr"
+    train(src, p)
+    lang = p.replace(dynamics=dataclasses.replace(p.dynamics, kind="langevin", momentum=0.0, lr=0.05, temperature=1e-4),
+                     run=dataclasses.replace(p.run, init_from=str(src)))
+    train(tmp_path / "ref.zarr", lang)
+    train(tmp_path / "b.zarr", lang, stop_at=150)
+    src.rename(tmp_path / "moved.zarr")
+    resume_into(tmp_path / "b.zarr")
+    assert differences(tmp_path / "b.zarr", tmp_path / "ref.zarr") == []
+
+
+def test_checkpoints_on_request_and_on_the_wall_clock_bound_what_a_kill_loses(refs, tmp_path, monkeypatch):
+    p, d = refs
+    # Run.checkpoint(): saved at the next step boundary, and training goes on.
+    t = train(tmp_path / "c.zarr", p, checkpoint_at=140, kill_at=150)
+    assert t.status == "running" and (t.attrs["resume"]["step"], t.attrs["resume"]["source"]) == (140, "checkpoint")
+    assert t.attrs["saves"] == 1 and t.steps[-1] < 140
+    run = resume_into(tmp_path / "c.zarr")
+    assert resume.describe(run)[0] == "resuming at step 140 (saved at a checkpoint)"
+    assert differences(tmp_path / "c.zarr", d / "plain.zarr") == []
+    # The cadence, on a fake clock that advances 1 s per reading: 0.1 minutes = every 6 readings.
+    clock = iter(range(10**9))
+    monkeypatch.setattr(run_mod, "_clock", lambda: float(next(clock)))
+    cad = p.replace(recording=dataclasses.replace(p.recording, checkpoint_minutes=0.1))
+    t = train(tmp_path / "k.zarr", cad, kill_at=250)
+    point = t.attrs["resume"]
+    assert point["source"] == "checkpoint" and 250 - 6 <= point["step"] <= 250 and t.attrs["saves"] > 30
+    resume_into(tmp_path / "k.zarr")
+    assert differences(tmp_path / "k.zarr", d / "plain.zarr") == []
+
+
+def test_the_thread_count_is_recorded_and_reused(refs, tmp_path, monkeypatch):
+    """A 1-thread and a 2-thread CPU run differ in the last bit: a resume uses the recorded count
+    (not what "auto" would give now) unless --threads says otherwise, and says which."""
+    from typer.testing import CliRunner
+
+    from glasslab.tui.cli import app
+
+    p, d = refs
+    t = train(tmp_path / "t.zarr", p, stop_at=100)
+    assert t.attrs["threads"] == 1 and t.attrs["device"] == "cpu"  # GLASSLAB_THREADS=1 (conftest)
+    train(tmp_path / "u.zarr", p, stop_at=290)
+    monkeypatch.setenv("GLASSLAB_THREADS", "2")  # what "auto" would resolve to now
+    try:
+        res = CliRunner().invoke(app, ["resume", str(tmp_path / "t.zarr")])
+        assert res.exit_code == 0, res.output
+        assert "resuming at step 100 (saved at stop)" in res.output
+        assert "threads: 1 (recorded in the store)" in res.output
+        assert "step 100 (saved at stop)" in res.output.split("threads: 1")[-1]  # the summary says it too
+        assert differences(tmp_path / "t.zarr", d / "plain.zarr") == []
+        # Ten steps on two threads: a 2-core machine under load makes two threads slow.
+        monkeypatch.setattr(resume, "usable_cpus", lambda: 1)  # as on a smaller machine than the store's
+        res = CliRunner().invoke(app, ["resume", str(tmp_path / "u.zarr"), "--threads", "2"])
+        assert res.exit_code == 0 and "threads: 2 (--threads)" in res.output, res.output
+        assert "note: 2 threads on the 1 CPU(s) this process may use will be slow" in res.output
+        assert torch.get_num_threads() == 2
+        t = trajectory.Trajectory.open(tmp_path / "u.zarr")
+        assert t.attrs["threads"] == 2 and [e.get("threads") for e in t.events if e["kind"] == "resumed"] == [2]
+    finally:
+        torch.set_num_threads(1)
+
+
+# ----------------------------------------------------------------- real signals
+
+
+@pytest.mark.parametrize("k, extra_delay", [(2, 0.0), (10, 0.013)])
 def test_sigkill_then_resume_is_bitwise_identical(preset_file, reference, tmp_path, k, extra_delay):
     proc = cli("run", preset_file, "--no-ui", "--out", tmp_path)
     path = _wait_for_snapshots(tmp_path, k, proc)
@@ -145,37 +331,70 @@ def test_sigkill_during_a_snapshot_write(preset_file, reference, tmp_path):
     _assert_same_run(path, reference)
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_sigint_and_sigterm_stop_cleanly(preset_file, reference, tmp_path, sig, code):
+def test_every_stop_signal_stops_the_run_by_its_name():
+    """SIGHUP (the terminal went away) and SIGUSR1/SIGUSR2 (a scheduler's preemption warning) stop
+    like SIGINT and SIGTERM; exit codes 128 + signal number."""
+    from glasslab.tui.cli import EXIT_SIGNAL, stop_on_signals
+
+    class FakeRun:
+        reasons = []
+
+        def stop(self, reason):
+            self.reasons.append(reason)
+
+    run = FakeRun()
+    sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2]
+    with stop_on_signals(run):
+        for sig in sigs:
+            signal.raise_signal(sig)
+    assert run.reasons == [s.name for s in sigs]
+    assert [EXIT_SIGNAL[s.name] for s in sigs] == [130, 143, 129, 128 + signal.SIGUSR1, 128 + signal.SIGUSR2]
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # handlers restored
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_cleanly_saves_where_it_stopped_and_resumes_bitwise(preset_file, reference, tmp_path, sig):
+    """SIGINT (Ctrl-C), SIGTERM (scancel, Slurm's preemption), SIGUSR2 (a preemption warning):
+    exit 128 + signal, the state saved at the step where it stopped, a resume that loses nothing."""
     proc = cli("run", preset_file, "--no-ui", "--out", tmp_path)
     path = _wait_for_snapshots(tmp_path, 8, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
+    assert proc.returncode == 128 + int(sig), err
     assert "glasslab resume" in err and "Traceback" not in err
     t = trajectory.Trajectory.open(path)
     assert t.status == "interrupted" and t.events[-1]["kind"] == "interrupted"
     assert not checkpoint.lock_path(path).exists()
-    # Resuming is the kill tests' subject (and the console's stop-then-continue test resumes
-    # a cleanly stopped run bitwise); here: every snapshot written before the signal is whole.
-    n = t.n_snapshots
-    assert n >= 8 and np.array_equal(np.asarray(t.weights[:n]).view(np.uint32), reference[1][:n].view(np.uint32))
+    stopped = t.events[-1]["step"]
+    assert f"stopped by {sig.name} at step {stopped:,}" in err
+    if stopped != int(t.steps[-1]):  # (a stop at a snapshot step has that snapshot's state)
+        assert (t.attrs["resume"]["step"], t.attrs["resume"]["source"]) == (stopped, "stop")  # 0 steps lost
+    code, out, err = finish("resume", path)
+    assert code == 0, err
+    assert f"resuming at step {stopped:,} (" in out
+    _assert_same_run(path, reference)
 
 
-def test_resume_extends_a_finished_run(preset_file, tmp_path):
-    rc, _, err = finish("run", preset_file, "--no-ui", "--out", tmp_path, "--steps", "500")
-    assert rc == 0, err
-    path = _store(tmp_path)
+def test_resume_extends_a_finished_run(refs, tmp_path):
+    from typer.testing import CliRunner
+
+    from glasslab.tui.cli import app
+
+    path = tmp_path / "f.zarr"
+    train(path, refs[0])  # finished at step 300
     with pytest.raises(BadInput, match="already finished"):  # the CLI prints this line, exit 2 (bad_inputs corpus)
         resume.prepare(path)
     assert checkpoint.lock_owner(path) is None  # the refusal released the lock
     before = trajectory.Trajectory.open(path).n_snapshots
-    rc, out, err = finish("resume", path, "--steps", "900")
-    assert rc == 0, err
+    res = CliRunner().invoke(app, ["resume", str(path), "--steps", "450"])
+    assert res.exit_code == 0, res.output
     t = trajectory.Trajectory.open(path)
-    assert t.status == "finished" and t.steps[-1] == 900 and np.all(np.diff(t.steps) > 0)
+    assert t.status == "finished" and t.steps[-1] == 450 and np.all(np.diff(t.steps) > 0)
+    s, _ = t.loss()
+    assert list(s) == list(range(5, 451, 5))
     # the summary counts this session's snapshots and the store's
-    assert f"{t.n_snapshots - before} (resumed: {t.n_snapshots} in the store)" in out
+    assert f"{t.n_snapshots - before} (resumed: {t.n_snapshots} in the store)" in res.output
+    assert "resuming at step 300 (the last snapshot)" in res.output
 
 
 def test_two_writers_are_refused_and_stale_locks_recognised(tmp_path):
@@ -191,6 +410,64 @@ def test_two_writers_are_refused_and_stale_locks_recognised(tmp_path):
         '{"pid": %d, "host": "%s", "since": "then"}' % (dead.pid, os.uname().nodename))
     assert checkpoint.lock_owner(store) is None  # stale: its process is gone
     checkpoint.release(checkpoint.acquire(store))
+
+
+def test_a_lock_from_another_host_is_a_lease(refs, tmp_path, monkeypatch):
+    """Issue 10: a lock taken on another host counted as live forever, so a requeued Slurm job
+    (another node) could never resume its own store."""
+    from typer.testing import CliRunner
+
+    from glasslab.core import lock as lock_mod
+    from glasslab.tui.cli import app
+
+    store = tmp_path / "s.zarr"
+    train(store, refs[0], stop_at=280)
+    path = checkpoint.lock_path(store)
+
+    def other_host(age_s, **extra):
+        path.write_text(json.dumps({"pid": 4242, "host": "node-17", "since": "then", **extra}))
+        t = time.time() - age_s
+        os.utime(path, (t, t))
+
+    other_host(5)  # renewed 5 s ago: a live writer elsewhere
+    res = CliRunner().invoke(app, ["resume", str(store)])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert re.search(r"pid 4242 on node-17 since then, its lease renewed \d+ s ago.*glasslab resume --force", res.stderr)
+    res = CliRunner().invoke(app, ["resume", str(store), "--force"])  # the user knows that writer is gone
+    assert res.exit_code == 0 and trajectory.Trajectory.open(store).status == "finished", res.output
+    assert not path.exists()
+    other_host(lock_mod.LEASE_S + 1)  # not renewed for a whole lease: its writer is gone
+    assert checkpoint.lock_owner(store) is None
+    checkpoint.release(checkpoint.acquire(store))
+    # The same Slurm job after a requeue (restart count up) takes its own lock over at once.
+    other_host(5, job="991", restart=0)
+    monkeypatch.setenv("SLURM_JOB_ID", "991")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    lock = checkpoint.acquire(store)
+    assert json.loads(path.read_text()) | {"since": "x"} == {"pid": os.getpid(), "host": socket.gethostname(),
+                                                               "since": "x", "job": "991", "restart": 1}
+    checkpoint.release(lock)
+    other_host(5, job="991", restart=1)  # the same instance elsewhere (an allocation of two nodes): refused
+    with pytest.raises(BadInput, match="Slurm job 991"):
+        checkpoint.acquire(store)
+
+
+def test_the_holder_renews_its_lease(tmp_path, monkeypatch):
+    from glasslab.core import lock as lock_mod
+
+    monkeypatch.setattr(lock_mod, "RENEW_S", 0.01)
+    store = tmp_path / "s.zarr"
+    store.mkdir()
+    lock = checkpoint.acquire(store)
+    try:
+        os.utime(lock, (0, 0))  # as if it had not been renewed since 1970
+        end = time.time() + 30
+        while os.stat(lock).st_mtime < 1 and time.time() < end:
+            time.sleep(0.01)  # polling for the renewer thread's touch, bounded
+        assert os.stat(lock).st_mtime > time.time() - 60
+    finally:
+        checkpoint.release(lock)
+    assert not lock.exists()
 
 
 def test_state_packing_round_trips_exactly():

@@ -95,3 +95,55 @@ def test_absent_devices_are_bad_input():
             resolve_device("cuda")
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+
+
+def test_after_a_write_failure_the_summary_counts_what_was_committed(tmp_path, monkeypatch):
+    """Issue 10: the summary said "snapshots written 12" while the store held 6 (disk full)."""
+    import io
+
+    from rich.console import Console
+
+    from glasslab.core import trajectory
+    from glasslab.core.errors import RunFailed
+    from glasslab.core.run import drive
+    from glasslab.core.writer import TrajectoryWriter
+    from glasslab.tui.printer import HeadlessPrinter
+
+    real, calls = trajectory.write_rows, []
+
+    def full_disk(array, start, rows):
+        calls.append(start)
+        if len(calls) > 6:  # write_rows writes the weights row: the 7th snapshot fails
+            raise OSError(28, "No space left on device")
+        return real(array, start, rows)
+
+    monkeypatch.setattr(trajectory, "write_rows", full_disk)
+    out = io.StringIO()
+    writer = TrajectoryWriter(tmp_path / "full.zarr")
+    printer = HeadlessPrinter(console=Console(file=out, width=120), plain=True, committed=lambda: writer.n_snapshots)
+    with pytest.raises(RunFailed, match="disk full"):
+        drive(Run(tiny_preset(**{"run.steps": 5000})), [writer, printer])
+    stored = trajectory.Trajectory.open(tmp_path / "full.zarr").n_snapshots
+    assert stored == 6
+    [row] = [line for line in out.getvalue().splitlines() if "snapshots written" in line]
+    assert row.split("snapshots written")[1].strip(" │|") == "6"
+
+
+def test_the_run_applies_its_thread_count(monkeypatch):
+    """run.threads (or the threads= a resume passes) becomes torch's intra-op thread count;
+    GLASSLAB_THREADS replaces "auto" only (the suite sets it to 1 in conftest.py)."""
+    from glasslab.core.threads import resolve_threads
+
+    try:
+        assert Run(tiny_preset(**{"run.threads": 2})).threads == 2 and torch.get_num_threads() == 2
+        assert Run(tiny_preset()).threads == 1 and torch.get_num_threads() == 1  # auto -> GLASSLAB_THREADS=1
+        assert Run(tiny_preset(), threads=3).threads == 3 and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(1)
+    assert resolve_threads("auto", environ={"GLASSLAB_THREADS": "3"}) == 3
+    assert resolve_threads(2, environ={"GLASSLAB_THREADS": "3"}) == 2  # an explicit count wins
+    assert resolve_threads("auto", "cuda", 10, cpus=16, busy=0.0, environ={}) == 2  # the CPU only feeds the GPU
+    assert resolve_threads("auto", "cpu", 10, cpus=16, busy=0.0, environ={}) == 4  # small model: capped
+    monkeypatch.setenv("GLASSLAB_THREADS", "many")
+    with pytest.raises(BadInput, match="GLASSLAB_THREADS='many' must be a positive whole number"):
+        Run(tiny_preset())

@@ -23,9 +23,10 @@ from glasslab.core.live import ENDED, store_attrs
 from glasslab.core.errors import GlasslabError
 from glasslab.core.presets import Preset
 
-from .console import heap
+from .console import crash, heap, timers
 from .console.commands import PresetsAndRuns
 from .console.messages import FollowRun, PresetChosen, PresetPicked, ResumeRun, RunPicked
+from .console.resumable import continue_step
 from .console.screens.confirm_quit import ConfirmQuit
 from .console.screens.dynamics_dialog import DynamicsDialog
 from .console.screens.help_screen import HelpScreen
@@ -33,8 +34,10 @@ from .console.screens.live_screen import LiveScreen
 from .console.screens.presets_screen import PresetsScreen
 from .console.screens.runs_screen import RunsScreen
 from .console.screens.start_dialog import StartDialog
+from .console.screens.sweeps_screen import SweepsScreen
 
 NAVIGATION = ("show",)
+timers.install()  # a toast for a just-expired notice froze the UI (see console/timers.py)
 
 
 class GlasslabApp(App):
@@ -46,6 +49,7 @@ class GlasslabApp(App):
         Binding("l", "show('live')", "Live"),
         Binding("r", "show('runs')", "Runs"),
         Binding("question_mark", "help", "Help"),
+        Binding("h", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
@@ -59,17 +63,21 @@ class GlasslabApp(App):
         self.data_options = {"data_dir": data_dir, "download": download}
         self.presets_dir = Path(presets_dir) if presets_dir is not None else None
         self.autostart = autostart
-        self.exit_message: str | None = None
+        self.exit_message: str | None = None  # what the exit printed about the runs (kept for tests)
         self._stopping: list[Path] = []  # runs asked to stop on quit; the console exits once they have
+        self.exit_lines: list[str] = []  # printed on stderr once the terminal is given back (see run_console)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
         self.install_screen(LiveScreen(self.out_dir, **self.data_options), "live")
         self.install_screen(RunsScreen(self.out_dir), "runs")
+        self.install_screen(SweepsScreen(), "sweeps")
         # Built once and kept: composing and styling the help afresh took 70-350 ms per `?`
         # (measured with the benchmark's frame clock), a reused screen opens in ~30 ms.
         self.install_screen(HelpScreen(self.key_groups()), "help")
-        self.push_screen("presets")
+        # Awaited: keys typed while the console starts wait in the queue until the browser is up,
+        # with the focus on its list, instead of acting on the bare default screen beneath it.
+        await self.push_screen("presets")
         self.set_timer(0.5, heap.settle)  # once the first screen is drawn (see console/heap.py)
         if self.autostart is not None:
             self.post_message(PresetChosen(self.autostart))
@@ -111,6 +119,7 @@ class GlasslabApp(App):
         yield SystemCommand("Presets", "Browse the presets (p)", lambda: self.run_action("show('presets')"))
         yield SystemCommand("Live run", "The running training and its plots (l)", lambda: self.run_action("show('live')"))
         yield SystemCommand("Runs", "The stored runs, open and overlay them (r)", lambda: self.run_action("show('runs')"))
+        yield SystemCommand("Sweeps", "The sweeps under ./sweeps: points, progress, ensembles", lambda: self.run_action("show('sweeps')"))
         yield SystemCommand("Stop the run", "Stop the training cleanly (x on the live screen)", self.live.action_stop)
         yield SystemCommand("Switch dynamics", "GD, SGD or Langevin for the running training (d)", self._switch_dynamics)
         yield SystemCommand("Help", "Every key (?)", self.action_help)
@@ -118,6 +127,30 @@ class GlasslabApp(App):
     async def _switch_dynamics(self) -> None:
         await self.action_show("live")
         self.live.action_dynamics()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Any unhandled exception: the traceback goes to a log file, the exit to one line and code 1."""
+        if self._exception is not None:  # the first failure is the one to report; later ones follow from it
+            super()._handle_exception(error)
+            self._exit_renderables.clear()
+            return
+        try:
+            log = crash.write_log(error, self.out_dir)
+            line = crash.crash_line(error, log)
+        except OSError as err:  # nowhere to write: the line says so, Textual's traceback stays
+            line = f"glasslab: error: the console failed ({type(error).__name__}: {error}); no log: {err}"
+            log = None
+        super()._handle_exception(error)  # sets the exit code to 1, closes the app, keeps the error for Pilot
+        if log is not None:
+            self._exit_renderables.clear()  # the traceback is in the log: no screenful of it
+        self.exit_lines.append(line)
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key read before the first screen is up, or after the last has gone (typed while the
+        # console starts or closes), has nothing to go to: Textual would raise ScreenStackError.
+        if isinstance(event, events.Key) and not self.screen_stack:
+            return
+        await super().on_event(event)
 
     def on_key(self, event: events.Key) -> None:
         """Typeahead: a key that reached a widget before the focus moved goes to the new focus.
@@ -135,6 +168,7 @@ class GlasslabApp(App):
     # -- app-wide messages ----------------------------------------------------------------
     async def on_preset_chosen(self, message: PresetChosen) -> None:
         live = await self.action_show("live")
+        live.download = self.data_options["download"] or message.download  # ticked in the start dialog
         live.start(message.preset)
 
     async def on_preset_picked(self, message: PresetPicked) -> None:
@@ -190,23 +224,51 @@ class GlasslabApp(App):
             self._exit_saying()
 
     def _exit_saying(self) -> None:
-        """Exit, printing the runs left training and how to reach them (kept in exit_message for tests)."""
-        self.exit_message = left_running(self.live)
-        self.exit(message=self.exit_message)
+        """Exit; run_console then prints where the runs stopped here stand and which runs are left training."""
+        lines = [stopped_line(p, (store_attrs(p) or {}).get("status", "?")) for p in self._stopping]
+        lines += left_running(self.live)
+        self.exit_lines += lines
+        self.exit_message = "\n".join(lines) or None
+        self.exit()
 
 
-def left_running(live: LiveScreen) -> str | None:
-    """What the console prints on exit: the runs it leaves training and how to reach them again."""
+def left_running(live: LiveScreen) -> list[str]:
+    """The exit lines for the runs the console leaves training (they are their own processes)."""
+    from glasslab.core.live import describe
+
     runs = live.live_runs()
     shown = live.session.path if live.session is not None and live.running else None
     if shown is not None and shown not in runs:
         runs.append(shown)
     if not runs:
-        return None
-    lines = [f"glasslab: {len(runs)} run{'s' if len(runs) > 1 else ''} left running:"]
-    lines += [f"  {p}" for p in runs]
-    lines += [f"follow one again: glasslab follow RUN   stop it: glasslab stop RUN   list them: glasslab ps {live.out_dir}"]
-    return "\n".join(lines)
+        return []
+    return [left_running_line(p, describe(p).step) for p in runs] + [f"glasslab: list the live runs: glasslab ps {live.out_dir}"]
+
+
+def left_running_line(path: Path, step: int | None = None) -> str:
+    """The exit line for a run that outlives the console (a detached run): where to follow or stop it."""
+    at = f" (at step {step:,})" if step is not None else ""
+    return f"glasslab: {path} is still training{at}; follow it: glasslab follow {path}; stop it: glasslab stop {path}"
+
+
+def stopped_line(path: Path, status: str) -> str:
+    """What the console prints on exit for a run it ended by quitting: where it stopped, how to go on."""
+    step = continue_step(path)
+    if status == "interrupted":
+        at = f" at step {step:,}" if step is not None else ""
+        return f"glasslab: stopped {path}{at}; continue with: glasslab resume {path}"
+    return f"glasslab: {path} {status}"
+
+
+def run_console(app: GlasslabApp, **run_options) -> int:
+    """Run the console; afterwards print a line per run it stopped and, if it failed, the line that
+    names the log with the traceback.  Returns the exit code (0, or 1 after an unhandled exception)."""
+    import sys
+
+    app.run(**run_options)
+    for line in app.exit_lines:
+        print(line, file=sys.stderr, flush=True)
+    return app.return_code or 0
 
 
 def make_app(out_dir: str | Path = "runs", presets_dir: str | Path | None = None,

@@ -30,8 +30,15 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Overri
 StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
 DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
+ThreadsOpt = Annotated[Optional[str], typer.Option(
+    "--threads", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
 
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+# A stop by one of these saves the resume state where it stops and exits 128 + the signal number
+# (SIGHUP: the terminal went away; SIGUSR1/SIGUSR2: the usual preemption warnings of a scheduler,
+# e.g. Slurm's --signal=USR2@120; SIGTERM: Slurm's own preemption and `scancel`).
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2")
+                     if hasattr(signal, n))
+EXIT_SIGNAL = {s.name: 128 + int(s) for s in STOP_SIGNALS}
 
 
 def fail(err: GlasslabError) -> typer.Exit:
@@ -63,11 +70,12 @@ def load_preset(name: str, sets: list[str] | None, steps: int | None, device: st
 
 @contextlib.contextmanager
 def stop_on_signals(run):
-    """SIGINT/SIGTERM stop the run at the next step boundary instead of killing it."""
+    """SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 stop the run at the next step boundary, which saves
+    the resume state at that step (Run.stop), instead of killing it."""
     def handler(signum, _frame):
         run.stop(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -87,13 +95,15 @@ def run_cmd(
     download: DownloadOpt = False,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from the last snapshot of this run (same model).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Start it in the background (own session, survives logout): print the store and return.")] = False,
+    threads: ThreadsOpt = None,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
     from glasslab.core import trajectory
     from glasslab.core.run import Run
 
     with clean_errors():
-        sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else [])]
+        sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else []),
+                *([f"run.threads={json.dumps(threads)}"] if threads is not None else [])]
         p = load_preset(preset, sets, steps, device)
         if detach:  # the same headless process, started apart from this terminal (tui/cli_runs.py)
             return cli_runs.detach(p, out, data_dir, download)
@@ -111,12 +121,17 @@ def resume_cmd(
     steps: Annotated[Optional[int], typer.Option("--steps", help="Train to this total step count (extends the run).")] = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    threads: ThreadsOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Take the store's lock even if its lease has not run out (its writer is known to be gone).")] = False,
 ):
-    """Continue an interrupted (or killed) run from its last snapshot, in the same store."""
+    """Continue an interrupted, stopped or killed run from its last saved state, in the same store."""
     from glasslab.core import resume
 
     with clean_errors():
-        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download)
+        run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download, threads=threads,
+                                   force=force)
+    for line in resume.describe(run):
+        print(line, flush=True)
     train_headless(run, run_dir, lock=lock)
 
 
@@ -135,8 +150,9 @@ def finish_two_time(path: Path) -> None:
         print(f"two-time matrices over {n} snapshots completed in {time.perf_counter() - t0:.1f} s")
 
 
-def train_headless(run, path: Path, lock=None) -> None:
-    """Drive a run into its store with the headless printer; exit with the run's code."""
+def train_headless(run, path: Path, lock=None, extra_sinks=()) -> None:
+    """Drive a run into its store with the headless printer; exit with the run's code.
+    extra_sinks see every record after the writer and the printer (tests/stress/ steers runs so)."""
     from glasslab.core.control import ControlChannel
     from glasslab.core.records import RunDiverged, RunInterrupted
     from glasslab.core.run import drive
@@ -146,10 +162,10 @@ def train_headless(run, path: Path, lock=None) -> None:
     with clean_errors():
         channel = ControlChannel(path, run, completes=True)  # stop/switch from consoles, `glasslab stop` (core/control.py)
         writer = TrajectoryWriter(path, lock=lock)
-        printer = HeadlessPrinter(path)
+        printer = HeadlessPrinter(path, committed=lambda: writer.n_snapshots)
         with stop_on_signals(run):
             try:
-                end = drive(run, [writer, printer, channel])
+                end = drive(run, [writer, printer, channel, *extra_sinks])
             finally:
                 printer.close()
     finish_two_time(path)
@@ -161,7 +177,8 @@ def train_headless(run, path: Path, lock=None) -> None:
         if end.reason.startswith("out of memory"):
             print(f"glasslab: error: {end.reason}; the snapshots so far are kept in {path}", file=sys.stderr)
         elif end.reason in EXIT_SIGNAL:
-            print(f"glasslab: stopped by {end.reason} at step {end.step}; continue with: glasslab resume {path}", file=sys.stderr)
+            print(f"glasslab: stopped by {end.reason} at step {end.step:,}, its state saved there; "
+                  f"continue with: glasslab resume {path}", file=sys.stderr)
         raise typer.Exit(EXIT_SIGNAL.get(end.reason, 1))
 
 
@@ -181,6 +198,11 @@ def analyze_cmd(
     from glasslab.core import report
 
     window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
+    from glasslab.core.sweep.manifest import is_sweep
+
+    if is_sweep(run_dir):  # a sweep directory: per point, then ensembles over seeds
+        with clean_errors():
+            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window)
     with clean_errors():
         if png is not None:
             from glasslab.tui.figure import require_matplotlib
@@ -248,10 +270,26 @@ def presets_list():
                       "yes" if s.data_ok else "[yellow]no[/]")
         if not s.data_ok:
             fixes.setdefault(s.data, s.data_fix)
+    if not sys.stdout.isatty():  # piped: plain columns at their full width (Rich would squeeze them to 80)
+        print_columns([[c.header for c in table.columns]]
+                      + [["malformed" if s.error else v for v in
+                          ((s.name, "", "", "", "", "", "") if s.error else
+                           (s.name, s.model, s.data, s.dynamics, f"{s.n_params:,}", f"{s.train_size:,}",
+                            "yes" if s.data_ok else "no"))] for s in rows])
+        for what, fix in fixes.items():
+            print(f"{what}: {fix}")
+        return
     console = Console()
     console.print(table)
     for what, fix in fixes.items():
         console.print(f"{what}: {fix}", markup=False, highlight=False)
+
+
+def print_columns(rows: list[list[str]]) -> None:
+    """Rows as left-aligned columns two spaces apart, nothing cut."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
 
 
 @presets_app.command("show")
@@ -264,6 +302,11 @@ def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml 
         p = presets.load(name, set_)
         text = catalog.to_toml(p)
     print(text, end="")
+
+
+from glasslab.tui import cli_sweep  # noqa: E402 - after clean_errors, which it reuses
+
+cli_sweep.register(app, clean_errors)
 
 
 # -- the lab console ------------------------------------------------------------
@@ -292,9 +335,11 @@ def open_console(out: Path, autostart=None, data_dir: str | None = None, downloa
     """Run the Textual app; imported here so that headless commands never import textual."""
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
-    from glasslab.tui.app import make_app
+    from glasslab.tui.app import make_app, run_console
 
-    make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow).run()
+    code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow))
+    if code:
+        raise typer.Exit(code)
 
 
 from glasslab.tui import cli_runs  # noqa: E402 - its commands need `app` above

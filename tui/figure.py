@@ -1,7 +1,8 @@
 """The paper-style figure of `glasslab analyze --png` (matplotlib, an optional extra).
 
 Three panels: Delta(t_w, t_w + t) against t on log-log axes, one colour per
-t_w ([BJ18] Fig. 2 style); the train and test loss against t; Delta / D(t_w)
+t_w ([BJ18] Fig. 2 style); the train and test loss against t (with N_Delta / P,
+the fraction of unsatisfied constraints, under a hinge loss [SG19]); Delta / D(t_w)
 against t (the diffusive collapse).
 """
 
@@ -54,6 +55,13 @@ def paper_figure(path: str | Path, out: str | Path, max_curves: int = 12) -> Pat
     ax[1].semilogx(s, ev["test_loss"][1:], label="test")
     ax[1].set(xlabel="t", ylabel="loss", title="loss")
     ax[1].legend()
+    n_delta = ev.get("n_delta")
+    if n_delta is not None and np.isfinite(n_delta).any() and t.attrs.get("train_size"):
+        # [SG19]: the fraction of unsatisfied constraints, on its own axis (0..1)
+        twin = ax[1].twinx()
+        twin.semilogx(s, n_delta[1:] / t.attrs["train_size"], "k--", label=r"$N_\Delta / P$")
+        twin.set(ylabel=r"$N_\Delta / P$", ylim=(0, 1.05))
+        twin.legend(loc="center right")
     ax[2].set(xlabel="t", ylabel=r"$\Delta / D(t_w)$", title="diffusive collapse")
     if D is None or not np.isfinite(D).any():
         ax[2].text(0.5, 0.5, "no D recorded", ha="center", transform=ax[2].transAxes)
@@ -71,25 +79,68 @@ def _row(steps: np.ndarray, tw: float | None) -> int:
     return int(np.argmin(np.abs(np.log(np.maximum(steps, 1)) - np.log(max(tw, 1)))))
 
 
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+IGNORED = ("run.name", "run.device", "run.threads", "description", "name")  # not physics
+
+
+def dynamics_path(preset: dict, events: list[dict]) -> str:
+    """The dynamics a run went through: 'sgd', or 'sgd -> langevin -> sgd' when it switched."""
+    kinds = [preset.get("dynamics", {}).get("kind", "?")]
+    kinds += [e.get("new", {}).get("kind", "?") for e in events if e.get("kind") == "dynamics_changed"]
+    return " -> ".join(kinds)
+
+
+def run_labels(stores: list[str], presets: list[dict], events: list[list[dict]]) -> list[str]:
+    """One legend label per run: its store name, then what differs between the runs (preset fields by
+    their last name, and the dynamics path when the runs switched differently).  Runs of the same
+    preset that differ in nothing get their store names only."""
+    flats = [_flat(p) for p in presets]
+    keys = sorted({k for f in flats for k in f} - set(IGNORED))
+    differ = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+    paths = [dynamics_path(p, e) for p, e in zip(presets, events)]
+    labels = []
+    for store, f, path in zip(stores, flats, paths):
+        parts = [f"{k.split('.')[-1]}={f.get(k)!s}" for k in differ if k != "dynamics.kind"]
+        if len(set(paths)) > 1 or "->" in path:
+            parts.insert(0, path)
+        labels.append(f"{store}" + (f" ({', '.join(parts)})" if parts else ""))
+    return labels
+
+
 def overlay_figure(paths: list[str | Path], out: str | Path, tw: float | None = None) -> Path:
     """Several runs side by side: loss, Delta(t_w, t_w + t), Q(t) and Q against t / tau_e.
 
     The last panel is [KWJ24]'s time-temperature superposition when the runs
-    differ only by temperature.  Colours follow the order of the runs.
+    differ only by temperature.  Colours follow the order of the runs; each is labelled by its store
+    name and what differs between the runs (run_labels); dynamics switches are dashed lines.
     """
     plt = require_matplotlib()
     from glasslab.core import analysis
     from glasslab.core.report import load_two_time
 
     fig, ax = plt.subplots(1, 4, figsize=(19, 4.6))
-    for c, path in enumerate(paths):
-        t, mats = load_two_time(Path(path))
+    loaded = [load_two_time(Path(path)) for path in paths]
+    labels = run_labels([Path(path).stem for path in paths], [t.preset for t, _ in loaded],
+                        [list(t.events) for t, _ in loaded])
+    for c, ((t, mats), label) in enumerate(zip(loaded, labels)):
         steps = t.steps.astype(float)
         i = _row(steps, tw)
         colour = f"C{c % 10}"
-        dyn = t.preset.get("dynamics", {})
-        label = f"{t.attrs.get('name')} ({dyn.get('kind')}" + (f", T={dyn.get('temperature'):g})" if dyn.get("kind") == "langevin" else ")")
         ax[0].semilogx(steps[1:], t.evals()["train_loss"][1:], color=colour, label=label)
+        for e in t.events:  # a dynamics switch: a dashed line in the run's colour, named at the top
+            if e.get("kind") == "dynamics_changed" and e["step"] > 0:
+                ax[0].axvline(e["step"], color=colour, ls="--", lw=0.8)
+                ax[0].annotate(e.get("new", {}).get("kind", "?"), (e["step"], 1), xycoords=("data", "axes fraction"),
+                               color=colour, fontsize=7, rotation=90, va="top", ha="right")
         lag = steps[i + 1:] - steps[i]
         d = mats["msd"][i, i + 1:]
         ok = np.isfinite(d) & (d > 0)
@@ -99,7 +150,7 @@ def overlay_figure(paths: list[str | Path], out: str | Path, tw: float | None = 
         tau = analysis.relaxation_times(steps, mats["overlap"])
         tau_e = dict(zip(tau["tw"], tau["tau_e"])).get(steps[i])
         if tau_e is not None and np.isfinite(tau_e):
-            ax[3].semilogx(lag / tau_e, q, color=colour, label=f"tau_e = {tau_e:.3g}")
+            ax[3].semilogx(lag / tau_e, q, color=colour, label=f"{label}: tau_e = {tau_e:.3g}")
     ax[0].set(xlabel="t", ylabel="train loss", title="loss")
     ax[0].legend(fontsize=7)
     ax[1].set(xlabel="t", ylabel=r"$\Delta(t_w, t_w + t)$", title=f"MSD at t_w = {int(steps[i])}")

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from glasslab.core.records import (DynamicsChanged, RunDiverged, RunInterrupted, RunStarted, SnapshotTaken,
-                          StepLogged, is_end)
+from glasslab.core.records import (RESUME_SOURCES, DynamicsChanged, RunDiverged, RunInterrupted, RunStarted,
+                                   SnapshotTaken, StepLogged, is_end)
 
 
 def _fmt_time(s: float) -> str:
@@ -26,10 +26,12 @@ class HeadlessPrinter:
     """Consumes run records; draws progress and prints the final summary."""
 
     def __init__(self, store_path=None, *, console: Console | None = None, plain: bool | None = None,
-                 every_s: float = 10.0):
+                 every_s: float = 10.0, committed=None):
+        """committed: a callable giving the store's committed snapshot count (the writer's); after a
+        write failure the summary reports it, not the snapshots the run took."""
         self.console = console or Console()
         self.plain = (not self.console.is_terminal) if plain is None else plain
-        self.store_path, self.every_s = store_path, every_s
+        self.store_path, self.every_s, self.committed = store_path, every_s, committed
         self.started: RunStarted | None = None
         self.last_eval = None
         self.snapshots = 0
@@ -68,7 +70,8 @@ class HeadlessPrinter:
         self.started, self.step = r, r.start_step
         self._t0 = time.perf_counter()
         self._say(f"{r.name}: N = {r.n_params:,} parameters, P = {r.train_size:,} training samples, "
-                  f"device {r.device}, {len(r.snapshot_steps)} snapshots"
+                  f"device {r.device}" + (f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else "")
+                  + f", {len(r.snapshot_steps)} snapshots"
                   + (f", store {self.store_path}" if self.store_path else ""))
         if not self.plain:
             self._progress = Progress(
@@ -108,13 +111,23 @@ class HeadlessPrinter:
         table.add_column(style="bold")
         table.add_column()
         table.add_row("steps", f"{r.step:,}")
+        point = self.started.resumed_from if self.started is not None else {}
+        if point:
+            table.add_row("resumed at", f"step {point['step']:,} ({RESUME_SOURCES.get(point['source'], point['source'])})")
         if ev is not None:
             table.add_row("train loss / acc", f"{ev.train_loss:.4g} / {ev.train_acc:.3f}")
             table.add_row("test loss / acc", f"{ev.test_loss:.4g} / {ev.test_acc:.3f}")
+            if math.isfinite(ev.n_delta):  # hinge losses only ([SG19])
+                p = self.started.train_size if self.started else 0
+                table.add_row("N_Delta (y f < 1)", f"{int(ev.n_delta):,}" + (f" = {ev.n_delta / p:.3g} P" if p else ""))
         r0 = self.started
         before = sum(1 for t in r0.snapshot_steps if t <= r0.start_step) if r0 is not None and r0.resumed else 0
+        written = self.snapshots
+        if isinstance(r, RunInterrupted) and r.reason == "write failed" and self.committed is not None:
+            # The writer has failed for good by now (the run stops only after it says so): its count is final.
+            written = self.committed() - before
         table.add_row("snapshots written",
-                      f"{self.snapshots} (resumed: {before + self.snapshots} in the store)" if before else str(self.snapshots))
+                      f"{written} (resumed: {before + written} in the store)" if before else str(written))
         if self.store_path:
             table.add_row("store", str(self.store_path))
         table.add_row("wall time", f"{r.wall_s:.1f} s")

@@ -48,6 +48,7 @@ class RunCurves:
     n_params: int = 0
     train_size: int = 0
     dynamics: dict[str, Any] = field(default_factory=dict)
+    preset_dynamics: dict[str, Any] = field(default_factory=dict)  # as the preset set them (switches leave it)
     snapshot_steps: list[int] = field(default_factory=list)
     online_tw: list[int] = field(default_factory=list)  # the t_w the engine measures live (steps)
     loss_steps: list[int] = field(default_factory=list)
@@ -79,6 +80,7 @@ class RunCurves:
             self.name, self.total_steps, self.start_step, self.step = r.name, r.total_steps, r.start_step, r.start_step
             self.device, self.n_params, self.train_size = r.device, r.n_params, r.train_size
             self.dynamics = dict(r.preset.get("dynamics", {}))
+            self.preset_dynamics = dict(self.dynamics)
             self.snapshot_steps = list(r.snapshot_steps)
             grid = self.snapshot_steps
             self.online_tw = [grid[i] for i in getattr(r, "waiting_times", ()) if 0 <= i < len(grid)]
@@ -123,7 +125,11 @@ class RunCurves:
                 total_steps=int(a.get("total_steps", preset.get("run", {}).get("steps", 0))),
                 device=a.get("device", ""), n_params=int(a.get("n_params", 0)),
                 train_size=int(a.get("train_size", 0)), dynamics=dict(preset.get("dynamics", {})),
+                preset_dynamics=dict(preset.get("dynamics", {})),
                 snapshot_steps=[int(s) for s in a.get("snapshot_grid", steps)])
+        # The t_w the engine measured live (indices into the grid): the same rule picks the curves
+        # shown for a live run, an opened one and a continued one.
+        c.online_tw = [c.snapshot_steps[i] for i in a.get("waiting_times", []) if 0 <= i < len(c.snapshot_steps)]
         loss_steps, loss_values = traj.loss()
         c.loss_steps, c.loss_values = [int(s) for s in loss_steps], [float(v) for v in loss_values]
         ev = traj.evals()

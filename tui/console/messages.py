@@ -10,11 +10,12 @@ from glasslab.core.presets import Preset
 
 
 class PresetChosen(Message):
-    """The user confirmed a preset (with any edits) to train."""
+    """The user confirmed a preset (with any edits) to train; download: its missing data may be fetched."""
 
-    def __init__(self, preset: Preset) -> None:
+    def __init__(self, preset: Preset, download: bool = False) -> None:
         super().__init__()
         self.preset = preset
+        self.download = download
 
 
 class PresetPicked(Message):

@@ -22,6 +22,18 @@ KINDS = ("gd", "sgd", "langevin")
 KIND_LABELS = {"gd": "GD", "sgd": "SGD", "langevin": "Langevin"}
 
 
+def starting_values(kind: str, preset: dict, current: dict) -> dict[str, float]:
+    """The fields the dialog shows when `kind` is picked: the preset's values for that kind, not the
+    ones the run has now (back from Langevin to SGD, the preset's momentum returns and T goes to 0).
+    Langevin is overdamped (momentum 0); its T is the preset's, or the run's present T when the
+    preset has none."""
+    lr = float(preset.get("lr", current.get("lr", 0.1)))
+    if kind == "langevin":
+        t = float(preset.get("temperature") or 0.0) or float(current.get("temperature") or 0.0)
+        return {"lr": lr, "temperature": t, "momentum": 0.0}
+    return {"lr": lr, "temperature": 0.0, "momentum": float(preset.get("momentum", 0.0))}
+
+
 class DynamicsDialog(ModalScreen[bool]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
@@ -29,9 +41,10 @@ class DynamicsDialog(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, current: dict, apply: Callable[[dict], object]) -> None:
+    def __init__(self, current: dict, apply: Callable[[dict], object], preset: dict | None = None) -> None:
         super().__init__()
         self.current = dict(current)
+        self.preset = dict(preset) if preset else dict(current)  # the run's preset dynamics
         self.apply = apply
 
     def compose(self) -> ComposeResult:
@@ -45,13 +58,21 @@ class DynamicsDialog(ModalScreen[bool]):
             yield _field("learning rate", "dyn-lr", f"{cur.get('lr', 0.1):g}")
             yield _field("temperature T", "dyn-temperature", f"{cur.get('temperature', 0.0):g}")
             yield _field("momentum", "dyn-momentum", f"{cur.get('momentum', 0.0):g}")
+            yield Static(f"{KIND_LABELS.get(kind, kind)}: the run's present values", id="dyn-source",
+                         classes="dialog-hint")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield Static("arrows+space pick · tab next field · enter switch · esc cancel", classes="dialog-hint")
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
-        # Langevin dynamics is overdamped: the engine refuses momentum with it.
-        if self._kind() == "langevin":
-            self.query_one("#dyn-momentum", Input).value = "0"
+        kind = self._kind()
+        if kind == self.current.get("kind"):
+            values = {k: float(self.current.get(k, 0.0)) for k in ("lr", "temperature", "momentum")}
+        else:
+            values = starting_values(kind, self.preset, self.current)
+        for key, value in values.items():
+            self.query_one(f"#dyn-{key}", Input).value = f"{value:g}"
+        source = "the run's present values" if kind == self.current.get("kind") else "the preset's values"
+        self.query_one("#dyn-source", Static).update(f"{KIND_LABELS[kind]}: {source}")
 
     def _kind(self) -> str:
         pressed = self.query_one(RadioSet).pressed_button

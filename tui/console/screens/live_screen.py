@@ -27,6 +27,7 @@ from glasslab.core.presets import Preset
 from .. import heap
 from ..curves import RunCurves
 from ..messages import ResumeRun, RunEnded
+from ..resumable import continue_step
 from ..session import RunSession
 from ..widgets.plot_panel import PlotPanel
 from ..widgets.status_line import StatusLine
@@ -47,6 +48,7 @@ class LiveScreen(Screen):
         Binding("x", "stop", "Stop run"),
         Binding("d", "dynamics", "Dynamics"),
         Binding("c", "resume", "Continue (stale)"),
+        Binding("y", "loss_scale", "Loss log/lin"),
     ]
 
     def __init__(self, out_dir: str | Path, data_dir: str | None = None, download: bool = False) -> None:
@@ -196,7 +198,9 @@ class LiveScreen(Screen):
             end = event.worker.result
             c.status = getattr(end, "status", c.status)
             c.message = ""
-            self.notify(f"{c.name} {c.status} at step {c.step:,} in {session.path}",
+            at = continue_step(session.path) if c.status == "interrupted" else None
+            then = f"; c on the runs screen continues it from step {at:,}" if at is not None else ""
+            self.notify(f"{c.name} {c.status} at step {c.step:,} in {session.path}{then}",
                         severity="error" if c.status == "diverged" else "information")
         else:  # ERROR, or CANCELLED (the app is closing)
             err = event.worker.error
@@ -228,11 +232,14 @@ class LiveScreen(Screen):
                 return
             self.notify("Stopping: every snapshot so far stays in the store.")
 
+    def action_loss_scale(self) -> None:
+        self.query_one(PlotPanel).toggle_loss_scale()
+
     def action_dynamics(self) -> None:
         if not self.running or self.session is None:
             self.notify("No run is training: start or follow one to switch its dynamics.", severity="warning")
             return
-        self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch))
+        self.app.push_screen(DynamicsDialog(self.curves.dynamics, self._switch, self.curves.preset_dynamics))
 
     def _switch(self, changes: dict) -> None:
         """Called by the dialog; BadInput goes back to it as a one-line error."""

@@ -26,22 +26,39 @@ from glasslab.core.errors import BadInput
 
 from ..messages import PresetChosen
 from ..widgets.preset_details import PresetDetails
-from .start_dialog import StartDialog
+from .start_dialog import StartChoice, StartDialog
+
+
+FIRST = "quickstart"  # listed (and selected) first: the preset a new user should start with
 
 
 def find_presets(presets_dir: Path | None) -> dict[str, Path]:
-    """name -> file: the given folder only, or presets.available() (./presets shadows the shipped ones)."""
-    if presets_dir is None:
-        return presets.available()
-    return {p.stem: p for p in sorted(Path(presets_dir).glob("*.toml"))}
+    """name -> file: the given folder only, or presets.available() (./presets shadows the shipped ones);
+    the quickstart first, then by name."""
+    found = presets.available() if presets_dir is None else {p.stem: p for p in Path(presets_dir).glob("*.toml")}
+    return dict(sorted(found.items(), key=lambda item: (item[0] != FIRST, item[0])))
+
+
+def _summary(name: str, path: Path) -> catalog.PresetSummary:
+    try:
+        return catalog.summarize(presets.load(str(path)), str(path))
+    except BadInput as err:
+        return catalog.PresetSummary(name, str(path), "", "?", "?", "?", 0, 0, False, "fix the file", str(err))
 
 
 class PresetsScreen(Screen):
     CSS_PATH = "presets_screen.tcss"
+    # The list, not the filter (the first focusable widget), has the focus from the first frame:
+    # keys pressed while the console starts (r, p, l ...) are commands, not filter text.
+    AUTO_FOCUS = "#preset-list"
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("s", "start", "Start"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
+        Binding("g", "move_to(0)", "First", show=False),
+        Binding("G", "move_to(-1)", "Last", show=False),
     ]
 
     class Summarized(Message):
@@ -57,6 +74,7 @@ class PresetsScreen(Screen):
         self.paths: dict[str, Path] = {}
         self.summaries: dict[str, catalog.PresetSummary] = {}
         self._loaded: dict[str, tuple[presets.Preset | None, str]] = {}
+        self._asked: set[str] = set()  # presets summarised out of turn because they were shown
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -76,19 +94,23 @@ class PresetsScreen(Screen):
     def _fill(self, text: str) -> None:
         words = text.lower().split()
         ol = self.query_one(OptionList)
+        keep = self.selected if ol.option_count else None
         ol.clear_options()
         for name in self.paths:
             preset, error = self.load(name)
             hay = f"{name} {preset.description if preset else ''}".lower()
             if all(w in hay for w in words):
                 ol.add_option(Option(self._label(name), id=name))
-        if ol.option_count:
-            ol.highlighted = 0
+        if ol.option_count:  # the selection stays where it was when the filter still lists it
+            try:
+                ol.highlighted = ol.get_option_index(keep) if keep is not None else 0
+            except Exception:  # OptionDoesNotExist: filtered out
+                ol.highlighted = 0
         else:
-            self.query_one(PresetDetails).show("no preset matches", "", None, None, "")
+            self.query_one(PresetDetails).show_nothing(f"no preset matches {text.strip()!r}")
 
     def _label(self, name: str) -> Text:
-        label = Text(name)
+        label = Text(name, no_wrap=True, overflow="ellipsis")  # one row per preset in a narrow list
         s = self.summaries.get(name)
         if s is not None and s.error:
             label.append("  malformed", "bold red")
@@ -133,6 +155,9 @@ class PresetsScreen(Screen):
     def _show(self, name: str | None) -> None:
         if name is None:
             return
+        if name not in self.summaries and name not in self._asked:
+            self._asked.add(name)
+            self._summarize_now(name, self.paths[name])
         preset, error = self.load(name)
         self.query_one(PresetDetails).show(name, str(self.paths[name]), preset, self.summaries.get(name), error)
 
@@ -140,11 +165,14 @@ class PresetsScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="summaries")
     def _summarize(self, paths: dict[str, Path]) -> None:
         for name, path in paths.items():
-            try:
-                summary = catalog.summarize(presets.load(str(path)), str(path))
-            except BadInput as err:
-                summary = catalog.PresetSummary(name, str(path), "", "?", "?", "?", 0, 0, False, "fix the file", str(err))
-            self.post_message(self.Summarized(summary))
+            if name not in self.summaries:  # one the user looked at may be done already
+                self.post_message(self.Summarized(_summary(name, path)))
+
+    @work(thread=True, exit_on_error=False, group="summary-shown")
+    def _summarize_now(self, name: str, path: Path) -> None:
+        """The shown preset's summary, ahead of the list's order: counting a big model's
+        parameters takes seconds, and the list's worker may be busy with others."""
+        self.post_message(self.Summarized(_summary(name, path)))
 
     def on_presets_screen_summarized(self, message: Summarized) -> None:
         name = Path(message.summary.path).stem
@@ -168,6 +196,16 @@ class PresetsScreen(Screen):
         # Focus now, not after a refresh: the keys typed right after / must land in the filter.
         self.set_focus(self.query_one("#preset-filter", Input))
 
+    def action_move(self, by: int) -> None:
+        ol = self.query_one(OptionList)
+        if ol.option_count:
+            ol.highlighted = min(max((ol.highlighted or 0) + by, 0), ol.option_count - 1)
+
+    def action_move_to(self, index: int) -> None:
+        ol = self.query_one(OptionList)
+        if ol.option_count:
+            ol.highlighted = index % ol.option_count
+
     def action_clear_filter(self) -> None:
         self.query_one("#preset-filter", Input).value = ""
         self.set_focus(self.query_one(OptionList))
@@ -189,8 +227,8 @@ class PresetsScreen(Screen):
             return
         from glasslab.core.run import available_devices
 
-        def chosen(result: presets.Preset | None) -> None:
+        def chosen(result: StartChoice | None) -> None:
             if result is not None:
-                self.post_message(PresetChosen(result))
+                self.post_message(PresetChosen(result.preset, download=result.download))
 
-        self.app.push_screen(StartDialog(preset, available_devices()), chosen)
+        self.app.push_screen(StartDialog(preset, available_devices(), self.app.data_options["data_dir"]), chosen)

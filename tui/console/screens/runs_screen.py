@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -30,7 +31,8 @@ from glasslab.core.errors import BadInput, GlasslabError
 
 from ..curves import RunCurves
 from ..messages import FollowRun, ResumeRun
-from ..widgets.log_plot import PALETTE
+from ..resumable import continue_step
+from ..widgets.log_plot import rich_color
 from ..widgets.plot_panel import PlotPanel
 
 MAX_OVERLAY = 4
@@ -49,6 +51,14 @@ class RunRow:
     total: int
     n_snapshots: int
     has_msd: bool
+    resume_step: int | None = None  # where `c` (glasslab resume) continues from: core.resume's point
+
+    @property
+    def steps_text(self) -> str:
+        """step/total; an interrupted run shows the step it continues from, which is what c will do."""
+        if self.status == "interrupted" and self.resume_step is not None:
+            return f"{self.resume_step:,}/{self.total:,}"
+        return f"{self.step:,}/{self.total:,}"
 
     @property
     def key(self) -> str:
@@ -62,26 +72,49 @@ class RunRow:
 
 def row_of(t: trajectory.Trajectory) -> RunRow:
     steps = t.steps
+    point = t.attrs.get("resume")
     return RunRow(t.path, t.attrs.get("name", t.path.stem), t.status, int(steps[-1]) if len(steps) else 0,
-                  int(t.attrs.get("total_steps", 0)), t.n_snapshots, "msd" in t.root)
+                  int(t.attrs.get("total_steps", 0)), t.n_snapshots, "msd" in t.root,
+                  int(point["step"]) if isinstance(point, dict) and "step" in point else None)
+
+
+def verdict_text(r: RunRow, verdict: str) -> Text:
+    """The verdict as the table shows it: provisional (dim, marked) while the run still trains."""
+    if r.status == "running" and verdict not in ("-", "…"):
+        return Text(f"{verdict}, so far", style="dim italic")
+    return Text(verdict)
+
+
+def analysis_of(path: Path, n_boot: int = 200) -> dict:
+    """core.analysis of a stored run from the matrices the store holds (msd, overlap, D), shaped like
+    core.report.analyze_store's result ("analysis", or "analysis_error"; "switches", "status").  The
+    table's verdict and the analysis pane both come from here, so they cannot disagree."""
+    from glasslab.core.analysis import analyze
+
+    t = trajectory.Trajectory.open(path)
+    out = {"run": str(path), "name": t.attrs.get("name"), "status": t.status,
+           "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
+                         "new": e.get("new", {}).get("kind", "?")}
+                        for e in t.events if e.get("kind") == "dynamics_changed"]}
+    msd = t.array("msd")
+    if msd is None:
+        out["analysis"], out["analysis_error"] = None, "this store has no Delta matrix (msd)"
+        return out
+    n = t.n_snapshots
+    overlap = t.array("overlap")
+    try:
+        out["analysis"] = analyze(t.steps, msd[:, :n], D=t.array("observables/D"),
+                                  overlap=None if overlap is None else overlap[:n, :n],
+                                  train_loss=t.evals()["train_loss"], n_boot=n_boot)
+    except BadInput as err:  # too few waiting times with data yet
+        out["analysis"], out["analysis_error"] = None, str(err)
+    return out
 
 
 def verdict_of(path: Path) -> str:
-    """glasslab.core.analysis's verdict label for a stored run, or '-' when there is none to give."""
-    try:
-        from glasslab.core.analysis import analyze
-    except ImportError:  # the analysis module is not part of this checkout yet
-        return "-"
-    t = trajectory.Trajectory.open(path)
-    msd = t.array("msd")
-    if msd is None:
-        return "-"
-    n = t.n_snapshots
-    try:
-        result = analyze(t.steps, msd[:, :n], D=t.array("observables/D"), train_loss=t.evals()["train_loss"])
-    except BadInput:  # too few waiting times with data yet
-        return "-"
-    label = result.get("verdict", {}).get("label", "-")
+    """core.analysis's verdict label for a stored run (shortened for the table), or '-'."""
+    a = analysis_of(path).get("analysis")
+    label = a["verdict"]["label"] if a else "-"
     return SHORT_VERDICT.get(label, label)
 
 
@@ -92,6 +125,12 @@ class RunsScreen(Screen):
         Binding("o", "overlay", "Overlay"),
         Binding("c", "resume", "Continue"),
         Binding("f", "follow", "Follow live"),
+        Binding("y", "loss_scale", "Loss log/lin"),
+        Binding("a", "analysis", "Analysis"),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
+        Binding("g", "move_to(0)", "First", show=False),
+        Binding("G", "move_to(-1)", "Last", show=False),
     ]
 
     class Listed(Message):
@@ -103,6 +142,11 @@ class RunsScreen(Screen):
         def __init__(self, key: str, verdict: str) -> None:
             super().__init__()
             self.key, self.verdict = key, verdict
+
+    class Analyzed(Message):
+        def __init__(self, key: str, result: dict) -> None:
+            super().__init__()
+            self.key, self.result = key, result
 
     class Loaded(Message):
         def __init__(self, key: str, curves: RunCurves) -> None:
@@ -123,6 +167,7 @@ class RunsScreen(Screen):
         table.add_columns("", "run", "preset", "status", "steps", "verdict")
         yield table
         yield Static("enter opens a run, o overlays it", id="runs-legend")
+        yield VerticalScroll(Static("", id="runs-analysis-text"), id="runs-analysis")
         yield PlotPanel(id="runs-plots")
         yield Footer()
 
@@ -176,7 +221,7 @@ class RunsScreen(Screen):
         table.clear()
         for r in self.rows.values():
             table.add_row(self._mark(r.key), r.label, r.name, Text(r.status, STATUS_STYLE.get(r.status, "")),
-                          f"{r.step:,}/{r.total:,}", self.verdicts.get(self._verdict_key(r), "…"), key=r.key)
+                          r.steps_text, verdict_text(r, self.verdicts.get(self._verdict_key(r), "…")), key=r.key)
         if cursor in self.rows:
             table.move_cursor(row=table.get_row_index(cursor))
 
@@ -184,7 +229,7 @@ class RunsScreen(Screen):
         if key not in self.shown:
             return Text(" ")
         k = self.shown[key]
-        return Text(str(k + 1), style=f"bold reverse {_rich_color(PALETTE[k % len(PALETTE)])}")
+        return Text(str(k + 1), style=f"bold reverse {rich_color(k)}")
 
     def _refresh_marks(self) -> None:
         table = self.query_one(DataTable)
@@ -202,7 +247,8 @@ class RunsScreen(Screen):
             return
         self.verdicts[self._verdict_key(r)] = message.verdict
         table = self.query_one(DataTable)
-        table.update_cell(message.key, table.ordered_columns[-1].key, message.verdict, update_width=True)
+        table.update_cell(message.key, table.ordered_columns[-1].key, verdict_text(r, message.verdict),
+                          update_width=True)
 
     # -- opening and overlaying ----------------------------------------------------
     @property
@@ -246,6 +292,53 @@ class RunsScreen(Screen):
             self._load(key)
         self._show()
 
+    def action_move(self, by: int) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            table.move_cursor(row=min(max(table.cursor_row + by, 0), table.row_count - 1))
+
+    def action_move_to(self, index: int) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            table.move_cursor(row=index % table.row_count)
+
+    def action_analysis(self) -> None:
+        """The analysis of the opened (or highlighted) run in place of the plots, as `glasslab analyze`
+        prints it; a again goes back to the plots."""
+        pane = self.query_one("#runs-analysis")
+        if pane.display:
+            pane.display = False
+            self.query_one(PlotPanel).display = True
+            return
+        key = next(iter(self.shown)) if len(self.shown) == 1 else self.highlighted
+        if key is None:
+            return
+        self.query_one("#runs-analysis-text", Static).update(f"analysing {Path(key).stem} ...")
+        pane.display = True
+        self.query_one(PlotPanel).display = False
+        self._analyze(key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-analysis")
+    def _analyze(self, key: str) -> None:
+        self.post_message(self.Analyzed(key, analysis_of(Path(key))))
+
+    def on_runs_screen_analyzed(self, message: Analyzed) -> None:
+        from rich.table import Table
+
+        from glasslab.tui.analysis_table import analysis_rows
+
+        r = message.result
+        table = Table(title=f"{Path(message.key).stem} ({r['status']}): the aging analysis", show_header=False,
+                      title_justify="left", box=None, padding=(0, 1))
+        table.add_column(style="bold", max_width=30)  # long labels wrap, the numbers keep the room
+        table.add_column(ratio=1)
+        for label, value in analysis_rows(r):
+            table.add_row(label, value)
+        self.query_one("#runs-analysis-text", Static).update(table)
+
+    def action_loss_scale(self) -> None:
+        self.query_one(PlotPanel).toggle_loss_scale()
+
     def action_resume(self) -> None:
         """Continue the highlighted run from its last snapshot (as `glasslab resume RUN`)."""
         key = self.highlighted
@@ -259,6 +352,9 @@ class RunsScreen(Screen):
             self.notify(f"{r.label} diverged: resuming would diverge again; start it anew with a smaller lr",
                         severity="warning", timeout=8)
         else:  # interrupted, or `running` in a store whose writer was killed (the engine checks the lock)
+            at = continue_step(r.path)
+            self.notify(f"Continuing {r.label} from step {at:,} (its last saved state)" if at is not None
+                        else f"Continuing {r.label}", timeout=6)
             self.post_message(ResumeRun(r.path))
 
     def action_follow(self) -> None:
@@ -282,13 +378,8 @@ class RunsScreen(Screen):
         for key in order:
             k = self.shown[key]
             r = self.rows.get(key)
-            legend.append(f" {k + 1} ", style=f"bold reverse {_rich_color(PALETTE[k % len(PALETTE)])}")
+            legend.append(f" {k + 1} ", style=f"bold reverse {rich_color(k)}")
             legend.append(f" {Path(key).stem} ({r.status if r else '?'})  ")
         self.query_one("#runs-legend", Static).update(legend if self.shown else "enter opens a run, o overlays it")
         self.query_one(PlotPanel).show([self.curves[key] for key in loaded], [self.shown[key] for key in loaded])
 
-
-def _rich_color(plotext_name: str) -> str:
-    """The Rich name of a plotext 16-colour name ('cyan+' is bright cyan, 'orange' is ANSI yellow)."""
-    base = plotext_name.rstrip("+").replace("orange", "yellow")
-    return f"bright_{base}" if plotext_name.endswith("+") else base

@@ -8,15 +8,39 @@ Only the devices that exist here are offered.
 
 from __future__ import annotations
 
+import socket
+
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
+from glasslab.core import data as datasets
 from glasslab.core import presets
 from glasslab.core.errors import BadInput
 from glasslab.core.presets import Preset
+
+# Where torchvision fetches each data set from: a TCP connection to it says whether a download can work.
+DOWNLOAD_HOSTS = {"mnist": "ossci-datasets.s3.amazonaws.com", "fashion-mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+                  "cifar10": "www.cs.toronto.edu", "cifar100": "www.cs.toronto.edu"}
+
+
+def reachable(host: str, timeout: float = 2.0) -> bool:
+    """Whether a TCP connection to host:443 opens within `timeout` seconds (no data is sent)."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+class StartChoice:
+    """What the dialog returns: the edited preset and whether its missing data may be downloaded."""
+
+    def __init__(self, preset: Preset, download: bool) -> None:
+        self.preset, self.download = preset, download
 
 # (override key, label, input type): the fields worth changing before a run.
 FIELDS = (
@@ -27,17 +51,19 @@ FIELDS = (
 )
 
 
-class StartDialog(ModalScreen[Preset | None]):
+class StartDialog(ModalScreen[StartChoice | None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("enter", "start", "Start", priority=True),
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, preset: Preset, devices: list[str]) -> None:
+    def __init__(self, preset: Preset, devices: list[str], data_dir: str | None = None) -> None:
         super().__init__()
         self.preset = preset
         self.devices = devices if preset.run.device in devices else [*devices, preset.run.device]
+        self.data_dir = data_dir  # the console's --data-dir
+        self.data_ok, self.data_fix = datasets.availability(preset.data, data_dir)
 
     def compose(self) -> ComposeResult:
         p = self.preset
@@ -55,8 +81,31 @@ class StartDialog(ModalScreen[Preset | None]):
                 with RadioSet(id="start-device", compact=True):
                     for d in self.devices:
                         yield RadioButton(d, value=d == p.run.device, id=f"device-{d}")
+            if not self.data_ok:  # say so now, not 10 s into the run; offer both fixes
+                yield Static(f"data {p.data.name} is missing here ({self.data_fix})", id="start-data-missing",
+                             classes="dialog-error")
+                yield Horizontal(Label("data directory", classes="field-label"),
+                                 Input(self.data_dir or p.data.data_dir or str(datasets.data_dir(p.data, None)),
+                                       id="start-data-dir", compact=True, select_on_focus=True),
+                                 classes="field")
+                yield Checkbox("download it (checking the network ...)", id="start-download", disabled=True,
+                               compact=True)
             yield Static("", id="dialog-error", classes="dialog-error")
             yield Static("tab next field · enter start · esc cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        if not self.data_ok:
+            self._check_network(DOWNLOAD_HOSTS.get(self.preset.data.name, ""))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="network")
+    def _check_network(self, host: str) -> None:
+        ok = bool(host) and reachable(host)
+        self.app.call_from_thread(self._network_checked, host, ok)
+
+    def _network_checked(self, host: str, ok: bool) -> None:
+        box = self.query_one("#start-download", Checkbox)
+        box.disabled = not ok
+        box.label = f"download it from {host}" if ok else f"download it (no network: {host or 'no source'} unreachable)"
 
     def edited(self) -> Preset:
         """The preset with the dialog's values (raises BadInput like --set would)."""
@@ -74,7 +123,15 @@ class StartDialog(ModalScreen[Preset | None]):
         pressed = self.query_one(RadioSet).pressed_button
         if pressed is not None and pressed.id.removeprefix("device-") != self.preset.run.device:
             over["run.device"] = pressed.id.removeprefix("device-")
+        if not self.data_ok:
+            folder = self.query_one("#start-data-dir", Input).value.strip()
+            if folder and folder != self.preset.data.data_dir:
+                over["data.data_dir"] = folder
         return presets.with_overrides(self.preset, over) if over else self.preset
+
+    @property
+    def download(self) -> bool:
+        return not self.data_ok and self.query_one("#start-download", Checkbox).value
 
     def action_start(self) -> None:
         try:
@@ -82,7 +139,12 @@ class StartDialog(ModalScreen[Preset | None]):
         except BadInput as err:
             self.query_one("#dialog-error", Static).update(str(err))
             return
-        self.dismiss(preset)
+        if not self.data_ok and not self.download and not datasets.availability(preset.data)[0]:
+            self.query_one("#dialog-error", Static).update(
+                f"{preset.data.name} is not in {datasets.data_dir(preset.data, None)} either: "
+                "give the folder that has it, or tick download")
+            return
+        self.dismiss(StartChoice(preset, self.download))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

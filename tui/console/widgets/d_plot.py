@@ -7,6 +7,7 @@ from .log_plot import LogPlot, log10_positive, palette
 
 class DPlot(LogPlot):
     TITLE = "D vs t"
+    X_IS_STEP = True
 
     def draw(self) -> None:
         overlay = len(self.runs) > 1

@@ -28,7 +28,7 @@ class DeltaPlot(LogPlot):
                 x, y = log10_positive([t for t, _ in pts], [d for _, d in pts], True)
                 color = self.run_color(k) if overlay else palette(slot)
                 label = f"{self.tag(k)}:{tw}" if overlay else f"t_w={tw}"
-                marker = ("braille", "dot", "+")[slot % 3] if overlay else "braille"
+                marker = ("braille", "dot", "+")[slot % 3] if overlay else self.marker(slot)
                 self.line(x, y, color, label, marker=marker)
                 self._mark_switches(c.switches, tw, x, y)
 

@@ -20,14 +20,25 @@ from textual_plotext import PlotextPlot
 
 from ..curves import RunCurves
 
-# 16-colour names (plotext maps these to the terminal's own palette): readable anywhere.
-PALETTE = ("cyan+", "magenta+", "orange+", "green+", "red+", "blue+")
-MARKER_COLOR = "red"
+# One colour per curve, as RGB: Textual's theme maps the 16 ANSI names onto its own palette, where
+# bright magenta and bright red both became colour 197 (and ESC[35m in 16 colours), so two t_w
+# curves could not be told apart.  These six stay distinct in 256 colours (45, 207, 220, 77, 203,
+# 69) and in 16 (bright cyan, magenta, yellow, green, red, blue): tests/test_console_units.py.
+PALETTE = ((0, 215, 255), (255, 95, 255), (255, 215, 0), (95, 215, 95), (255, 95, 95), (95, 135, 255))
+# Without colour (NO_COLOR) every curve is grey: each slot then gets its own marker instead.
+MARKERS = ("braille", "•", "+", "o", "*", "#")  # not x: that marks a switch
+MARKER_COLOR = (230, 230, 230)  # a switch: no curve colour (254 and bright white)
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def palette(i: int) -> str:
+def palette(i: int) -> tuple[int, int, int]:
     return PALETTE[i % len(PALETTE)]
+
+
+def rich_color(i: int) -> str:
+    """Slot i's colour as a Rich colour (the runs table and legend mark a run with it)."""
+    r, g, b = palette(i)
+    return f"rgb({r},{g},{b})"
 
 
 def decade_label(k: int) -> str:
@@ -45,6 +56,20 @@ def decade_ticks(lo: float, hi: float, room: int) -> tuple[tuple[int, int], list
     return (a, b), ticks, [decade_label(k) for k in ticks]
 
 
+def nice_range(lo: float, hi: float, room: int) -> tuple[float, float, list[float]]:
+    """A linear axis: limits on round numbers and evenly spaced round ticks (1, 2 or 5 x 10^k), at most
+    about `room` of them."""
+    if not hi > lo:
+        pad = max(abs(hi) * 0.1, 1e-12)
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / max(room, 1)
+    k = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
+    a, b = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    n = int(round((b - a) / step))
+    return a, b, [round(a + i * step, 12) for i in range(n + 1)]
+
+
 def log10_positive(x: Sequence[float], y: Sequence[float], log_y: bool) -> tuple[np.ndarray, np.ndarray]:
     """(log10 x, y or log10 y) over the points where the logs exist and the values are finite."""
     x = np.asarray(x, dtype=np.float64)
@@ -57,7 +82,8 @@ class LogPlot(PlotextPlot):
     """A plot of one or more runs' curves; subclasses say what in `draw()`."""
 
     TITLE = ""
-    LOG_Y = True
+    LOG_Y = True  # the y axis's default scale (the loss plot toggles it)
+    X_IS_STEP = False  # x is the step: the axis ends at the run's length
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -67,6 +93,9 @@ class LogPlot(PlotextPlot):
         self._rendered = None
         self._rebuilt = False
         self._points: list[tuple[np.ndarray, np.ndarray]] = []
+        self._labels = 0  # legend entries of the current frame
+        self.log_y = self.LOG_Y
+        self.limits: tuple | None = None  # ((x0, x1), (y0, y1)) of the last frame, plot coordinates
         self.render_cost = 0.0  # seconds the last rebuild took, strips included (the live screen paces by it)
 
     # -- data in -------------------------------------------------------------
@@ -84,7 +113,7 @@ class LogPlot(PlotextPlot):
 
     def _key(self):
         return (tuple((id(c), c.version) for c in self.runs), tuple(self.slots), tuple(self.size),
-                self.app.theme if self.is_attached else None)
+                self.app.theme if self.is_attached else None, self.log_y)
 
     # -- drawing -------------------------------------------------------------
     def render(self):
@@ -110,6 +139,8 @@ class LogPlot(PlotextPlot):
         plt.clear_figure()
         plt.title(self.TITLE)
         self._points = []
+        self._labels = 0
+        self._switch_labels: list[tuple[float, str]] = []
         self.draw()
         if not self._points:
             plt.xticks([], [])
@@ -119,17 +150,39 @@ class LogPlot(PlotextPlot):
         xs = np.concatenate([p[0] for p in self._points])
         ys = np.concatenate([p[1] for p in self._points])
         width, height = max(self.size.width, 20), max(self.size.height, 6)
-        (x0, x1), ticks, labels = decade_ticks(xs.min(), xs.max(), width // 7)
+        x_end = self.x_end()
+        (x0, x1), ticks, labels = decade_ticks(xs.min(), max(xs.max(), x_end or -math.inf), width // 7)
+        if x_end is not None and x_end > xs.min():  # the axis ends where the run does, not at the next decade
+            x1 = max(x_end, xs.max())
+            ticks, labels = [k for k in ticks if k <= x1], [lab for k, lab in zip(ticks, labels) if k <= x1]
         plt.xlim(x0, x1)
         plt.xticks(ticks, labels)
-        if self.LOG_Y:
+        if self.log_y:
             (y0, y1), ticks, labels = decade_ticks(ys.min(), ys.max(), height // 2)
-            plt.ylim(y0, y1)
-            plt.yticks(ticks, labels)
         else:
-            lo, hi = float(ys.min()), float(ys.max())
-            pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 1e-12)
-            plt.ylim(lo - pad, hi + pad)
+            y0, y1, ticks = nice_range(float(ys.min()), float(ys.max()), max(height // 3, 2))
+            labels = [f"{t:g}" for t in ticks]
+        # Room above the data for the legend (plotext draws it in the top-left corner, over the curves).
+        rows = height - 4
+        if self._labels and rows > self._labels + 1:
+            y1 += (y1 - y0) * self._labels / (rows - self._labels)
+        plt.ylim(y0, y1)
+        plt.yticks(ticks, labels)
+        self.limits = ((x0, x1), (y0, y1))
+        for x, text in self._switch_labels:
+            plt.text(text, x, y1, color=MARKER_COLOR, alignment="center")
+
+    def x_end(self) -> float | None:
+        """log10 of where the x axis ends when it is a step (the longest shown run), else None (data)."""
+        if not self.X_IS_STEP:
+            return None
+        total = max((c.total_steps for c in self.runs), default=0)
+        return math.log10(total) if total > 0 else None
+
+    def marker(self, slot: int) -> str:
+        """Braille (the finest) in colour; without colour each slot's own marker."""
+        no_color = self.is_attached and getattr(self.app, "no_color", False)
+        return MARKERS[slot % len(MARKERS)] if no_color else "braille"
 
     def line(self, x, y, color: str, label: str | None = None, marker: str = "braille") -> None:
         """Plot y against x (both already in plot coordinates) and remember the points for the axes."""
@@ -137,21 +190,24 @@ class LogPlot(PlotextPlot):
         if x.size == 0:
             return
         self._points.append((x, y))
+        self._labels += label is not None
         if x.size == 1:
             self.plt.scatter(x.tolist(), y.tolist(), color=color, label=label, marker=marker)
         else:
             self.plt.plot(x.tolist(), y.tolist(), color=color, label=label, marker=marker)
 
     def switch_lines(self) -> None:
-        """A vertical marker at each dynamics switch of the shown runs (x = log10 step)."""
+        """A vertical line at each dynamics switch of the shown runs (x = log10 step), numbered in step
+        order at the top of the plot (close switches keep their own numbers; help explains them)."""
         for c in self.runs:
-            for s in c.switches:
+            for n, s in enumerate(c.switches, 1):
                 if s.step > 0:
                     self.plt.vline(math.log10(s.step), MARKER_COLOR)
+                    self._switch_labels.append((math.log10(s.step), str(n)))
 
-    def run_color(self, k: int) -> str:
+    def run_color(self, k: int) -> tuple[int, int, int]:
         """The colour of run k when overlaid (its slot's)."""
-        return PALETTE[self.slots[k] % len(PALETTE)] if k < len(self.slots) else PALETTE[k % len(PALETTE)]
+        return palette(self.slots[k] if k < len(self.slots) else k)
 
     def tag(self, k: int) -> str:
         """The legend's name for run k when overlaid: its slot, counted from 1."""

@@ -33,6 +33,10 @@ class PlotPanel(Vertical):
         for plot in (self.query_one(LossPlot), self.query_one(DeltaPlot), self.query_one(DPlot)):
             plot.show(self.runs, slots)
 
+    def toggle_loss_scale(self) -> None:
+        """The loss plot between log and linear loss."""
+        self.query_one(LossPlot).toggle_scale()
+
     @property
     def plot_cost(self) -> float:
         """Seconds the last redraw of all three plots took."""

@@ -28,17 +28,60 @@ def parametrisation(n: int, p: int, classes: int) -> Text:
     return t
 
 
-def resolved_lines(preset: Preset) -> str:
-    """catalog.to_toml without the help comments: short enough for the pane."""
-    lines = catalog.to_toml(preset).splitlines()[1:]  # the first is a title comment
-    return "\n".join(line.split("  # ")[0] for line in lines if not line.startswith("description =")).strip()
+def applies(section: str, key: str, preset: Preset) -> bool:
+    """Whether a resolved field means anything for this preset (width for ResNet-18, stiffness outside
+    the harmonic model, classes for CIFAR-100 ... do not, and shown they mislead)."""
+    model, data, dyn = preset.model.kind, preset.data.name, preset.dynamics.kind
+    only = {
+        ("model", "width"): model in ("toy", "fc", "harmonic"),
+        ("model", "depth"): model == "fc",
+        ("model", "norm"): model == "resnet18",
+        ("model", "stiffness"): model == "harmonic",
+        ("model", "init_std"): model == "harmonic",
+        ("data", "shape"): data == "synthetic",
+        ("data", "classes"): data == "synthetic",
+        ("data", "teacher_width"): data == "synthetic",
+        ("dynamics", "batch_size"): dyn == "sgd" or (dyn == "langevin" and preset.dynamics.minibatch_drift),
+        ("dynamics", "momentum"): dyn in ("gd", "sgd"),
+        ("dynamics", "temperature"): dyn == "langevin",
+        ("dynamics", "minibatch_drift"): dyn == "langevin",
+        ("dynamics", "gd_chunk"): dyn == "gd" or (dyn == "langevin" and not preset.dynamics.minibatch_drift),
+    }
+    return only.get((section, key), True)
+
+
+def resolved_lines(preset: Preset) -> Text:
+    """catalog.to_toml (what `glasslab presets show` prints, comments dimmed) without the fields that
+    do not apply to this preset."""
+    out, section = Text(), ""
+    for line in catalog.to_toml(preset).splitlines()[1:]:  # the first is a title comment
+        if line.startswith("description ="):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+        key = line.split(" = ", 1)[0].strip()
+        if " = " in line and not applies(section, key, preset):
+            continue
+        value, _, comment = line.partition("  # ")
+        out.append(value, "bold" if line.startswith("[") else "")
+        if comment:
+            out.append(f"  # {comment}", "dim")
+        out.append("\n")
+    out.rstrip()
+    return out
 
 
 class PresetDetails(VerticalScroll):
     def compose(self):
         yield Static("", id="preset-details-text")
 
+    def show_nothing(self, why: str) -> None:
+        """No preset to show (the filter matches none): say so, and how to get the list back."""
+        self.query_one(Static).update(Text.assemble((why, "bold"), "\n\nesc clears the filter"))
+
     def show(self, name: str, path: str, preset: Preset | None, summary, error: str = "") -> None:
+        if preset is None and not error:
+            raise ValueError(f"show({name!r}) needs a preset or the reason it does not load")
         head = Text(name, style="bold")
         body: list = [head]
         if preset is not None and preset.description:
@@ -65,5 +108,7 @@ class PresetDetails(VerticalScroll):
                 data.append(f": {summary.data_fix}")
             body.append(data)
         body.append(Text(""))
-        body.append(Text(resolved_lines(preset)))
+        for line in resolved_lines(preset).split("\n"):  # one row per field: a long comment is cut, not wrapped
+            line.no_wrap, line.overflow = True, "ellipsis"
+            body.append(line)
         self.query_one(Static).update(Group(*body))

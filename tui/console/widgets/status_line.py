@@ -21,6 +21,7 @@ def duration(s: float) -> str:
 
 
 def dynamics_text(d: dict) -> str:
+    """The dynamics in the field's symbols: learning rate, B, momentum m, temperature T."""
     if not d:
         return ""
     kind = d.get("kind", "?")
@@ -29,27 +30,64 @@ def dynamics_text(d: dict) -> str:
         text += f" T {d.get('temperature', 0):g}"
     elif kind == "sgd":
         text += f" B {d.get('batch_size', 0)}"
+    if kind != "langevin":  # Langevin is overdamped: no momentum to show
+        text += f" m {d.get('momentum', 0):g}"
     return text
 
 
+def pack(fields: list[Text], width: int, sep: str = "  ") -> Text:
+    """The fields on as few lines as fit `width`, each field whole: a line breaks between fields,
+    never inside one (a field wider than the line is cut with an ellipsis)."""
+    out, used = Text(), 0
+    for f in fields:
+        if width > 0 and f.cell_len > width:
+            f = f.copy()
+            f.truncate(width, overflow="ellipsis")
+        if used and width > 0 and used + len(sep) + f.cell_len > width:
+            out.append("\n")
+            used = 0
+        elif used:
+            out.append(sep)
+            used += len(sep)
+        out.append_text(f)
+        used += f.cell_len
+    return out
+
+
 class StatusLine(Static):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._fields: list[Text] | None = None
+        self._message: Text | None = None
+
     def show(self, c: RunCurves | None, hint: str = "") -> None:
         if c is None:
+            self._fields = None
             self.update(hint)
             return
-        t = Text()
-        t.append(c.name, "bold")
-        t.append("  ")
-        t.append(c.status, STATUS_STYLE.get(c.status, "bold"))
-        parts = [f"step {c.step:,}/{c.total_steps:,}"]
+        fields = [Text(c.name, "bold"), Text(c.status, STATUS_STYLE.get(c.status, "bold")),
+                  Text(f"step {c.step:,}/{c.total_steps:,}")]
         if c.running:
             rate = c.steps_per_s
-            parts.append(f"{rate:,.0f} steps/s" if math.isfinite(rate) else "- steps/s")
-            parts.append(f"ETA {duration(c.eta_s)}")
-        parts += [c.device or "-", f"N {c.n_params:,}", dynamics_text(c.dynamics)]
-        t.append("  " + "  ".join(p for p in parts if p))
+            fields.append(Text(f"{rate:,.0f} steps/s" if math.isfinite(rate) else "- steps/s"))
+            fields.append(Text(f"ETA {duration(c.eta_s)}"))
+        fields += [Text(c.device or "-"), Text(f"N {c.n_params:,}")]
+        if c.dynamics:
+            fields.append(Text(dynamics_text(c.dynamics)))
         if c.path:
-            t.append(f"  {c.path}", "dim")
-        if c.message:
-            t.append(f"\n{c.message}", "bold red" if c.status in ("failed", "diverged") else "")
+            fields.append(Text(c.path, "dim"))
+        self._fields = fields
+        self._message = (Text(c.message, "bold red" if c.status in ("failed", "diverged") else "")
+                         if c.message else None)
+        self._layout()
+
+    def on_resize(self) -> None:
+        if self._fields is not None:
+            self._layout()
+
+    def _layout(self) -> None:
+        t = pack(self._fields, self.content_region.width or self.size.width)
+        if self._message is not None:
+            t.append("\n")
+            t.append_text(self._message)
         self.update(t)

@@ -1,0 +1,111 @@
+"""Key fuzz: random key sequences and resizes thrown at every screen, idle and while a run trains.
+
+Each case jumps to a screen (p, l, r, or the help), then sends random keys
+(letters, digits, arrows, enter, escape, tab, /, ?, ctrl+p, j/k/g/G) and
+terminal resizes for a fixed time, and checks that the console neither
+crashed (an unhandled exception fails run_test) nor hangs (it still answers a
+call within a few seconds).  Quitting is a legitimate answer to some of these
+keys (the command palette offers it); here it is recorded and ignored, so the
+fuzz goes on.  The seeds are fixed, so a failure replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from textual import events
+from textual.geometry import Size
+
+from glasslab.core import presets
+from test_console_flows import CHARS, press, wait_for
+from test_console_support import one_torch_thread  # noqa: F401 (a fixture)
+from glasslab.tui.app import make_app
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+LETTERS = [c for c in "abcdefghijklmnoprstuvwxyzGJK" if c != "q"]  # q quits: covered by the palette's Quit
+KEYS = LETTERS + list("0123456789") + ["up", "down", "left", "right", "enter", "escape", "tab", "space",
+                                       "slash", "question_mark", "ctrl+p", "minus", "full_stop"]
+SIZES = [(100, 30), (80, 24), (60, 18), (44, 14)]
+SECONDS_PER_SCREEN = 0.8
+SCREEN_KEYS = {"presets": "p", "live": "l", "runs": "r", "help": "question_mark"}
+TINY = ('[model]\nkind = "toy"\nwidth = 8\n[data]\nshape = [8]\nclasses = 4\ntrain_size = 100\ntest_size = 50\n'
+        '[dynamics]\nbatch_size = 20\n[recording]\nsnapshots = 10\nfirst = 5\nlog_every = 5\n'
+        '[run]\nsteps = {steps}\ndevice = "cpu"\n')
+
+
+async def answers(app, within: float = 10.0) -> bool:
+    """Whether the app's message loop runs a call within `within` seconds (a hang would not)."""
+    done = asyncio.Event()
+    app.call_later(done.set)
+    try:
+        await asyncio.wait_for(done.wait(), within)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def fuzz(pilot, rng: random.Random, seconds: float) -> int:
+    """Random keys (and now and then a resize) for `seconds`; returns how many were sent."""
+    sent = 0
+    deadline = time.monotonic() + seconds
+    app = pilot.app
+    while time.monotonic() < deadline:
+        if rng.random() < 0.05:
+            # As the terminal does: a new size, without waiting (pilot.resize_terminal waits for an idle CPU).
+            size = Size(*rng.choice(SIZES))
+            app._driver._size = size
+            app.post_message(events.Resize(size, size))
+        burst = [rng.choice(KEYS) for _ in range(rng.randint(1, 4))]  # a person's fast typing, or a paste
+        if rng.random() < 0.15:  # a search: / and a word (the filter, the palette's query)
+            burst = ["slash"] + [rng.choice(LETTERS) for _ in range(rng.randint(1, 4))]
+        for key in burst:
+            app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
+            sent += 1
+        await pilot.pause(0.01)
+    return sent
+
+
+async def fuzz_every_screen(tmp_path: Path, seed: int, training: bool) -> None:
+    local = tmp_path / "presets"
+    local.mkdir()
+    # Whatever the keys start from the browser is tiny; the run trained on purpose lasts the whole test.
+    (local / "tiny.toml").write_text(TINY.format(steps=400))
+    autostart = presets.load(str(local / "tiny.toml"), ["run.steps=200000"]) if training else None
+    app = make_app(out_dir=tmp_path / "runs", presets_dir=local, autostart=autostart)
+    exits: list = []
+    app.exit = lambda *args, **kwargs: exits.append(args)  # quitting is allowed, not wanted here
+    rng = random.Random(seed)
+    async with app.run_test(size=rng.choice(SIZES)) as pilot:
+        if training:
+            await wait_for(pilot, lambda: app.live.curves is not None and app.live.curves.step > 0,
+                           what="the run to train")
+        order = list(SCREEN_KEYS)
+        rng.shuffle(order)
+        for name in order:
+            await press(pilot, "escape", "escape", SCREEN_KEYS[name])
+            sent = await fuzz(pilot, rng, SECONDS_PER_SCREEN)
+            assert sent, "no key was sent"  # how many depends on the machine's load: tens here
+            assert app.is_running and app.return_code is None, f"the console ended (seed {seed}, {name})"
+            assert await answers(app), f"the console hangs after fuzzing the {name} screen (seed {seed})"
+        if training:
+            assert app.live.curves.step > 0
+        app.live.stop("end of the fuzz")
+        await wait_for(pilot, lambda: not app.live.running, timeout=60, what="the run to stop")
+        assert await answers(app)
+    assert app.return_code in (None, 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_key_fuzz_idle(tmp_path, seed):
+    await fuzz_every_screen(tmp_path, seed, training=False)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+async def test_key_fuzz_while_a_run_trains(tmp_path, seed):
+    await fuzz_every_screen(tmp_path, seed, training=True)

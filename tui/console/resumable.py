@@ -1,0 +1,28 @@
+"""Where a stored run would continue from, as the console says it (toast, runs table, continue).
+
+`glasslab resume` (core.resume.prepare) restores the run from the state the
+store's `resume` attribute points at: its step is the step the continued run
+starts from.  Reading that attribute here (not calling prepare, which takes the
+writer lock and builds the model and data) lets the console show the figure
+cheaply and agree with what the resume will do.  A store without the attribute
+has no complete snapshot to continue from (prepare refuses it too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glasslab.core import trajectory
+from glasslab.core.errors import GlasslabError
+
+
+def continue_step(path: str | Path) -> int | None:
+    """The step a resume of this store starts from, or None when it cannot be resumed or read."""
+    try:
+        attrs = dict(trajectory.open_group(Path(path), mode="r").attrs)
+    except (GlasslabError, OSError, ValueError, KeyError):
+        return None
+    point = attrs.get("resume")
+    if isinstance(point, dict) and "step" in point:
+        return int(point["step"])
+    return None
