@@ -3,6 +3,7 @@ the run yielded (an independent reference: the records themselves, collected bes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -22,6 +23,11 @@ class Collect:
         self.records.append(r)
 
 
+def nan_as_none(values) -> tuple:
+    """NaN never equals itself (N_Delta is NaN without a hinge loss): compare it as None."""
+    return tuple(None if isinstance(v, float) and math.isnan(v) else v for v in values)
+
+
 def comparable(records) -> list:
     """What the console draws from each record (weights and resume state stay with the writer)."""
     out = []
@@ -30,7 +36,8 @@ def comparable(records) -> list:
             out.append(("log", r.step, r.loss))
         elif isinstance(r, SnapshotTaken):
             delta = {i: row["delta"] for i, row in r.displacements.items()}
-            out.append(("snap", r.index, r.step, r.evaluation, sorted(r.observables.items()), delta))
+            out.append(("snap", r.index, r.step, nan_as_none(dataclasses.astuple(r.evaluation)),
+                        sorted(r.observables.items()), delta))
         elif isinstance(r, DynamicsChanged):
             out.append(("switch", r.step, r.old["kind"], r.new["kind"], r.new["temperature"]))
         elif isinstance(r, RunStarted):
