@@ -39,7 +39,7 @@ def steer_after_a_hang_up(tmp_path, out):
         term.wait_for(lambda s: "quickstart" in s and "Filter" in s, "the preset browser")
         term.keys("/")
         term.keys("quickstart", literal=True)
-        term.wait_for(lambda s: "bj18" not in s and "quickstart.toml" in s, "the filter to leave the quickstart")
+        term.wait_for(lambda s: "bj18" not in s and "synthetic teacher" in s, "the filter to leave the quickstart")
         term.keys("Enter")
         term.keys("s")
         term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
