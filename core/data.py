@@ -11,6 +11,10 @@ normalise per channel with the training subset's statistics, move to device.
   in /usr/share/datasets/fashion-mnist, or under the data directory;
 - mnist, cifar10, cifar100: torchvision's loaders from the data directory,
   downloading only when asked.
+
+data.binary = "parity" turns any of them into the binary task of [SG19]: after
+the class-balanced pick (so both labels are about equally frequent), class c
+gets the label y = +1 if c is even, -1 if odd; `classes` is then 2.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ CIFAR_FILES = {
 class DataSet:
     name: str
     x_train: torch.Tensor  # float32 [P, *input_shape], on the training device
-    y_train: torch.Tensor  # int64 [P]
+    y_train: torch.Tensor  # int64 [P]: class indices, or +1/-1 labels of a binary task
     x_test: torch.Tensor
     y_test: torch.Tensor
     classes: int
@@ -62,9 +66,18 @@ class DataSet:
 
 def info(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
     """(input shape, classes) without reading any file."""
+    if cfg.binary:
+        return (tuple(cfg.shape) if cfg.name == "synthetic" else SHAPES[cfg.name]), 2
     if cfg.name == "synthetic":
         return tuple(cfg.shape), cfg.classes
     return SHAPES[cfg.name], CLASSES[cfg.name]
+
+
+def binary_labels(y: np.ndarray, split: str) -> np.ndarray:
+    """Class indices -> labels +1/-1 of a binary task ([SG19]): 'parity' gives +1 to even classes."""
+    if split == "parity":
+        return np.where(np.asarray(y) % 2 == 0, 1, -1)
+    raise ValueError(f"unknown binary split {split!r}")
 
 
 def data_dir(cfg: DataConfig, override: str | None = None) -> Path:
@@ -292,6 +305,8 @@ def load(cfg: DataConfig, device: torch.device | str = "cpu", *, data_dir_overri
         keep = balanced_indices(yte, cfg.test_size, classes, cfg.seed + 1, f"{cfg.name} (test)")
         xte, yte = xte[keep], yte[keep]
 
+    if cfg.binary:
+        ytr, yte, classes = binary_labels(ytr, cfg.binary), binary_labels(yte, cfg.binary), 2
     scale = 255.0 if xtr.dtype == np.uint8 else 1.0
     xtr = torch.from_numpy(np.ascontiguousarray(xtr)).float() / scale
     xte = torch.from_numpy(np.ascontiguousarray(xte)).float() / scale

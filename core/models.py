@@ -5,8 +5,18 @@ Each model carries `loss_kind`, which fixes its per-sample loss l_alpha:
   i.e. torch's MSELoss(reduction="mean") over the batch (the [BJ18] toy model);
 - "cross_entropy" (fc, smallnet, resnet18);
 - "energy" (harmonic): the network *is* the landscape L(w) = k |w|^2 / 2, the same
-  for every sample, so Langevin runs on it have exact answers (SCIENCE.md).
+  for every sample, so Langevin runs on it have exact answers (SCIENCE.md);
+- "hinge", "hinge2" (model.loss, any model but harmonic): the [SG19] setting, a
+  binary task with labels y = +1/-1 and one output f(x), raw (the toy model
+  drops its sigmoid, which could never reach a margin y f >= 1):
+      hinge:  l_alpha = max(0, 1 - y_alpha f(x_alpha))
+      hinge2: l_alpha = (1/2) max(0, 1 - y_alpha f(x_alpha))^2
+  A sample with y f < 1 is an unsatisfied constraint; N_Delta counts them.
 The mean loss L = (1/B) sum_alpha l_alpha in every case.
+
+[SG19] S. Spigler, M. Geiger, S. d'Ascoli, L. Sagun, G. Biroli, M. Wyart, "A jamming
+transition from under- to over-parametrization affects loss landscape and
+generalization", arXiv:1810.09665.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .presets import ModelConfig
+from .presets import HINGE_LOSSES, ModelConfig
 
 
 class Toy(nn.Module):
@@ -26,13 +36,15 @@ class Toy(nn.Module):
 
     loss_kind = "mse_sigmoid"
 
-    def __init__(self, in_features: int, width: int, classes: int):
+    def __init__(self, in_features: int, width: int, classes: int, sigmoid: bool = True):
         super().__init__()
         self.hidden = nn.Linear(in_features, width)
         self.out = nn.Linear(width, classes)
+        self.sigmoid = sigmoid  # False under a hinge loss: f(x) must reach |f| >= 1
 
     def forward(self, x):
-        return torch.sigmoid(self.out(F.relu(self.hidden(x.flatten(1)))))
+        f = self.out(F.relu(self.hidden(x.flatten(1))))
+        return torch.sigmoid(f) if self.sigmoid else f
 
 
 class FC(nn.Module):
@@ -113,19 +125,32 @@ class Harmonic(nn.Module):
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], classes: int) -> nn.Module:
-    """The network a preset names, freshly initialised from the current torch RNG state."""
+    """The network a preset names, freshly initialised from the current torch RNG state.
+
+    Under a hinge loss (model.loss, [SG19]) the network has one output whatever
+    `classes` is, and its `loss_kind` is that loss.  ValueError for a harmonic
+    model with a hinge loss (presets.check refuses it first, with a clear line).
+    """
     in_features = math.prod(input_shape)
+    hinge = cfg.loss in HINGE_LOSSES
+    outputs = 1 if hinge else classes
     if cfg.kind == "toy":
-        return Toy(in_features, cfg.width, classes)
-    if cfg.kind == "fc":
-        return FC(in_features, cfg.width, cfg.depth, classes)
-    if cfg.kind == "smallnet":
-        return SmallNet(input_shape, classes)
-    if cfg.kind == "resnet18":
-        return resnet18(input_shape, classes, cfg.norm)
-    if cfg.kind == "harmonic":
+        net = Toy(in_features, cfg.width, outputs, sigmoid=not hinge)
+    elif cfg.kind == "fc":
+        net = FC(in_features, cfg.width, cfg.depth, outputs)
+    elif cfg.kind == "smallnet":
+        net = SmallNet(input_shape, outputs)
+    elif cfg.kind == "resnet18":
+        net = resnet18(input_shape, outputs, cfg.norm)
+    elif cfg.kind == "harmonic":
+        if hinge:
+            raise ValueError("the harmonic model has no output to put a hinge loss on")
         return Harmonic(cfg.width, cfg.stiffness, cfg.init_std)
-    raise ValueError(f"unknown model kind {cfg.kind!r}")
+    else:
+        raise ValueError(f"unknown model kind {cfg.kind!r}")
+    if hinge:
+        net.loss_kind = cfg.loss  # an instance attribute: the class keeps its own default
+    return net
 
 
 def count_params(cfg: ModelConfig, input_shape: tuple[int, ...], classes: int) -> int:
@@ -134,9 +159,23 @@ def count_params(cfg: ModelConfig, input_shape: tuple[int, ...], classes: int) -
         return sum(p.numel() for p in build(cfg, input_shape, classes).parameters())
 
 
+def constraint_gap(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """max(0, 1 - y f(x)) per sample, [B], for one output f = out[:, 0] and labels y = +1/-1 ([SG19]).
+
+    Positive exactly for the unsatisfied constraints (y f < 1): the hinge loss,
+    the quadratic hinge and N_Delta all read this one tensor, so N_Delta = 0 if
+    and only if the hinge losses are exactly 0.
+    """
+    return (1 - y.to(out.dtype) * out[:, 0]).clamp_min(0)
+
+
 def per_sample_loss(model: nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """l_alpha for each sample of the batch (see the module docstring)."""
     kind = model.loss_kind
+    if kind == "hinge":
+        return constraint_gap(out, y)
+    if kind == "hinge2":
+        return 0.5 * constraint_gap(out, y).square()
     if kind == "mse_sigmoid":
         target = F.one_hot(y, out.shape[1]).to(out.dtype)
         return ((out - target) ** 2).mean(dim=1)
@@ -152,14 +191,28 @@ def mean_loss(model: nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Ten
         return F.mse_loss(out, F.one_hot(y, out.shape[1]).to(out.dtype))
     if kind == "cross_entropy":
         return F.cross_entropy(out, y)
+    if kind in HINGE_LOSSES:
+        return per_sample_loss(model, out, y).mean()
     return out.mean()
 
 
 def correct(model: nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
-    """Number of correct predictions (None where accuracy means nothing, as for harmonic)."""
+    """Number of correct predictions (None where accuracy means nothing, as for harmonic).
+
+    Binary task ([SG19]): sign agreement, y f(x) > 0 (f = 0 counts as wrong).
+    """
     if model.loss_kind == "energy":
         return None
+    if model.loss_kind in HINGE_LOSSES:
+        return (y.to(out.dtype) * out[:, 0] > 0).sum()
     return (out.argmax(dim=1) == y).sum()
+
+
+def unsatisfied(model: nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """N_Delta of the batch: #{alpha : y_alpha f(x_alpha) < 1} ([SG19]); None without a hinge loss."""
+    if model.loss_kind not in HINGE_LOSSES:
+        return None
+    return (constraint_gap(out, y) > 0).sum()
 
 
 @dataclass(frozen=True)

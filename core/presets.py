@@ -24,6 +24,9 @@ DATA_SETS = ("synthetic", "fashion-mnist", "mnist", "cifar10", "cifar100")
 DYNAMICS_KINDS = ("gd", "sgd", "langevin")
 NORMS = ("batch", "group", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LOSSES = ("default", "hinge", "hinge2")  # "default": the model's own loss (see core/models.py)
+HINGE_LOSSES = ("hinge", "hinge2")
+BINARY_SPLITS = ("", "parity")
 
 
 def _f(default, help: str, *, min=None, max=None, gt=None, choices=None):
@@ -40,6 +43,8 @@ class ModelConfig:
     norm: str = _f("batch", "norm layer of resnet18: batch | group | none", choices=NORMS)
     stiffness: float = _f(1.0, "harmonic only: k in L = k |w|^2 / 2 (0 = flat landscape)", min=0.0)
     init_std: float = _f(0.0, "harmonic only: std of the initial w (0 starts at the minimum)", min=0.0)
+    loss: str = _f("default", "default (the model's own) | hinge | hinge2: [SG19] hinge losses, one output, need data.binary",
+                   choices=LOSSES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class DataConfig:
     teacher_width: int = _f(64, "synthetic only: hidden width of the random teacher that labels the inputs", min=1)
     normalize: bool = _f(True, "per-channel normalisation with the training subset's mean and std")
     data_dir: str = _f("", "where mnist/cifar files live ('' = ./data; Fashion-MNIST also looks in /usr/share/datasets)")
+    binary: str = _f("", "'' (off) | parity: binary labels y = +1 for an even class index, -1 for an odd one ([SG19])",
+                     choices=BINARY_SPLITS)
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ SECTIONS: dict[str, type] = {
     "recording": RecordingConfig,
     "run": RunConfig,
 }
-TOP_KEYS = ("description", *SECTIONS)
+TOP_KEYS = ("description", *SECTIONS, "sweep")  # [sweep]: the axes of `glasslab sweep` (core/sweep/grid.py)
 
 # Training-set sizes of the real data sets, so that a preset can be checked
 # (B <= train size) without reading any file.
@@ -188,7 +195,7 @@ def _build_section(section: str, raw: dict, base=None):
 
 
 def from_dict(raw: dict, name: str = "preset") -> Preset:
-    """Validate a parsed TOML document into a Preset."""
+    """Validate a parsed TOML document into a Preset (a [sweep] table is glasslab sweep's, and ignored here)."""
     for key in raw:
         if key not in TOP_KEYS:
             raise BadInput(f"unknown section '{key}'{_suggest(key, TOP_KEYS)}")
@@ -241,8 +248,22 @@ def check(p: Preset) -> None:
         raise BadInput(f"model {m.kind} needs image inputs: set data.shape = [channels, height, width], e.g. [3, 32, 32]")
     if m.kind == "smallnet" and d.name == "synthetic" and min(d.shape[1:]) < 16:
         raise BadInput(f"smallnet needs images of at least 16x16 pixels, data.shape = {list(d.shape)}")
+    _check_binary(p)
     if m.kind == "harmonic" and dyn.lr * m.stiffness >= 2:
         raise BadInput(f"lr * stiffness = {dyn.lr * m.stiffness:g} >= 2 diverges for the harmonic model: lower dynamics.lr")
+
+
+def _check_binary(p: Preset) -> None:
+    """The [SG19] setting comes whole: binary labels, one output and a hinge loss go together."""
+    m, d = p.model, p.data
+    if m.loss in HINGE_LOSSES and m.kind == "harmonic":
+        raise BadInput(f"model.loss = {m.loss!r} does not apply to the harmonic model (its loss is its energy): "
+                       "use model.loss = \"default\"")
+    if m.loss in HINGE_LOSSES and not d.binary:
+        raise BadInput(f"model.loss = {m.loss!r} needs a binary task with one output: set data.binary = \"parity\"")
+    if d.binary and m.loss not in HINGE_LOSSES:
+        raise BadInput(f"data.binary = {d.binary!r} gives labels +1/-1 and one output: set model.loss = "
+                       "\"hinge\" or \"hinge2\" (the models' own losses need class indices)")
 
 
 # ---------------------------------------------------------------- overrides

@@ -8,6 +8,7 @@ tensor (see core/hostcopy.py for who may read it when).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class Evaluation:
     train_acc: float
     test_loss: float
     test_acc: float
+    n_delta: float = math.nan  # [SG19] unsatisfied constraints y f < 1 on the training set (hinge losses only)
 
 
 @dataclass(frozen=True)

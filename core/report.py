@@ -78,6 +78,8 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         "last_step": int(steps[-1]),
         "dynamics": t.preset.get("dynamics", {}).get("kind"),
         "final": {k: _clean(v[-1]) for k, v in ev.items()},
+        "n_delta": _n_delta(ev["n_delta"][-1], t.n_params, t.attrs.get("train_size")),
+        "docs": DOCS,
     }
     try:
         out["analysis"] = analysis.analyze(steps, mats["msd"], D=D, overlap=mats["overlap"],
@@ -91,6 +93,16 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
             slope = np.polyfit(np.log(steps[ok]), np.log(D[ok]), 1)[0]
             out["D_trend"] = {"first": _clean(D[ok][0]), "last": _clean(D[ok][-1]), "loglog_slope": _clean(slope)}
     return out
+
+
+DOCS = "docs/science.md"  # where the observables, fits and verdicts are defined
+
+
+def _n_delta(n_delta: float, n_params: int, train_size) -> dict | None:
+    """The last N_Delta (unsatisfied constraints y f < 1, [SG19]) with N_Delta/N and N_Delta/P; None without a hinge loss."""
+    if not math.isfinite(n_delta):
+        return None
+    return {"N_Delta": int(n_delta), "per_N": n_delta / n_params, "per_P": n_delta / train_size if train_size else None}
 
 
 def verdict_of(result: dict) -> str:

@@ -9,6 +9,8 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
     weights           float32 [snapshot, param]; one shard per snapshot, inner chunks (1, <=2^20)
     snapshot_step     int64   [snapshot]
     evals/train_loss, evals/train_acc, evals/test_loss, evals/test_acc   float64 [snapshot]
+    evals/n_delta     float64 [snapshot]: N_Delta, training samples with y f(x) < 1 ([SG19];
+              a whole number, NaN without a hinge loss and in stores older than it)
     loss/step int64 [log], loss/value float64 [log]: the running minibatch loss
     observables/D, observables/D_batch, observables/weight_norm2   float64 [snapshot]
     msd, overlap, alpha2, participation   float64 [t_w, t] = [snapshot, snapshot]:
@@ -43,7 +45,7 @@ import zarr
 from . import __version__
 from .errors import BadInput
 
-EVALS = ("train_loss", "train_acc", "test_loss", "test_acc")
+EVALS = ("train_loss", "train_acc", "test_loss", "test_acc", "n_delta")
 OBSERVABLES = ("D", "D_batch", "weight_norm2")
 # store name -> (key in SnapshotTaken.displacements, diagonal value)
 TWO_TIME = {"msd": ("delta", 0.0), "overlap": ("overlap", 1.0),
@@ -93,6 +95,13 @@ def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss
     _array(loss, "value", (loss_capacity,), (4096,), "float64", math.nan, ("log",))
     commit_attrs(root, {**attrs, "n_snapshots": 0, "n_loss": 0})
     return root
+
+
+def add_missing_evals(root: zarr.Group, capacity: int) -> None:
+    """Create the EVALS arrays a store written by an older glasslab lacks (n_delta), all NaN, so a resume can write them."""
+    for name in EVALS:
+        if f"evals/{name}" not in root:
+            _array(root["evals"], name, (capacity,), (256,), "float64", math.nan, ("snapshot",))
 
 
 def write_rows(array: zarr.Array, start: int, rows: np.ndarray) -> None:
@@ -248,8 +257,10 @@ class Trajectory:
         return self.root["weights"][i % self.n_snapshots]
 
     def evals(self) -> dict[str, np.ndarray]:
+        """Every EVALS column over the committed snapshots (all NaN where an older store lacks one)."""
         n = self.n_snapshots
-        return {k: self.root[f"evals/{k}"][:n] for k in EVALS}
+        return {k: self.root[f"evals/{k}"][:n] if f"evals/{k}" in self.root else np.full(n, math.nan)
+                for k in EVALS}
 
     def loss(self) -> tuple[np.ndarray, np.ndarray]:
         n = int(self.attrs.get("n_loss", 0))

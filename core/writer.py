@@ -104,6 +104,7 @@ class TrajectoryWriter:
             self.root = trajectory.open_group(self.path, mode="r+")
             self._attrs = dict(self.root.attrs)
             self.n_snapshots, self.n_loss = int(self._attrs["n_snapshots"]), int(self._attrs["n_loss"])
+            trajectory.add_missing_evals(self.root, capacity)  # a store older than N_Delta
             trajectory.set_sizes(self.root, capacity, loss_capacity)
             trajectory.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
             self._commit(status="running", events=[{"step": r.start_step, "kind": "resumed"}],

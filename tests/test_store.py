@@ -72,7 +72,7 @@ def test_xarray_reads_the_store(run_to_store):
     obs = xr.open_zarr(path, group="observables", consolidated=False)
     assert set(obs.data_vars) == {"D", "D_batch", "weight_norm2"}
     ev = xr.open_zarr(path, group="evals", consolidated=False)
-    assert set(ev.data_vars) == {"train_loss", "train_acc", "test_loss", "test_acc"}
+    assert set(ev.data_vars) == {"train_loss", "train_acc", "test_loss", "test_acc", "n_delta"}
     assert ev["train_loss"].dims == ("snapshot",)
     lo = xr.open_zarr(path, group="loss", consolidated=False)
     assert lo["value"].dims == ("log",)

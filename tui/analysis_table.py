@@ -26,10 +26,14 @@ def print_analysis(r: dict, console: Console | None = None) -> None:
     f = r["final"]
     t.add_row("final train loss / acc", f"{_g(f['train_loss'])} / {_g(f['train_acc'], '.3f')}")
     t.add_row("final test loss / acc", f"{_g(f['test_loss'])} / {_g(f['test_acc'], '.3f')}")
+    nd = r.get("n_delta")
+    if nd:
+        t.add_row("final N_Delta, N_Delta/N, N_Delta/P", f"{nd['N_Delta']:,}, {_g(nd['per_N'], '.3g')}, {_g(nd['per_P'], '.3g')}")
     a = r.get("analysis")
     if a is None:
         t.add_row("analysis", r.get("analysis_error", "-"))
         console.print(t)
+        _docs_line(r, console)
         return
     loss = a.get("loss")
     if loss:
@@ -57,3 +61,9 @@ def print_analysis(r: dict, console: Console | None = None) -> None:
     v = a["verdict"]
     t.add_row("verdict", f"[bold]{v['label']}[/]  ({v['reason']})")
     console.print(t)
+    _docs_line(r, console)
+
+
+def _docs_line(r: dict, console: Console) -> None:
+    if r.get("docs"):
+        console.print(f"definitions of these numbers and fits: {r['docs']}", highlight=False)

@@ -176,6 +176,11 @@ def analyze_cmd(
     from glasslab.core import report
 
     window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
+    from glasslab.core.sweep.manifest import is_sweep
+
+    if is_sweep(run_dir):  # a sweep directory: per point, then ensembles over seeds
+        with clean_errors():
+            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window)
     with clean_errors():
         if png is not None:
             from glasslab.tui.figure import require_matplotlib
@@ -259,6 +264,11 @@ def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml 
         p = presets.load(name, set_)
         text = catalog.to_toml(p)
     print(text, end="")
+
+
+from glasslab.tui import cli_sweep  # noqa: E402 - after clean_errors, which it reuses
+
+cli_sweep.register(app, clean_errors)
 
 
 # -- the lab console ------------------------------------------------------------

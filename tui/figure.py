@@ -1,7 +1,8 @@
 """The paper-style figure of `glasslab analyze --png` (matplotlib, an optional extra).
 
 Three panels: Delta(t_w, t_w + t) against t on log-log axes, one colour per
-t_w ([BJ18] Fig. 2 style); the train and test loss against t; Delta / D(t_w)
+t_w ([BJ18] Fig. 2 style); the train and test loss against t (with N_Delta / P,
+the fraction of unsatisfied constraints, under a hinge loss [SG19]); Delta / D(t_w)
 against t (the diffusive collapse).
 """
 
@@ -54,6 +55,13 @@ def paper_figure(path: str | Path, out: str | Path, max_curves: int = 12) -> Pat
     ax[1].semilogx(s, ev["test_loss"][1:], label="test")
     ax[1].set(xlabel="t", ylabel="loss", title="loss")
     ax[1].legend()
+    n_delta = ev.get("n_delta")
+    if n_delta is not None and np.isfinite(n_delta).any() and t.attrs.get("train_size"):
+        # [SG19]: the fraction of unsatisfied constraints, on its own axis (0..1)
+        twin = ax[1].twinx()
+        twin.semilogx(s, n_delta[1:] / t.attrs["train_size"], "k--", label=r"$N_\Delta / P$")
+        twin.set(ylabel=r"$N_\Delta / P$", ylim=(0, 1.05))
+        twin.legend(loc="center right")
     ax[2].set(xlabel="t", ylabel=r"$\Delta / D(t_w)$", title="diffusive collapse")
     if D is None or not np.isfinite(D).any():
         ax[2].text(0.5, 0.5, "no D recorded", ha="center", transform=ax[2].transAxes)

@@ -111,6 +111,9 @@ class HeadlessPrinter:
         if ev is not None:
             table.add_row("train loss / acc", f"{ev.train_loss:.4g} / {ev.train_acc:.3f}")
             table.add_row("test loss / acc", f"{ev.test_loss:.4g} / {ev.test_acc:.3f}")
+            if math.isfinite(ev.n_delta):  # hinge losses only ([SG19])
+                p = self.started.train_size if self.started else 0
+                table.add_row("N_Delta (y f < 1)", f"{int(ev.n_delta):,}" + (f" = {ev.n_delta / p:.3g} P" if p else ""))
         r0 = self.started
         before = sum(1 for t in r0.snapshot_steps if t <= r0.start_step) if r0 is not None and r0.resumed else 0
         table.add_row("snapshots written",

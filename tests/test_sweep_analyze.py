@@ -1,0 +1,77 @@
+"""glasslab analyze on a sweep directory: per-point numbers and ensemble means with standard errors
+over seeds, checked against the stores with plain numpy."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from glasslab.core import ensemble, report
+from glasslab.core.sweep import create, grid, manifest
+from glasslab.tui.cli import app
+
+from sweep_support import reference, write_preset
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """A 2 (width) x 3 (seed) sweep whose points were run here into their own stores."""
+    tmp = tmp_path_factory.mktemp("analyze")
+    preset = write_preset(tmp, **{"run.steps": 300})
+    plan = grid.plan(str(preset), ["model.width=4,8", "run.seed=0:3"])
+    d = create(plan, tmp / "sweep", {"kind": "local", "parallel": 1, "threads": 1})
+    for p in manifest.read(d)["points"]:
+        reference(preset, p["overrides"], d / p["store"])
+        manifest.set_point(d, p["id"], state="finished")
+    return d
+
+
+def test_ensemble_means_and_standard_errors_match_numpy_over_the_stores(sweep_dir):
+    result = ensemble.analyze_sweep(sweep_dir, n_boot=20)
+    assert result["group_axes"] == ["model.width"] and result["seed_axes"] == ["run.seed"]
+    assert [g["values"] for g in result["groups"]] == [{"model.width": 4}, {"model.width": 8}]
+    m = manifest.read(sweep_dir)
+    for g, width in zip(result["groups"], (4, 8)):
+        stores = [sweep_dir / p["store"] for p in m["points"] if p["overrides"]["model.width"] == width]
+        runs = [report.load_two_time(s) for s in stores]
+        assert g["n"] == 3 and g["N"] == runs[0][0].n_params and g["P"] == 200
+        assert g["N_over_P"] == pytest.approx(runs[0][0].n_params / 200)
+        delta = np.stack([mats["msd"] for _, mats in runs])  # [seed, t_w, t]
+        i, j = 3, 9
+        assert g["delta_mean"][i, j] == pytest.approx(delta[:, i, j].mean(), rel=1e-12)
+        assert g["delta_sem"][i, j] == pytest.approx(delta[:, i, j].std(ddof=1) / np.sqrt(3), rel=1e-12)
+        assert np.isnan(g["delta_mean"][j, i])  # below the diagonal stays empty
+        loss = np.stack([t.evals()["train_loss"] for t, _ in runs])
+        np.testing.assert_allclose(g["train_loss_mean"], loss.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(g["train_loss_sem"], loss.std(axis=0, ddof=1) / np.sqrt(3), rtol=1e-12)
+        mus = [r["mu"] for r in result["points"] if r["values"]["model.width"] == width]
+        assert g["mu"] == pytest.approx(np.mean(mus)) and g["mu_sem"] == pytest.approx(np.std(mus, ddof=1) / np.sqrt(3))
+        assert g["final_train_loss"] == pytest.approx(loss[:, -1].mean())
+
+
+def test_analyze_command_on_a_sweep_writes_tables_csv_and_figure(sweep_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    res = runner.invoke(app, ["analyze", str(sweep_dir), "--boot", "20", "--csv", str(tmp_path / "csv"),
+                              "--png", str(tmp_path / "fig.png")])
+    assert res.exit_code == 0, res.output + res.stderr
+    assert "ensembles over run.seed" in res.output and "N/P" in res.output and "±" in res.output
+    groups = list(csv.DictReader((tmp_path / "csv" / "groups.csv").open()))
+    assert [g["model.width"] for g in groups] == ["4", "8"] and all(g["n_seeds"] == "3" for g in groups)
+    assert len(list(csv.DictReader((tmp_path / "csv" / "points.csv").open()))) == 6
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
+    res = runner.invoke(app, ["analyze", str(sweep_dir), "--boot", "20", "--json"])
+    out = json.loads(res.output)
+    assert len(out["points"]) == 6 and len(out["groups"][0]["delta_mean"]) == len(out["groups"][0]["steps"])
+
+
+def test_analyze_a_sweep_with_nothing_run_yet_is_one_line(tmp_path):
+    plan = grid.plan(str(write_preset(tmp_path)), ["run.seed=0:2"])
+    d = create(plan, tmp_path / "sweep", {"kind": "local"})
+    res = runner.invoke(app, ["analyze", str(d)])
+    assert res.exit_code == 2 and "no point" in res.stderr and len(res.stderr.strip().splitlines()) == 1

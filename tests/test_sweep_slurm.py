@@ -1,0 +1,64 @@
+"""Sweeps through submitit's Slurm executor to a real one-node cluster (tests/slurm_cluster.py).
+
+Skipped with the reason where Slurm or munge is not installed; .ci/run installs them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from typer.testing import CliRunner
+
+from glasslab.core import trajectory
+from glasslab.tui.cli import app
+
+from slurm_cluster import slurm_cluster  # noqa: F401 - the session fixture
+from sweep_support import assert_bitwise, manifest, point, reference, snapshots, wait_for, write_preset
+
+runner = CliRunner()
+
+
+def _squeue(job_id: str, fmt: str) -> str:
+    return subprocess.run(["squeue", "-h", "-j", job_id, "-o", fmt], capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster, tmp_path):  # noqa: F811
+    """Four points as one job array on the real slurmctld.  Point 000 gets the signal submitit asks
+    Slurm to send before a time limit or preemption (USR2, what `scancel --signal` delivers): it
+    checkpoints, is requeued by `scontrol requeue`, restarts and resumes its store.  Every store
+    ends finished and bitwise equal to the same point run here without interruption."""
+    preset = write_preset(tmp_path, **{"run.steps": 1500})
+    out = tmp_path / "sweep"
+    res = runner.invoke(app, ["sweep", str(preset), "--grid", "model.width=4,8", "--grid", "run.seed=0:2",
+                              "--executor", "slurm", "--cpus-per-run", "1", "--time", "10", "--out", str(out)])
+    assert res.exit_code == 0 and "submitted 4 point(s) to Slurm" in res.output, res.output + res.stderr
+    ids = [p["job_id"] for p in manifest(out)["points"]]
+    assert len(set(ids)) == 4 and all("_" in j for j in ids)  # one array, one task per point
+
+    store = out / point(out, 0)["store"]
+    wait_for("point 000 to run and commit 8 snapshots", lambda: point(out, 0)["state"] == "running" and snapshots(store) >= 8)
+    # scancel delivers the signal at once, then keeps retrying while the job is being requeued
+    # ("transitional state"): do not wait for it.
+    signal_it = subprocess.Popen(["scancel", "--signal=USR2", ids[0]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("point 000 to be requeued", lambda: point(out, 0)["state"] == "requeued")
+    finally:
+        signal_it.kill()
+        signal_it.wait()
+    # Slurm holds a requeued batch job for about two minutes (reason BeginTime) before it may start
+    # again: once it is held, release it.
+    wait_for("Slurm to hold the requeued job", lambda: _squeue(ids[0], "%r") == "BeginTime")
+    subprocess.run(["scontrol", "update", f"JobId={ids[0]}", "StartTime=now"], check=True, capture_output=True, timeout=60)
+    wait_for("all four points to finish", lambda: [p["state"] for p in manifest(out)["points"]] == ["finished"] * 4,
+             timeout_s=240)
+
+    m = manifest(out)
+    assert m["points"][0]["attempts"] == 2 and [p["attempts"] for p in m["points"][1:]] == [1, 1, 1]
+    events = trajectory.Trajectory.open(store).events
+    kinds = [e["kind"] for e in events]
+    i = kinds.index("requeued")
+    assert events[i]["job_id"] == ids[0] and events[i - 1]["reason"] == "preempted" and kinds[i + 1] == "resumed"
+    for p in m["points"]:
+        assert_bitwise(out / p["store"], reference(preset, p["overrides"], tmp_path / f"ref{p['id']}.zarr"))
+    res = runner.invoke(app, ["sweep", "status", str(out)], env={"COLUMNS": "120"})
+    assert "finished: 4" in res.output and "slurm" in res.output
