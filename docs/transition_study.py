@@ -79,6 +79,9 @@ def point(path: Path, kind: str) -> dict:
         row["stopped"] = ("N_Delta = 0" if nd[-1] == 0 else "loss < 1e-12" if last < 1e-12
                           else "flat (< 1 %)" if change < 0.01 else "no")
         return row
+    # The loss trend of the late run: its drop over each of the last three doublings of t.
+    at = [float(loss[int(np.argmin(np.abs(steps - steps[-1] / 2 ** k)))]) for k in (3, 2, 1, 0)]
+    row["drops"] = [1 - at[k + 1] / at[k] for k in range(3)]
     a, v = r["analysis"], r["analysis"]["verdict"]
     D = t.array("observables/D")
     row.update(mu_all=a["aging"]["all"]["mu"], mu_late=v["mu_late"], mu_late_err=v["mu_late_err"],
@@ -117,6 +120,7 @@ def study(sweep_dir: Path, kind: str) -> dict:
             g["mu_late_err_per_seed"] = [r["mu_late_err"] for r in rows]
             g["mu_late_D_err_per_seed"] = [r["mu_late_D_err"] for r in rows]
             g["verdicts"] = [r["verdict"] for r in rows]
+            g["drops"] = [mean_sem(r["drops"][k] for r in rows) for k in range(3)]
         g["_rows"] = rows
         groups.append(g)
     return {"sweep": str(sweep_dir), "kind": kind, "groups": groups, "points_total": len(m["points"])}
@@ -151,6 +155,10 @@ def table(res: dict) -> str:
                          f"{fmt(g['mu_late_D'], g['mu_late_D_sem'])} | {fmt(g['slope'], g['slope_sem'])} | "
                          f"{fmt(g['slope_late_tw'], g['slope_late_tw_sem'])} | {fmt(g['collapse'], g['collapse_sem'], 2)} | "
                          f"{', '.join(g['verdicts'])} |")
+        lines.append("")
+        lines.append("loss drop per doubling of t, over (t_max/8, t_max/4), (t_max/4, t_max/2), (t_max/2, t_max):")
+        for g in res["groups"]:
+            lines.append(f"  width {g['width']}: " + ", ".join(fmt(m, e, 2) for m, e in g["drops"]))
     return "\n".join(lines)
 
 
