@@ -1,7 +1,7 @@
 """Issue 15's tables and figures from the two sweeps (REPRODUCTION.md, "The over/under-parametrised transition").
 
-    python docs/transition_study.py jamming SWEEP_DIR [--png docs/figures/transition-jamming.png] [--json FILE]
-    python docs/transition_study.py aging   SWEEP_DIR [--png docs/figures/transition-aging.png]   [--json FILE]
+    python docs/transition_study.py jamming SWEEP_DIR... [--png docs/figures/transition-jamming.png] [--json FILE]
+    python docs/transition_study.py aging   SWEEP_DIR... [--png docs/figures/transition-aging.png]   [--json FILE]
 
 `glasslab analyze SWEEP_DIR` gives the ensemble table of the sweep (mu over all
 t_w, the late slope, the final loss, with standard errors over seeds).  The
@@ -93,9 +93,17 @@ def point(path: Path, kind: str) -> dict:
     return row
 
 
-def study(sweep_dir: Path, kind: str) -> dict:
-    m = manifest.read(sweep_dir)
+def study(sweep_dirs: list[Path], kind: str) -> dict:
+    """Per width over the finished points of one or more sweeps of the same preset (e.g. a grid run in two parts)."""
     by_width: dict[int, list[dict]] = {}
+    total = 0
+    for sweep_dir in sweep_dirs:
+        total += _collect(sweep_dir, kind, by_width)
+    return _groups(by_width, kind, ", ".join(str(d) for d in sweep_dirs), total)
+
+
+def _collect(sweep_dir: Path, kind: str, by_width: dict) -> int:
+    m = manifest.read(sweep_dir)
     for p in m["points"]:
         path = sweep_dir / p["store"]
         if p["state"] != "finished" or not path.exists():
@@ -103,6 +111,10 @@ def study(sweep_dir: Path, kind: str) -> dict:
         row = point(path, kind)
         row["seed"] = p["overrides"].get("run.seed")
         by_width.setdefault(int(p["overrides"]["model.width"]), []).append(row)
+    return len(m["points"])
+
+
+def _groups(by_width: dict, kind: str, name: str, total: int) -> dict:
     groups = []
     for w in sorted(by_width):
         rows = by_width[w]
@@ -123,7 +135,7 @@ def study(sweep_dir: Path, kind: str) -> dict:
             g["drops"] = [mean_sem(r["drops"][k] for r in rows) for k in range(3)]
         g["_rows"] = rows
         groups.append(g)
-    return {"sweep": str(sweep_dir), "kind": kind, "groups": groups, "points_total": len(m["points"])}
+    return {"sweep": name, "kind": kind, "groups": groups, "points_total": total}
 
 
 def fmt(v, sem=None, digits=3) -> str:
@@ -196,7 +208,9 @@ def figure(res: dict, out: Path) -> None:
             rows = g["_rows"]
             steps = rows[0]["steps"]
             k = len(steps)
-            picks = [i for i in (k // 4, k // 2, 3 * k // 5) if steps[i] <= steps[-1] / 2] or [1]
+            # waiting times spread over the fits' range: a decade apart, the last at t_max / 2
+            picks = sorted({int(np.argmin(np.abs(steps - steps[-1] * f))) for f in (2e-3, 2e-2, 0.1, 0.5)})
+            picks = [i for i in picks if 0 < i < k - 1]
             for j, i in enumerate(picks):
                 lag = steps[i + 1:] - steps[i]
                 for scaled, ls in ((False, "-"), (True, "--")):
@@ -218,7 +232,8 @@ def figure(res: dict, out: Path) -> None:
         ax3.errorbar(x, [g["slope"] for g in gs], yerr=[g["slope_sem"] or 0 for g in gs], fmt="s--", color="C3", capsize=3)
         ax3.set_ylabel("late slope of log Delta", color="C3")
         ax[3].set(xscale="log", yscale="log", xlabel="N / P", ylabel="final train loss", title="loss and late slope")
-    fig.suptitle(f"{Path(res['sweep']).name}: {sum(g['n'] for g in gs)} of {res['points_total']} points finished")
+    fig.suptitle(f"{', '.join(Path(d).name for d in res['sweep'].split(', '))}: "
+                 f"{sum(g['n'] for g in gs)} of {res['points_total']} points finished")
     fig.tight_layout()
     fig.savefig(out, dpi=72)
     plt.close(fig)
@@ -227,13 +242,14 @@ def figure(res: dict, out: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("kind", choices=("jamming", "aging"))
-    ap.add_argument("sweep_dir", type=Path)
+    ap.add_argument("sweep_dir", type=Path, nargs="+")
     ap.add_argument("--png", type=Path)
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
-    if not (a.sweep_dir / "sweep.json").exists():
-        print(f"{a.sweep_dir} is not a sweep directory (no sweep.json)", file=sys.stderr)
-        return 2
+    for d in a.sweep_dir:
+        if not (d / "sweep.json").exists():
+            print(f"{d} is not a sweep directory (no sweep.json)", file=sys.stderr)
+            return 2
     res = study(a.sweep_dir, a.kind)
     print(table(res))
     if a.png:
