@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,7 @@ def test_one_bad_point_fails_before_anything_is_submitted(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--grid", "model.width=4", "--set", "model.width=8"], "both swept"),
+    (["--grid", "model.width=4", "--grid", "model.width=8"], "given twice"),
     (["--grid", "model.width=4", "--executor", "pbs"], "not known"),
     (["--grid", "model.width=4", "--parallel", "0"], "--parallel must be >= 1"),
     (["--grid", "model.width=4", "--slurm-partition", "gpu"], "need --executor slurm"),
@@ -150,3 +152,54 @@ def test_status_reports_points_whose_job_is_gone_as_lost(tmp_path, monkeypatch):
     assert [r["state"] for r in rows] == ["lost", "running", "requeued", "lost"]
     assert "7_1 is gone" in rows[3]["reason"]
     assert submit.to_resubmit(manifest.read(d)) == ["000", "003"]
+
+
+def test_local_points_share_the_cores_and_gpus(monkeypatch):
+    monkeypatch.setattr(submit.cpu, "usable_cpus", lambda: 8)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+
+    def cfg(**kw):
+        base = dict(parallel=None, threads=None, gpus_per_run=None, cpus_per_run=None, partition=None,
+                    time_limit=None, slurm_extra=None)
+        return submit.executor_config("local", **{**base, **kw})
+
+    assert (cfg(parallel=2)["threads"], cfg(parallel=3)["threads"], cfg(parallel=16)["threads"]) == (4, 2, 1)
+    assert cfg(parallel=2, cpus_per_run=3)["threads"] == 3 and cfg(parallel=2, threads=5)["threads"] == 5
+    assert cfg(parallel=3)["gpus_per_run"] == 1 and cfg(parallel=4)["gpus_per_run"] == 0  # one each, or none
+    with pytest.raises(BadInput, match="needs 4 GPUs"):
+        cfg(parallel=2, gpus_per_run=2)
+
+
+def test_a_second_local_driver_is_refused_while_the_first_lives(tmp_path):
+    d = create(grid.plan(str(write_preset(tmp_path)), ["run.seed=0:2"]), tmp_path / "s", {"kind": "local"})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        manifest.update(d, lambda m: m.__setitem__("driver", {"pid": other.pid, "host": socket.gethostname()}))
+        res = runner.invoke(app, ["sweep", "resume", str(d)])
+        assert res.exit_code == 2 and f"pid {other.pid}" in res.stderr and "still running this sweep" in res.stderr
+        assert [p["state"] for p in manifest.read(d)["points"]] == ["pending"] * 2  # nothing submitted
+    finally:
+        other.kill()
+        other.wait()
+    submit.claim_driver(d)  # the first driver is gone: the lease is taken over
+    assert manifest.read(d)["driver"]["pid"] == os.getpid()
+
+
+def test_an_sbatch_refusal_is_one_line_and_leaves_the_points_pending(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sbatch = bin_dir / "sbatch"  # a stand-in for Slurm's, refusing as sbatch does for a bad partition
+    sbatch.write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "sweep"
+    res = runner.invoke(app, ["sweep", str(write_preset(tmp_path)), "--grid", "run.seed=0:2", "--executor", "slurm",
+                              "--slurm-partition", "nope", "--out", str(out)])
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1, res.output + res.stderr
+    assert "Invalid partition name" in res.stderr and "nothing was submitted" in res.stderr
+    assert [p["state"] for p in manifest.read(out)["points"]] == ["pending"] * 2
+    assert manifest.read(out)["executor"]["partition"] == "nope"
+    res = runner.invoke(app, ["sweep", "resume", str(out), "--slurm-partition", "debug", "--time", "2:00:00"])
+    assert res.exit_code == 1 and "Invalid partition" in res.stderr  # the stand-in refuses every partition
+    cfg = manifest.read(out)["executor"]
+    assert cfg["partition"] == "debug" and cfg["time_min"] == 120 and cfg["cpus_per_run"] == 1

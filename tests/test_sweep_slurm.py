@@ -25,8 +25,10 @@ def _squeue(job_id: str, fmt: str) -> str:
 def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster, tmp_path):  # noqa: F811
     """Four points as one job array on the real slurmctld.  Point 000 gets the signal submitit asks
     Slurm to send before a time limit or preemption (USR2, what `scancel --signal` delivers): it
-    checkpoints, is requeued by `scontrol requeue`, restarts and resumes its store.  Every store
-    ends finished and bitwise equal to the same point run here without interruption."""
+    checkpoints and submitit requeues it.  Point 001 is requeued by `scontrol requeue` (Slurm's
+    SIGTERM, then its own restart).  Both restart and resume their stores, with the requeue in
+    their events.  Every store ends finished and bitwise equal to the same point run here
+    without interruption."""
     preset = write_preset(tmp_path, **{"run.steps": 1500})
     out = tmp_path / "sweep"
     res = runner.invoke(app, ["sweep", str(preset), "--grid", "model.width=4,8", "--grid", "run.seed=0:2",
@@ -35,11 +37,15 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
     ids = [p["job_id"] for p in manifest(out)["points"]]
     assert len(set(ids)) == 4 and all("_" in j for j in ids)  # one array, one task per point
 
-    store = out / point(out, 0)["store"]
-    wait_for("point 000 to run and commit 8 snapshots", lambda: point(out, 0)["state"] == "running" and snapshots(store) >= 8)
+    store, other = out / point(out, 0)["store"], out / point(out, 1)["store"]
+    wait_for("points 000 and 001 to run and commit 8 snapshots",
+             lambda: [p["state"] for p in manifest(out)["points"][:2]] == ["running"] * 2
+             and snapshots(store) >= 8 and snapshots(other) >= 8)
     # scancel delivers the signal at once, then keeps retrying while the job is being requeued
     # ("transitional state"): do not wait for it.
     signal_it = subprocess.Popen(["scancel", "--signal=USR2", ids[0]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Point 001 is requeued by the administrator: Slurm sends SIGTERM and restarts the job itself.
+    subprocess.run(["scontrol", "requeue", ids[1]], check=True, capture_output=True, timeout=60)
     try:
         wait_for("point 000 to be requeued", lambda: point(out, 0)["state"] == "requeued")
     finally:
@@ -47,17 +53,20 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
         signal_it.wait()
     # Slurm holds a requeued batch job for about two minutes (reason BeginTime) before it may start
     # again: once it is held, release it.
-    wait_for("Slurm to hold the requeued job", lambda: _squeue(ids[0], "%r") == "BeginTime")
-    subprocess.run(["scontrol", "update", f"JobId={ids[0]}", "StartTime=now"], check=True, capture_output=True, timeout=60)
+    for job in ids[:2]:
+        wait_for(f"Slurm to hold the requeued job {job}", lambda: _squeue(job, "%r") == "BeginTime")
+        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, capture_output=True, timeout=60)
     wait_for("all four points to finish", lambda: [p["state"] for p in manifest(out)["points"]] == ["finished"] * 4,
              timeout_s=240)
 
     m = manifest(out)
-    assert m["points"][0]["attempts"] == 2 and [p["attempts"] for p in m["points"][1:]] == [1, 1, 1]
-    events = trajectory.Trajectory.open(store).events
-    kinds = [e["kind"] for e in events]
-    i = kinds.index("requeued")
-    assert events[i]["job_id"] == ids[0] and events[i - 1]["reason"] == "preempted" and kinds[i + 1] == "resumed"
+    assert [p["attempts"] for p in m["points"]] == [2, 2, 1, 1]
+    for path, job, reason in ((store, ids[0], "preempted"), (other, ids[1], "SIGTERM")):
+        events = trajectory.Trajectory.open(path).events
+        kinds = [e["kind"] for e in events]
+        assert kinds.count("requeued") == 1, kinds
+        i = kinds.index("requeued")
+        assert events[i]["job_id"] == job and events[i - 1]["reason"] == reason and kinds[i + 1] == "resumed", events
     for p in m["points"]:
         assert_bitwise(out / p["store"], reference(preset, p["overrides"], tmp_path / f"ref{p['id']}.zarr"))
     res = runner.invoke(app, ["sweep", "status", str(out)], env={"COLUMNS": "120"})

@@ -30,6 +30,7 @@ from .console.screens.live_screen import LiveScreen
 from .console.screens.presets_screen import PresetsScreen
 from .console.screens.runs_screen import RunsScreen
 from .console.screens.start_dialog import StartDialog
+from .console.screens.sweeps_screen import SweepsScreen
 
 NAVIGATION = ("show",)
 
@@ -60,6 +61,7 @@ class GlasslabApp(App):
         self.install_screen(PresetsScreen(self.presets_dir), "presets")
         self.install_screen(LiveScreen(self.out_dir, **self.data_options), "live")
         self.install_screen(RunsScreen(self.out_dir), "runs")
+        self.install_screen(SweepsScreen(), "sweeps")
         # Built once and kept: composing and styling the help afresh took 70-350 ms per `?`
         # (measured with the benchmark's frame clock), a reused screen opens in ~30 ms.
         self.install_screen(HelpScreen(self.key_groups()), "help")
@@ -103,6 +105,7 @@ class GlasslabApp(App):
         yield SystemCommand("Presets", "Browse the presets (p)", lambda: self.run_action("show('presets')"))
         yield SystemCommand("Live run", "The running training and its plots (l)", lambda: self.run_action("show('live')"))
         yield SystemCommand("Runs", "The stored runs, open and overlay them (r)", lambda: self.run_action("show('runs')"))
+        yield SystemCommand("Sweeps", "The sweeps under ./sweeps: points, progress, ensembles", lambda: self.run_action("show('sweeps')"))
         yield SystemCommand("Stop the run", "Stop the training cleanly (x on the live screen)", self.live.action_stop)
         yield SystemCommand("Switch dynamics", "GD, SGD or Langevin for the running training (d)", self._switch_dynamics)
         yield SystemCommand("Help", "Every key (?)", self.action_help)

@@ -40,7 +40,8 @@ def _print_table(m: dict, rows: list[dict]) -> None:
     table.add_column("point", no_wrap=True)
     for a in axes:
         table.add_column(a.rsplit(".", 1)[-1], justify="right", no_wrap=True)
-    for col, just in (("state", "left"), ("step / total", "right"), ("train loss", "right"), ("verdict", "left")):
+    for col, just in (("state", "left"), ("starts", "right"), ("step / total", "right"), ("train loss", "right"),
+                      ("verdict", "left")):
         table.add_column(col, justify=just, no_wrap=True)
     colour = {"finished": "green", "failed": "red", "lost": "red", "interrupted": "yellow", "cancelled": "yellow"}
     for r in rows:
@@ -49,7 +50,8 @@ def _print_table(m: dict, rows: list[dict]) -> None:
         state = r["state"] if r["state"] not in colour else f"[{colour[r['state']]}]{r['state']}[/]"
         step = f"{r['step'] if r['step'] is not None else '-'} / {r['total'] or '-'}"
         loss = f"{r['train_loss']:.4g}" if r["train_loss"] is not None else "-"
-        table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, step, loss, r["verdict"] or "-")
+        table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, str(r["attempts"]), step, loss,
+                      r["verdict"] or "-")
     console = _console()
     console.print(table)
     console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts(rows).items())), highlight=False)
@@ -151,7 +153,7 @@ def register(app: typer.Typer, clean_errors) -> None:
 
     @app.command("sweep")
     def sweep_cmd(
-        args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a [sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
+        args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a \\[sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
         grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="An axis: section.key=ITEMS; items are values, a:b integer ranges (b excluded) or lo..hixn log ranges, comma-separated (repeatable).")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field in every point: section.key=value (repeatable).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The sweep directory (default sweeps/PRESET-TIME).")] = None,
@@ -191,7 +193,13 @@ def register(app: typer.Typer, clean_errors) -> None:
                     print(f"sweep cancelled; {len(jobs)} running point(s) told to stop ({', '.join(jobs) or 'none'}); "
                           f"continue with: glasslab sweep resume {sweep_dir}")
                     return
-                ids = submit.to_resubmit(mf.read(sweep_dir), retry_failed=retry_failed)
+                if mf.read(sweep_dir)["executor"]["kind"] == "local":
+                    submit.claim_driver(sweep_dir)  # refuses while another glasslab sweep drives it
+                submit.reconfigure(sweep_dir, parallel=parallel, threads=threads, gpus_per_run=gpus_per_run,
+                                   cpus_per_run=cpus_per_run, partition=partition, time_limit=time_limit,
+                                   slurm_extra=slurm_extra)
+                m = mf.read(sweep_dir)
+                ids = submit.to_resubmit(m, retry_failed=retry_failed)
                 if not ids:
                     print("nothing to resume: every point is finished, failed (see --retry-failed) or still running")
                     return

@@ -52,14 +52,15 @@ def create(plan: Plan, sweep_dir: str | Path, executor: dict[str, Any]) -> Path:
 
 def status(sweep_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The manifest (lost jobs reconciled) and one row per point, read from its store:
-    {id, values {axis: value}, state, reason, step, total, train_loss, verdict, store}."""
+    {id, values {axis: value}, state, reason, step, total, train_loss, verdict, store, job_id,
+    attempts (how many times a job has started the point: requeues and resumes count)}."""
     sweep_dir = Path(sweep_dir)
     m = manifest.reconcile(manifest.read(sweep_dir))
     rows = []
     for p in m["points"]:
         row = {"id": p["id"], "values": p["overrides"], "state": p["state"], "reason": p.get("reason", ""),
                "step": None, "total": None, "train_loss": None, "verdict": None, "store": p["store"],
-               "job_id": p.get("job_id")}
+               "job_id": p.get("job_id"), "attempts": int(p.get("attempts", 0))}
         summary = p.get("summary") or {}
         row["verdict"] = summary.get("verdict")
         path = sweep_dir / p["store"]

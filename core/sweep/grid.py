@@ -150,8 +150,12 @@ def load_base(name_or_path: str, sets: list[str] | None) -> tuple[presets.Preset
 def plan(name_or_path: str, grid: list[str] | None, sets: list[str] | None = None) -> Plan:
     """Expand and validate: every point must be a valid preset whose data is here."""
     base, axes = load_base(name_or_path, sets)
+    given: set[str] = set()
     for text in grid or []:
         key, values = parse_axis(text)
+        if key in given:
+            raise BadInput(f"--grid {key} is given twice: put all its values in one axis, e.g. {key}=1,2,3")
+        given.add(key)
         axes[key] = values  # the command line replaces the file's axis of the same key
     if not axes:
         raise BadInput("a sweep needs at least one axis: --grid section.key=values, or a [sweep] table in the preset")

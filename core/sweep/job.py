@@ -109,7 +109,15 @@ class PointJob:
             signal.signal(s, stop)
         self._thread = threading.Thread(target=self._train, name="glasslab-point", daemon=True)
         self._thread.start()
-        self._thread.join()  # interruptible: submitit's USR2 handler runs here, in the main thread
+        try:
+            self._thread.join()  # interruptible: submitit's USR2 handler runs here, in the main thread
+        except Exception as err:
+            # submitit's handler declines to requeue (timed out more than max_num_timeout times)
+            # after checkpoint() saved everything: say so instead of leaving "requeued".
+            if type(err).__name__ == "UncompletedJobError":
+                manifest.set_point(self.sweep_dir, self.point_id, state="interrupted",
+                                   reason=f"not requeued ({err}); glasslab sweep resume continues it")
+            raise
         return self._outcome or {"state": "failed", "reason": "the training thread ended without an outcome"}
 
     def stop(self, reason: str) -> None:
@@ -167,6 +175,7 @@ class PointJob:
         if existing == "diverged":
             return {"state": "failed", "reason": "diverged (see the store's events)"}
         if existing == "resumable":
+            _note_slurm_requeue(path)
             torch_threads(self.threads)  # a resume keeps the store's preset (and its run.threads, if any)
             run, lock = resume.prepare(path)
         else:
@@ -206,6 +215,21 @@ class PointJob:
         except BadInput as err:
             summary = {"analysis_error": str(err)}
         return {"state": "finished", "reason": "", "summary": summary}
+
+
+def _note_slurm_requeue(path: Path) -> None:
+    """A job Slurm restarted by itself (scontrol requeue, preemption in REQUEUE mode: SIGTERM, not
+    submitit's USR2) records its requeue too, unless checkpoint() already did."""
+    restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    if not restarts:
+        return
+    attrs = dict(trajectory.open_group(path).attrs)
+    events = attrs.get("events", [])
+    if events and events[-1].get("kind") == "requeued":
+        return
+    step = events[-1].get("step", -1) if events else -1
+    append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(),
+                        "reason": f"restarted by Slurm (restart {restarts})"})
 
 
 def _stored_status(path: Path) -> str:

@@ -15,6 +15,8 @@ CUDA_VISIBLE_DEVICES.  The driver blocks until every point has ended.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import queue
 import re
@@ -107,8 +109,8 @@ def executor_config(kind: str, *, parallel: int | None, threads: int | None, gpu
         if k * gpus > len(have):
             raise BadInput(f"--parallel {k} with --gpus-per-run {gpus} needs {k * gpus} GPUs, this machine shows "
                            f"{len(have)}: lower --parallel, or --gpus-per-run 0 for CPU runs")
-    cores = cpus_per_run or cpu.usable_cpus()
-    cfg.update(parallel=k, cpus_per_run=cpus_per_run, threads=threads or max(1, cores // k), gpus_per_run=gpus)
+    cpus = cpus_per_run or max(1, cpu.usable_cpus() // k)  # cores / K each unless told
+    cfg.update(parallel=k, cpus_per_run=cpus, threads=threads or cpus, gpus_per_run=gpus)
     return cfg
 
 
@@ -134,13 +136,14 @@ def submit_slurm(sweep_dir: Path, ids: list[str]) -> list[str]:
     ex.update_parameters(**params)
     _mark(sweep_dir, ids, state="submitted", reason="", job_id=None)
     try:
-        with ex.batch():
+        # submitit echoes sbatch's stderr on a failure; the error below carries it, once.
+        with contextlib.redirect_stderr(io.StringIO()), ex.batch():
             jobs = [ex.submit(PointJob(sweep_dir, pid, cfg["threads"])) for pid in ids]
     except (FailedJobError, OSError) as err:
         _mark(sweep_dir, ids, state="pending")
         last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise RunFailed(f"sbatch refused the sweep ({last}); nothing was submitted: "
-                        f"fix that, then glasslab sweep resume {sweep_dir}") from None
+        raise RunFailed(f"sbatch refused the sweep ({last}); nothing was submitted: fix that, then glasslab sweep "
+                        f"resume {sweep_dir} (it takes --slurm-partition, --time, ... to change them)") from None
     out = [j.job_id for j in jobs]
     _set_job_ids(sweep_dir, dict(zip(ids, out)), host=None)
     return out
@@ -158,10 +161,31 @@ def run_local(sweep_dir: Path, ids: list[str], progress: Callable[[str, dict], N
     have = visible_gpus() if gpus else []
     free_slots = [have[i * gpus:(i + 1) * gpus] for i in range(k)] if gpus else [[] for _ in range(k)]
     ex = submitit.LocalExecutor(folder=str(sweep_dir / "jobs"), max_num_timeout=3)
-    todo = list(ids)
+    host = socket.gethostname()
+    claim_driver(sweep_dir)
+    try:
+        _drive_local(sweep_dir, cfg, ex, list(ids), free_slots, host, progress)
+    finally:
+        manifest.update(sweep_dir, lambda m: m.pop("driver", None))
+
+
+def claim_driver(sweep_dir: Path) -> None:
+    """Record this process as the sweep's local driver; BadInput while another live one holds it
+    (two drivers would both submit the pending points)."""
+    def change(m):
+        d = m.get("driver")
+        if d and manifest.job_alive(f"local:{d['pid']}", d.get("host")) is not False and d["pid"] != os.getpid():
+            raise BadInput(f"glasslab sweep (pid {d['pid']} on {d.get('host')}) is still running this sweep: "
+                           f"let it finish, or glasslab sweep cancel {sweep_dir} first")
+        m["driver"] = {"pid": os.getpid(), "host": socket.gethostname()}
+
+    manifest.update(sweep_dir, change)
+
+
+def _drive_local(sweep_dir: Path, cfg: dict, ex, todo: list[str], free_slots: list[list[int]], host: str,
+                 progress: Callable[[str, dict], None] | None) -> None:
     running: dict[str, tuple[Any, list[int]]] = {}
     ended: queue.SimpleQueue = queue.SimpleQueue()
-    host = socket.gethostname()
     while todo or running:
         if todo and manifest.read(sweep_dir).get("cancelled"):
             _mark(sweep_dir, todo, state="cancelled", reason="the sweep was cancelled before it started")
@@ -182,9 +206,8 @@ def run_local(sweep_dir: Path, ids: list[str], progress: Callable[[str, dict], N
         free_slots.append(slot)
         p = manifest.point(manifest.read(sweep_dir), pid)
         if p["state"] in manifest.ACTIVE:  # the job died without saying how it ended
-            code = job._process.returncode if job._process is not None else None
             p = manifest.set_point(sweep_dir, pid, state="interrupted",
-                                   reason=f"the point's process ended without a result (exit {code}: killed?)")
+                                   reason="the point's process ended without a result (killed?)")
         if progress is not None:
             progress(pid, p)
 
@@ -248,6 +271,25 @@ def cancel(sweep_dir: Path) -> list[str]:
             subprocess.run(["scancel", jid], capture_output=True, timeout=60)
         signalled.append(jid)
     return signalled
+
+
+def reconfigure(sweep_dir: Path, **changes) -> dict[str, Any]:
+    """`sweep resume` with executor options: the manifest's settings with these replaced, checked as new."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    m = manifest.read(sweep_dir)
+    cfg = m["executor"]
+    if not changes:
+        return cfg
+    old = {"parallel": cfg.get("parallel"), "threads": cfg.get("threads"), "gpus_per_run": cfg.get("gpus_per_run"),
+           "cpus_per_run": cfg.get("cpus_per_run"), "partition": cfg.get("partition"),
+           "time_limit": str(cfg["time_min"]) if cfg.get("time_min") else None,
+           "slurm_extra": [f"{k}={v}" for k, v in (cfg.get("slurm_extra") or {}).items()] or None,
+           "signal_delay_s": cfg.get("signal_delay_s", 90)}
+    if "cpus_per_run" in changes and "threads" not in changes:
+        old["threads"] = None  # threads follow the new CPU count
+    new = executor_config(cfg["kind"], **{**old, **changes})
+    manifest.update(sweep_dir, lambda m: m.__setitem__("executor", new))
+    return new
 
 
 def reopen(sweep_dir: Path, ids: list[str]) -> None:
