@@ -3,7 +3,7 @@
 # figures under docs/figures.  Each experiment is one block; run them all with
 #   bash docs/reproduce.sh [1 2 3 4 5 6 7]
 # 5 and 6 are issue 15's transition study (parts 1 and 2; part 3 reads both);
-# 7 follows its widest net to 150,000 steps (part 3, 2 seeds).
+# 7 follows its widest net to 150,000 steps (part 3, 3 seeds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=${GLASSLAB:-.venv/bin/glasslab}
@@ -59,9 +59,9 @@ if want 6; then  # issue 15 part 2: aging across the line ([BJ18]), widest and n
   $PY docs/transition_study.py aging "$OUT/transition-aging" --png "$FIG/transition-aging.png" \
     --json "$OUT/transition-aging.json"
 fi
-if want 7; then  # issue 15 part 3: the widest net (width 128) until its loss is flat, 2 seeds
+if want 7; then  # issue 15 part 3: the widest net (width 128) until its loss is flat, 3 seeds
   rm -rf "$OUT/transition-aging-long"
-  $G sweep presets/transition-aging.toml --grid model.width=128 --grid run.seed=0,1 --set run.steps=150000 \
+  $G sweep presets/transition-aging.toml --grid model.width=128 --grid run.seed=0,1,2 --set run.steps=150000 \
     --parallel 2 --out "$OUT/transition-aging-long"
   $PY docs/transition_study.py aging "$OUT/transition-aging-long" --png "$FIG/transition-aging-long.png" \
     --json "$OUT/transition-aging-long.json"

@@ -15,7 +15,8 @@ Asserted: what held on all three seeds here AND in the 60,000-step study (all
 seeds): the loss contrast, dividing by D collapses the over-parametrised late
 curves better than the under-parametrised ones, and the over-parametrised late
 mu on Delta/D stays clearly above 0 while the loss still falls (0.26-0.28 at
-60,000 steps; it comes down to 0 only once the loss is flat, at 150,000 steps).  Not asserted: "under ages more over all t_w" (true at 8,000 steps, the
+60,000 steps; it comes down to -0.28 +- 0.08 only once the loss is flat, at
+150,000 steps).  Not asserted: "under ages more over all t_w" (true at 8,000 steps, the
 other way round at 60,000: 0.31-0.41 against 0.47), the late mu on Delta (mixed
 at 8,000 steps), and a late slope near 1 (0.94 at 8,000 steps, 0.63 at 60,000).
 """
