@@ -15,6 +15,11 @@ normalise per channel with the training subset's statistics, move to device.
 data.binary = "parity" turns any of them into the binary task of [SG19]: after
 the class-balanced pick (so both labels are about equally frequent), class c
 gets the label y = +1 if c is even, -1 if odd; `classes` is then 2.
+
+data.downsample = k average-pools every image over k x k blocks (before the
+normalisation): [C, H, W] -> [C, H/k, W/k].  It lowers the parameters per
+hidden unit of a dense first layer (784 + 2 -> 196 + 2 for Fashion-MNIST at
+k = 2), which is what lets N/P go below 1 at a fixed P ([SG19], issue 15).
 """
 
 from __future__ import annotations
@@ -28,14 +33,14 @@ import numpy as np
 import torch
 
 from .errors import BadInput
-from .presets import DataConfig
+from .presets import IMAGE_SHAPES, DataConfig
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
+SHAPES = IMAGE_SHAPES  # [C, H, W] as stored, before data.downsample
 CLASSES = {"fashion-mnist": 10, "mnist": 10, "cifar10": 10, "cifar100": 100}
 CIFAR_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 CIFAR_FILES = {
@@ -65,12 +70,21 @@ class DataSet:
 
 
 def info(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
-    """(input shape, classes) without reading any file."""
-    if cfg.binary:
-        return (tuple(cfg.shape) if cfg.name == "synthetic" else SHAPES[cfg.name]), 2
-    if cfg.name == "synthetic":
-        return tuple(cfg.shape), cfg.classes
-    return SHAPES[cfg.name], CLASSES[cfg.name]
+    """(input shape after data.downsample, classes) without reading any file."""
+    shape = tuple(cfg.shape) if cfg.name == "synthetic" else SHAPES[cfg.name]
+    if cfg.downsample > 1:
+        c, h, w = shape
+        shape = (c, h // cfg.downsample, w // cfg.downsample)
+    classes = cfg.classes if cfg.name == "synthetic" else CLASSES[cfg.name]
+    return shape, (2 if cfg.binary else classes)
+
+
+def downsample(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Average-pool images [n, C, H, W] over k x k blocks -> [n, C, H/k, W/k] (k must divide H and W)."""
+    if k == 1:
+        return x
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // k, k, w // k, k).mean(dim=(3, 5))
 
 
 def binary_labels(y: np.ndarray, split: str) -> np.ndarray:
@@ -310,6 +324,7 @@ def load(cfg: DataConfig, device: torch.device | str = "cpu", *, data_dir_overri
     scale = 255.0 if xtr.dtype == np.uint8 else 1.0
     xtr = torch.from_numpy(np.ascontiguousarray(xtr)).float() / scale
     xte = torch.from_numpy(np.ascontiguousarray(xte)).float() / scale
+    xtr, xte = downsample(xtr, cfg.downsample), downsample(xte, cfg.downsample)
     mean, std = (), ()
     if cfg.normalize:
         # Per channel for images [P, C, H, W]; one channel for vectors [P, d].

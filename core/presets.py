@@ -61,6 +61,8 @@ class DataConfig:
     data_dir: str = _f("", "where mnist/cifar files live ('' = ./data; Fashion-MNIST also looks in /usr/share/datasets)")
     binary: str = _f("", "'' (off) | parity: binary labels y = +1 for an even class index, -1 for an odd one ([SG19])",
                      choices=BINARY_SPLITS)
+    downsample: int = _f(1, "average-pool images by this integer factor k (1 = off): k x k pixels -> 1, fewer inputs "
+                            "and so smaller N per hidden unit ([SG19]'s N/P below 1 at a fixed P)", min=1)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ TOP_KEYS = ("description", *SECTIONS, "sweep")  # [sweep]: the axes of `glasslab
 # (B <= train size) without reading any file.
 FULL_TRAIN_SIZE = {"fashion-mnist": 60000, "mnist": 60000, "cifar10": 50000, "cifar100": 50000}
 FULL_TEST_SIZE = {"fashion-mnist": 10000, "mnist": 10000, "cifar10": 10000, "cifar100": 10000}
+IMAGE_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
 
 
 def _suggest(key: str, options) -> str:
@@ -265,8 +268,23 @@ def check(p: Preset) -> None:
     if m.kind == "smallnet" and d.name == "synthetic" and min(d.shape[1:]) < 16:
         raise BadInput(f"smallnet needs images of at least 16x16 pixels, data.shape = {list(d.shape)}")
     _check_binary(p)
+    _check_downsample(d)
     if m.kind == "harmonic" and dyn.lr * m.stiffness >= 2:
         raise BadInput(f"lr * stiffness = {dyn.lr * m.stiffness:g} >= 2 diverges for the harmonic model: lower dynamics.lr")
+
+
+def _check_downsample(d: DataConfig) -> None:
+    """data.downsample needs images whose height and width it divides (no partial pooling windows)."""
+    if d.downsample == 1:
+        return
+    shape = IMAGE_SHAPES.get(d.name, tuple(d.shape))
+    if len(shape) != 3:
+        raise BadInput(f"data.downsample = {d.downsample} needs image inputs [channels, height, width]; "
+                       f"data.shape = {list(shape)} is not one: set data.downsample = 1")
+    if shape[1] % d.downsample or shape[2] % d.downsample:
+        ok = [k for k in range(2, min(shape[1:]) + 1) if shape[1] % k == 0 and shape[2] % k == 0]
+        raise BadInput(f"data.downsample = {d.downsample} does not divide the {shape[1]}x{shape[2]} images of {d.name}: "
+                       f"use 1 or one of {', '.join(map(str, ok))}")
 
 
 def _check_binary(p: Preset) -> None:

@@ -227,7 +227,7 @@ def test_headless_summary_shows_n_delta(tmp_path):
 def test_presets_of_the_transition_study_load_and_count_N():
     from glasslab.core import catalog
 
-    for name, loss, per_width, rest in (("transition-jamming", "hinge2", 784 + 1 + 1, 1),
+    for name, loss, per_width, rest in (("transition-jamming", "hinge2", 196 + 1 + 1, 1),  # 2x2-pooled inputs
                                         ("transition-aging", "default", 784 + 1 + 10, 10)):
         p = presets.load(name)
         assert p.data.name == "fashion-mnist" and p.data.train_size == 2000 and p.model.loss == loss
