@@ -30,7 +30,7 @@ def bindings_table(groups: list[tuple[str, list]]) -> Table:
     return table
 
 
-# What the plots show, a sentence or two each (SCIENCE.md has the definitions and the papers).
+# What the plots show, a sentence or two each (docs/science.md has the definitions and the papers).
 PLOT_TERMS = (
     ("loss vs t", "Train and test loss at the snapshots against the step t, log-log (y: a linear loss)."),
     ("Delta(t_w, t_w+t)", "Mean squared distance the weights move from the waiting time t_w to t_w + t, one "
@@ -68,6 +68,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(bindings_table(self.groups), id="help-keys")
             yield Static("ctrl+p opens the command palette: presets, runs and actions by name. "
                          "esc/?/q closes this help.", classes="dialog-hint")
+            yield Static("What every number means (observables, fits, verdicts): docs/science.md",
+                         classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)
