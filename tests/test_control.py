@@ -32,8 +32,9 @@ class Training:
         self.end = None
         self.thread = threading.Thread(target=self._go, daemon=True)
         self.thread.start()
-        wait_until(lambda: (control.read_json(control.control_dir(path) / "process.json") or {}).get("status") == "running",
-                   "the run to train")
+        # Running for the channel (process.json) and for the store (its writer thread has made it):
+        # until both, `glasslab ps` rightly says "starting".
+        wait_until(lambda: live.describe(path).status == "running", "the run to train")
 
     def _go(self):
         self.end = drive(self.run, [TrajectoryWriter(self.path), self.channel])
