@@ -306,7 +306,9 @@ async def test_stop_then_continue_from_the_runs_browser(tmp_path):
     from glasslab.core.run import Run, drive
     from glasslab.core.writer import TrajectoryWriter
 
-    p = presets.load("quickstart", ["run.device=cpu", "run.steps=1500", "recording.snapshots=15"])
+    # 5,000 steps: the console follows the store about once a second, so the stop must find the run
+    # with seconds of training still ahead of it (1,500 steps raced the run's end on a loaded machine).
+    p = presets.load("quickstart", ["run.device=cpu", "run.steps=5000", "recording.snapshots=15"])
     out = tmp_path / "runs"
     app = make_app(out_dir=out, autostart=p)
     async with app.run_test(size=SIZE) as pilot:
