@@ -16,7 +16,8 @@ the recorded count.
   idle time in /proc/stat over a 0.2 s look; the 1-minute load average where
   there is no /proc, which lags by a minute and counts our own past runs), at
   least one;
-- a cap for small models, whose matrix products are too small to split well;
+- a cap for small models, whose matrix products are too small to split well
+  (one thread below 100,000 parameters, four below a million);
 - on a GPU, 2: the CPU only feeds the device.
 
 GLASSLAB_THREADS=N in the environment replaces "auto" (never an explicit
@@ -35,6 +36,9 @@ from pathlib import Path
 # a few hundred microseconds, and waking more threads costs as much as they save.
 SMALL_MODEL = 1_000_000
 SMALL_MODEL_THREADS = 4
+# Below this a second thread costs more than it gives: the quickstart (N = 19,210) took 8.2 s
+# with one thread and 9.1 s with two on an idle 2-core machine (benchmarks/threads.py).
+TINY_MODEL = 100_000
 GPU_FEEDER_THREADS = 2
 ENV = "GLASSLAB_THREADS"
 
@@ -150,6 +154,8 @@ def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | Non
             n = free_cpus(cpus, busy)
             if device != "cpu":
                 n = min(n, GPU_FEEDER_THREADS)
+            elif n_params is not None and n_params < TINY_MODEL:
+                n = 1
             elif n_params is not None and n_params < SMALL_MODEL:
                 n = min(n, SMALL_MODEL_THREADS)
             return n

@@ -143,7 +143,8 @@ def test_the_run_applies_its_thread_count(monkeypatch):
     assert resolve_threads("auto", environ={"GLASSLAB_THREADS": "3"}) == 3
     assert resolve_threads(2, environ={"GLASSLAB_THREADS": "3"}) == 2  # an explicit count wins
     assert resolve_threads("auto", "cuda", 10, cpus=16, busy=0.0, environ={}) == 2  # the CPU only feeds the GPU
-    assert resolve_threads("auto", "cpu", 10, cpus=16, busy=0.0, environ={}) == 4  # small model: capped
+    assert resolve_threads("auto", "cpu", 500_000, cpus=16, busy=0.0, environ={}) == 4  # small model: capped
+    assert resolve_threads("auto", "cpu", 10, cpus=16, busy=0.0, environ={}) == 1  # tiny model: one thread
     monkeypatch.setenv("GLASSLAB_THREADS", "many")
     with pytest.raises(BadInput, match="GLASSLAB_THREADS='many' must be a positive whole number"):
         Run(tiny_preset())

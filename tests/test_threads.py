@@ -22,11 +22,12 @@ def test_a_count_is_used_as_given_and_nonsense_is_refused():
 
 def test_auto_takes_the_free_cpus_and_caps_small_models_and_gpu_feeders():
     assert threads.resolve_threads("auto", "cpu", 50_000_000, cpus=16, busy=0.0, environ={}) == 16
-    assert threads.resolve_threads("auto", "cpu", 19_210, cpus=16, busy=0.0, environ={}) == threads.SMALL_MODEL_THREADS
+    assert threads.resolve_threads("auto", "cpu", 407_050, cpus=16, busy=0.0, environ={}) == threads.SMALL_MODEL_THREADS
+    assert threads.resolve_threads("auto", "cpu", 19_210, cpus=16, busy=0.0, environ={}) == 1  # tiny: one thread
     assert threads.resolve_threads("AUTO", "cuda", 50_000_000, cpus=16, busy=0.0, environ={}) == threads.GPU_FEEDER_THREADS
-    assert threads.resolve_threads("auto", "cpu", 19_210, cpus=2, busy=1.0, environ={}) == 1   # one core held by another job
-    assert threads.resolve_threads("auto", "cpu", 19_210, cpus=2, busy=0.3, environ={}) == 2   # background noise
-    assert threads.resolve_threads("auto", "cpu", 19_210, cpus=2, busy=5.0, environ={}) == 1   # never below one
+    assert threads.resolve_threads("auto", "cpu", 407_050, cpus=2, busy=1.0, environ={}) == 1  # one core held by another job
+    assert threads.resolve_threads("auto", "cpu", 407_050, cpus=2, busy=0.3, environ={}) == 2  # background noise
+    assert threads.resolve_threads("auto", "cpu", 407_050, cpus=2, busy=5.0, environ={}) == 1  # never below one
 
 
 def test_glasslab_threads_in_the_environment_replaces_auto_only():
