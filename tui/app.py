@@ -14,6 +14,8 @@ from typing import Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
+from textual.command import CommandPalette
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
@@ -28,6 +30,7 @@ from .console.commands import PresetsAndRuns
 from .console.messages import FollowRun, PresetChosen, PresetPicked, ResumeRun, RunPicked
 from .console.resumable import continue_step
 from .console.screens.confirm_quit import ConfirmQuit
+from .console.screens.dialog import Palette
 from .console.screens.dynamics_dialog import DynamicsDialog
 from .console.screens.help_screen import HelpScreen
 from .console.screens.live_screen import LiveScreen
@@ -95,6 +98,21 @@ class GlasslabApp(App):
             return False
         return True
 
+    def action_command_palette(self) -> None:
+        # Textual's palette, but one whose late second dismiss cannot pop the screen beneath it
+        # (console/screens/dialog.py).
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
+    def pop_screen(self) -> AwaitComplete:
+        """Pop the top dialog.  The browsers (presets, live, runs, sweeps) are switched, never popped:
+        a pop that would remove one is a late dismiss of a dialog already closed, and is ignored
+        (popping it left the bare default screen, and the next switch crashed)."""
+        if self.screen_stack and not isinstance(self.screen, ModalScreen):
+            self.log.warning(f"pop_screen ignored: {self.screen} is a browser, not a dialog")
+            return AwaitComplete.nothing()
+        return super().pop_screen()
+
     async def action_show(self, name: str) -> Screen:
         if self.screen is not self.get_screen(name):
             await self.switch_screen(name)
@@ -125,6 +143,8 @@ class GlasslabApp(App):
         yield SystemCommand("Help", "Every key (?)", self.action_help)
 
     async def _switch_dynamics(self) -> None:
+        if isinstance(self.screen, ModalScreen):  # the palette ran this twice, or a dialog is open already
+            return
         await self.action_show("live")
         self.live.action_dynamics()
 
@@ -190,8 +210,8 @@ class GlasslabApp(App):
     # -- quitting ----------------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Quit; while runs started here train, ask once: leave them running (default) or stop them."""
-        if self._stopping:
-            return  # already stopping: the runs' ends close the app
+        if self._stopping or isinstance(self.screen, ConfirmQuit):
+            return  # already stopping (the runs' ends close the app), or already asking
         running = self.live.live_runs()
         if not running:
             self._exit_saying()

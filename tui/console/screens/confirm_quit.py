@@ -12,11 +12,12 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from .dialog import Dialog
 
-class ConfirmQuit(ModalScreen[str | None]):
+
+class ConfirmQuit(Dialog[str | None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("l,q,enter", "answer('leave')", "Leave them running", priority=True),

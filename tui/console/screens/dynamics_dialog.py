@@ -13,10 +13,11 @@ from typing import Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from glasslab.core.errors import BadInput
+
+from .dialog import Dialog
 
 KINDS = ("gd", "sgd", "langevin")
 KIND_LABELS = {"gd": "GD", "sgd": "SGD", "langevin": "Langevin"}
@@ -34,7 +35,7 @@ def starting_values(kind: str, preset: dict, current: dict) -> dict[str, float]:
     return {"lr": lr, "temperature": 0.0, "momentum": float(preset.get("momentum", 0.0))}
 
 
-class DynamicsDialog(ModalScreen[bool]):
+class DynamicsDialog(Dialog[bool]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("enter", "apply", "Switch", priority=True),

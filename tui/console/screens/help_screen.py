@@ -7,8 +7,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from .dialog import Dialog
 
 
 def _key_text(binding: Binding) -> str:
@@ -53,7 +54,7 @@ def plots_table() -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape,question_mark,h,q", "close", "Close", priority=True)]
 

@@ -14,13 +14,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from glasslab.core import data as datasets
 from glasslab.core import presets
 from glasslab.core.errors import BadInput
 from glasslab.core.presets import Preset
+
+from .dialog import Dialog
 
 # Where torchvision fetches each data set from: a TCP connection to it says whether a download can work.
 DOWNLOAD_HOSTS = {"mnist": "ossci-datasets.s3.amazonaws.com", "fashion-mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
@@ -51,7 +52,7 @@ FIELDS = (
 )
 
 
-class StartDialog(ModalScreen[StartChoice | None]):
+class StartDialog(Dialog[StartChoice | None]):
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("enter", "start", "Start", priority=True),
