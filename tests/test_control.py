@@ -18,6 +18,7 @@ from glasslab.core.run import Run, drive
 from glasslab.core.trajectory import Trajectory
 from glasslab.core.writer import TrajectoryWriter
 from glasslab.tui.cli import app
+from glasslab.tui.console.screens.runs_screen import row_of
 
 runner = CliRunner()
 
@@ -164,6 +165,7 @@ def test_ps_shows_live_and_stale_runs(training, tmp_path):
     t = training()
     res = runner.invoke(app, ["ps", str(tmp_path)])
     assert res.exit_code == 0 and "run.zarr" in res.output and "running" in res.output and str(os.getpid()) in res.output
+    assert row_of(Trajectory.open(t.path)).status == "running"
     t.run.stop("test over")
     t.thread.join(timeout=30)
     assert "no live runs" in runner.invoke(app, ["ps", str(tmp_path)]).output
@@ -183,6 +185,8 @@ def test_ps_shows_live_and_stale_runs(training, tmp_path):
     assert "stale" in res.output and f"glasslab resume {t.path}" in res.output
     res = runner.invoke(app, ["stop", str(t.path)])
     assert res.exit_code == 2 and "stale" in res.output and "glasslab resume" in res.output
+    # The console's runs table says the same, not the store's `running` (issue 12).
+    assert row_of(Trajectory.open(t.path)).status == "stale"
 
 
 def test_run_detach_prints_the_store_and_returns_while_the_run_trains_in_its_own_session(tmp_path):

@@ -26,7 +26,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from glasslab.core import trajectory
+from glasslab.core import live, trajectory
 from glasslab.core.errors import BadInput, GlasslabError
 
 from ..curves import RunCurves
@@ -37,7 +37,7 @@ from ..widgets.plot_panel import PlotPanel
 
 MAX_OVERLAY = 4
 RELIST_S = 5.0  # the table follows new and finishing runs while it is shown
-STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "diverged": "red"}
+STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "stale": "magenta", "diverged": "red"}
 # core.analysis's labels, shortened for an 80-column table.
 SHORT_VERDICT = {"interrupted aging (diffusive)": "interrupted aging", "time-translation invariant": "no aging (TTI)"}
 
@@ -56,7 +56,7 @@ class RunRow:
     @property
     def steps_text(self) -> str:
         """step/total; an interrupted run shows the step it continues from, which is what c will do."""
-        if self.status == "interrupted" and self.resume_step is not None:
+        if self.status in ("interrupted", "stale") and self.resume_step is not None:
             return f"{self.resume_step:,}/{self.total:,}"
         return f"{self.step:,}/{self.total:,}"
 
@@ -73,7 +73,10 @@ class RunRow:
 def row_of(t: trajectory.Trajectory) -> RunRow:
     steps = t.steps
     point = t.attrs.get("resume")
-    return RunRow(t.path, t.attrs.get("name", t.path.stem), t.status, int(steps[-1]) if len(steps) else 0,
+    status = t.status
+    if status == "running":  # what the store says until its writer ends it; a killed writer never does
+        status = live.describe(t.path).status  # running, or stale once its process is gone
+    return RunRow(t.path, t.attrs.get("name", t.path.stem), status, int(steps[-1]) if len(steps) else 0,
                   int(t.attrs.get("total_steps", 0)), t.n_snapshots, "msd" in t.root,
                   int(point["step"]) if isinstance(point, dict) and "step" in point else None)
 
@@ -351,7 +354,7 @@ class RunsScreen(Screen):
         elif r.status == "diverged":
             self.notify(f"{r.label} diverged: resuming would diverge again; start it anew with a smaller lr",
                         severity="warning", timeout=8)
-        else:  # interrupted, or `running` in a store whose writer was killed (the engine checks the lock)
+        else:  # interrupted, or stale: `running` in a store whose writer was killed (the engine checks the lock)
             at = continue_step(r.path)
             self.notify(f"Continuing {r.label} from step {at:,} (its last saved state)" if at is not None
                         else f"Continuing {r.label}", timeout=6)
