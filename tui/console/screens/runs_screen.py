@@ -21,7 +21,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -34,9 +33,9 @@ from ..messages import FollowRun, ResumeRun
 from ..resumable import continue_step
 from ..widgets.log_plot import rich_color
 from ..widgets.plot_panel import PlotPanel
+from .listing_screen import ListingScreen
 
 MAX_OVERLAY = 4
-RELIST_S = 5.0  # the table follows new and finishing runs while it is shown
 STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "diverged": "red"}
 # core.analysis's labels, shortened for an 80-column table.
 SHORT_VERDICT = {"interrupted aging (diffusive)": "interrupted aging", "time-translation invariant": "no aging (TTI)"}
@@ -118,8 +117,9 @@ def verdict_of(path: Path) -> str:
     return SHORT_VERDICT.get(label, label)
 
 
-class RunsScreen(Screen):
+class RunsScreen(ListingScreen):
     CSS_PATH = "runs_screen.tcss"
+    LIST_TABLE = "#runs-table"
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("o", "overlay", "Overlay"),
@@ -170,17 +170,6 @@ class RunsScreen(Screen):
         yield VerticalScroll(Static("", id="runs-analysis-text"), id="runs-analysis")
         yield PlotPanel(id="runs-plots")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self._relist = self.set_interval(RELIST_S, self.relist, pause=True)
-
-    def on_screen_resume(self) -> None:
-        self.relist()
-        self._relist.resume()
-        self.query_one(DataTable).focus()
-
-    def on_screen_suspend(self) -> None:
-        self._relist.pause()
 
     # -- listing ---------------------------------------------------------------------
     def relist(self) -> None:
