@@ -34,6 +34,7 @@ from ..resumable import continue_step
 from ..widgets.log_plot import rich_color
 from ..widgets.plot_panel import PlotPanel
 from .listing_screen import ListingScreen
+from .vi_keys import VI_MOVES
 
 MAX_OVERLAY = 4
 STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "diverged": "red"}
@@ -127,10 +128,7 @@ class RunsScreen(ListingScreen):
         Binding("f", "follow", "Follow live"),
         Binding("y", "loss_scale", "Loss log/lin"),
         Binding("a", "analysis", "Analysis"),
-        Binding("j", "move(1)", "Down", show=False),
-        Binding("k", "move(-1)", "Up", show=False),
-        Binding("g", "move_to(0)", "First", show=False),
-        Binding("G", "move_to(-1)", "Last", show=False),
+        *VI_MOVES,
     ]
 
     class Listed(Message):
