@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import tomlkit
+from tomlkit.items import Item
+
 from . import data as datasets
 from . import models, presets
 from .errors import BadInput
@@ -69,24 +72,29 @@ def summaries() -> list[PresetSummary]:
     return out
 
 
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (tuple, list)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return repr(v)
+def _commented(value, help: str) -> Item:
+    """One field's value with its help as a trailing `  # help` comment (two spaces, as PEP 8 and the
+    preset browser's parser in tui/console/widgets/preset_details.py expect)."""
+    item = tomlkit.item(value)
+    item.comment(help)
+    item.trivia.comment_ws = "  "
+    return item
 
 
 def to_toml(p: presets.Preset) -> str:
-    """The resolved preset as TOML, every field with its help as a comment (loads back to the same preset)."""
-    lines = [f"# {p.name}: resolved preset"]
+    """The resolved preset as TOML, every field with its help as a comment (loads back to the same preset).
+
+    tomlkit does the quoting, so any string (quotes, backslashes, newlines), float (1e-05, inf) and list
+    comes out as valid TOML.
+    """
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"{p.name}: resolved preset"))
     if p.description:
-        lines.append(f"description = {_toml_value(p.description)}")
+        doc.add("description", p.description)
     for section in presets.SECTIONS:
         cfg = getattr(p, section)
-        lines.append(f"\n[{section}]")
+        table = tomlkit.table()
         for f in dataclasses.fields(cfg):
-            lines.append(f"{f.name} = {_toml_value(getattr(cfg, f.name))}  # {f.metadata['help']}")
-    return "\n".join(lines) + "\n"
+            table.add(f.name, _commented(getattr(cfg, f.name), f.metadata["help"]))
+        doc.add(section, table)
+    return tomlkit.dumps(doc)

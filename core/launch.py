@@ -64,14 +64,19 @@ def start(preset: Preset, out_dir: str | Path, *, data_dir: str | None = None,
         except OSError as err:
             raise BadInput(f"cannot create {control.control_dir(store)} ({err.strerror}): choose a writable --out") from None
     control.write_json(control.control_dir(store) / PRESET, preset.to_dict())
-    args = ["_train", str(store)]
+    return store, _launch("_train", store, preset, data_dir, download)
+
+
+def _launch(command: str, store: Path, preset: Preset, data_dir: str | None, download: bool) -> subprocess.Popen:
+    """`glasslab COMMAND STORE [--data-dir D] [--download]`, detached, announced in process.json."""
+    args = [command, str(store)]
     if data_dir:
         args += ["--data-dir", data_dir]
     if download:
         args.append("--download")
     proc = _spawn(_cli(*args), store)
     starting(store, proc.pid, preset)
-    return store, proc
+    return proc
 
 
 def starting(store: Path, pid: int, preset: Preset) -> None:
@@ -92,14 +97,7 @@ def resume(store: str | Path, *, data_dir: str | None = None, download: bool = F
     store = Path(store)
     preset = presets.from_stored(dict(trajectory.open_group(store).attrs["preset"]))  # BadInput: not a store
     control.make_dir(store)
-    args = ["resume", str(store)]
-    if data_dir:
-        args += ["--data-dir", data_dir]
-    if download:
-        args.append("--download")
-    proc = _spawn(_cli(*args), store)
-    starting(store, proc.pid, preset)
-    return proc
+    return _launch("resume", store, preset, data_dir, download)
 
 
 def stored_preset(store: str | Path) -> dict:

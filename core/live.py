@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .control import STALE_S, SUFFIX, control_dir, read_json
+from .lock import pid_alive
 
 ENDED = ("finished", "interrupted", "diverged")
 
@@ -36,22 +36,6 @@ def store_attrs(store: str | Path) -> dict | None:
         return json.loads((Path(store) / "zarr.json").read_text()).get("attributes")
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Is there a process `pid` here that has not exited (a zombie, exited but not yet reaped by its
-    parent, counts as gone)?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): kill(0) is all we know
 
 
 def process_alive(info: dict | None) -> bool:

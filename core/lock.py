@@ -41,14 +41,21 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is there a process `pid` here that has not exited (a zombie, exited but not yet reaped by its
+    parent, counts as gone)?  The one answer for the lock, live runs (core/live.py) and a sweep's
+    local controllers (core/sweep/manifest.py)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
-    return True
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all we know
 
 
 def _me() -> dict:
@@ -76,7 +83,7 @@ def lock_owner(path: Path, *, now: float | None = None) -> dict | None:
         return None
     owner["age_s"] = age
     if owner.get("host") == socket.gethostname():
-        return owner if _alive(int(owner.get("pid", -1))) else None
+        return owner if pid_alive(int(owner.get("pid", -1))) else None
     return owner if age < LEASE_S else None
 
 

@@ -371,16 +371,21 @@ def resolve_path(name_or_path: str) -> Path:
     return known[name_or_path]
 
 
-def load(name_or_path: str, overrides: list[str] | None = None) -> Preset:
-    """Find, parse and validate a preset by name or path, then apply overrides."""
-    path = resolve_path(name_or_path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A preset file parsed, not yet validated (a `[sweep]` table included); BadInput, naming the file,
+    if it cannot be read or is not TOML."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise BadInput(f"{path} is not valid TOML: {err}") from None
     except (UnicodeDecodeError, OSError) as err:
         raise BadInput(f"cannot read preset {path}: {err}") from None
-    preset = from_dict(raw, name=path.stem)
+
+
+def load(name_or_path: str, overrides: list[str] | None = None) -> Preset:
+    """Find, parse and validate a preset by name or path, then apply overrides."""
+    path = resolve_path(name_or_path)
+    preset = from_dict(read_toml(path), name=path.stem)
     return with_overrides(preset, overrides) if overrides else preset
 
 

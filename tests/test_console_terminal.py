@@ -64,18 +64,23 @@ def step_of(screen: str) -> int:
     return -1
 
 
+def open_quickstart_start_dialog(term: Terminal) -> None:
+    """From the preset browser at start-up, as a user: filter to the quickstart, pick it, press s."""
+    term.wait_for(lambda s: "quickstart" in s and "Filter" in s, "the preset browser")
+    term.keys("/")
+    term.keys("quickstart", literal=True)
+    term.wait_for(lambda s: "bj18" not in s and "synthetic teacher" in s, "the filter to leave the quickstart")
+    term.keys("Enter")
+    term.keys("s")
+    term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
+
+
 def test_glasslab_in_tmux_start_the_quickstart_watch_it_and_quit(tmp_path):
     out = tmp_path / "runs"
     env = f"env GLASSLAB_OUT={shlex.quote(str(out))}"
     term = Terminal(f"{env} {glasslab_command()}; echo GLASSLAB-EXITED $?; sleep 60", cwd=tmp_path)
     try:
-        term.wait_for(lambda s: "quickstart" in s and "Filter" in s, "the preset browser")
-        term.keys("/")
-        term.keys("quickstart", literal=True)
-        term.wait_for(lambda s: "bj18" not in s and "synthetic teacher" in s, "the filter to leave the quickstart")
-        term.keys("Enter")
-        term.keys("s")
-        term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
+        open_quickstart_start_dialog(term)
         term.keys("Enter")
 
         # The plots fill: the loss plot gets data and the step count grows while we watch.

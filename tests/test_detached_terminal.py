@@ -14,7 +14,8 @@ import time
 
 from glasslab.core import live
 from glasslab.core.trajectory import Trajectory
-from test_console_terminal import Terminal, glasslab_command, pytestmark, step_of  # noqa: F401 (the tmux skip)
+from test_console_terminal import Terminal, glasslab_command, open_quickstart_start_dialog, step_of
+from test_console_terminal import pytestmark  # noqa: F401 (the tmux skip)
 
 
 def wait(cond, what: str, timeout: float = 60.0):
@@ -39,13 +40,7 @@ def steer_after_a_hang_up(tmp_path, out):
     console = f"env GLASSLAB_OUT={shlex.quote(str(out))} {glasslab_command()}"
     term = Terminal(console, cwd=tmp_path)
     try:
-        term.wait_for(lambda s: "quickstart" in s and "Filter" in s, "the preset browser")
-        term.keys("/")
-        term.keys("quickstart", literal=True)
-        term.wait_for(lambda s: "bj18" not in s and "synthetic teacher" in s, "the filter to leave the quickstart")
-        term.keys("Enter")
-        term.keys("s")
-        term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
+        open_quickstart_start_dialog(term)
         # 10^6 steps: the run is still training whenever the test acts on it; it ends by `glasslab stop`.
         term.keys("1000000", literal=True)  # the steps field has the focus, its text selected
         term.wait_for(lambda s: "1000000" in s, "the step count typed")

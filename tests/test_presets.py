@@ -25,6 +25,19 @@ def test_every_shipped_preset_loads_and_round_trips(name):
     assert again == p
 
 
+def test_resolved_toml_round_trips_awkward_strings_and_small_floats():
+    """Quotes, a backslash and a newline in the description, and lr = 1e-5, survive to_toml -> tomllib:
+    the TOML is written by tomlkit, not by hand (a hand writer left the newline raw, invalid TOML)."""
+    base = presets.load("quickstart")
+    p = base.replace(description='say "hi" to C:\\data\\n\nsecond line',
+                     dynamics=dataclasses.replace(base.dynamics, lr=1e-5))
+    text = catalog.to_toml(p)
+    again = presets.from_dict(tomllib.loads(text), name=p.name)
+    assert again == p and again.description.count("\n") == 1
+    assert text.startswith("# quickstart: resolved preset\ndescription = ")
+    assert "\nlr = 1e-05  # learning rate eta\n" in text
+
+
 def test_empty_file_is_the_defaults(tmp_path):
     f = tmp_path / "empty.toml"
     f.write_text("")

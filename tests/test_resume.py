@@ -412,6 +412,30 @@ def test_two_writers_are_refused_and_stale_locks_recognised(tmp_path):
     checkpoint.release(checkpoint.acquire(store))
 
 
+def test_a_writer_that_exited_unreaped_holds_no_lock(tmp_path):
+    """A killed writer whose parent (a console) has not reaped it yet is a zombie: gone, as core/live.py
+    calls it stale, so its lock is free and `c` can continue the run (the lock once counted it alive)."""
+    store = tmp_path / "s.zarr"
+    store.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        writer.kill()
+        stat = Path(f"/proc/{writer.pid}/stat")
+        if not stat.parent.exists():
+            pytest.skip("no /proc: a zombie cannot be told from a live process here")
+        deadline = time.monotonic() + 30
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # not reaped: writer.wait() comes last
+            assert time.monotonic() < deadline, "the killed writer never became a zombie"
+            time.sleep(0.05)
+        checkpoint.lock_path(store).write_text(
+            '{"pid": %d, "host": "%s", "since": "then"}' % (writer.pid, os.uname().nodename))
+        assert checkpoint.lock_owner(store) is None
+        checkpoint.release(checkpoint.acquire(store))
+    finally:
+        writer.kill()
+        writer.wait()
+
+
 def test_a_lock_from_another_host_is_a_lease(refs, tmp_path, monkeypatch):
     """Issue 10: a lock taken on another host counted as live forever, so a requeued Slurm job
     (another node) could never resume its own store."""

@@ -134,12 +134,7 @@ class Plan:
 def load_base(name_or_path: str, sets: list[str] | None) -> tuple[presets.Preset, dict[str, list[Any]]]:
     """The preset (its `[sweep]` table taken out) with --set applied, and the file's axes."""
     path = presets.resolve_path(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise BadInput(f"{path} is not valid TOML: {err}") from None
-    except (UnicodeDecodeError, OSError) as err:
-        raise BadInput(f"cannot read preset {path}: {err}") from None
+    raw = presets.read_toml(path)
     axes = sweep_table(raw.pop("sweep", {}))
     base = presets.from_dict(raw, name=path.stem)
     if sets:

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator
 from filelock import FileLock, Timeout
 
 from ..errors import BadInput
+from ..lock import pid_alive
 
 FORMAT = "glasslab-sweep/1"
 NAME = "sweep.json"
@@ -161,22 +162,8 @@ def job_alive(job_id: str | None, host: str | None = None, slurm: set[str] | Non
     if job_id.startswith("local:"):
         if host and host != socket.gethostname():
             return None
-        pid = int(job_id.split(":", 1)[1])
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return _not_zombie(pid)
+        return pid_alive(int(job_id.split(":", 1)[1]))
     return None if slurm is None else job_id in slurm
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def reconcile(m: dict[str, Any]) -> dict[str, Any]:

@@ -30,43 +30,24 @@ import signal
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # the stress script reuses the resume tests' helpers
 
-from glasslab.core import trajectory  # noqa: E402
+from glasslab.core import catalog, presets, trajectory  # noqa: E402
+from test_resume import PRESET as RESUME_PRESET  # noqa: E402
 from test_resume import SWITCH, differences  # noqa: E402
 
 CADENCE_MIN = 0.001  # a checkpoint every 0.06 s of wall time (a run lasts about a second), so that kills land between them
-PRESET = f"""
-[model]
-kind = "toy"
-width = 32
-[data]
-name = "synthetic"
-shape = [16]
-classes = 4
-train_size = 400
-test_size = 100
-[dynamics]
-kind = "sgd"
-lr = 0.3
-batch_size = 20
-momentum = 0.5
-[recording]
-snapshots = 25
-first = 5
-log_every = 10
-waiting_times = 4
-checkpoint_minutes = {CADENCE_MIN}
-[run]
-steps = 2500
-device = "cpu"
-seed = 5
-threads = 1  # "auto" follows the machine's load, and a 1- and a 2-thread run differ in the last bit
-"""
 STEPS, LOG_EVERY, SWITCH_AT = 2500, 10, 800
+# The resume tests' toy run, longer, with online waiting times and the fast checkpoint cadence.
+PRESET = catalog.to_toml(presets.with_overrides(presets.from_dict(tomllib.loads(RESUME_PRESET), name="stress"), {
+    "recording.snapshots": 25, "recording.log_every": LOG_EVERY, "recording.waiting_times": 4,
+    "recording.checkpoint_minutes": CADENCE_MIN, "run.steps": STEPS, "run.seed": 5,
+    "run.threads": 1,  # "auto" follows the machine's load, and a 1- and a 2-thread run differ in the last bit
+}))
 
 
 # ----------------------------------------------------------------- the child (one training process)

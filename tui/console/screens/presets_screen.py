@@ -27,6 +27,7 @@ from glasslab.core.errors import BadInput
 from ..messages import PresetChosen
 from ..widgets.preset_details import PresetDetails
 from .start_dialog import StartChoice, StartDialog
+from .vi_keys import VI_MOVES
 
 
 FIRST = "quickstart"  # listed (and selected) first: the preset a new user should start with
@@ -55,10 +56,7 @@ class PresetsScreen(Screen):
         Binding("slash", "filter", "Filter"),
         Binding("s", "start", "Start"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("j", "move(1)", "Down", show=False),
-        Binding("k", "move(-1)", "Up", show=False),
-        Binding("g", "move_to(0)", "First", show=False),
-        Binding("G", "move_to(-1)", "Last", show=False),
+        *VI_MOVES,
     ]
 
     class Summarized(Message):

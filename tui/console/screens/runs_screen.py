@@ -21,7 +21,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -34,9 +33,10 @@ from ..messages import FollowRun, ResumeRun
 from ..resumable import continue_step
 from ..widgets.log_plot import rich_color
 from ..widgets.plot_panel import PlotPanel
+from .listing_screen import ListingScreen
+from .vi_keys import VI_MOVES
 
 MAX_OVERLAY = 4
-RELIST_S = 5.0  # the table follows new and finishing runs while it is shown
 STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "stale": "magenta", "diverged": "red"}
 # core.analysis's labels, shortened for an 80-column table.
 SHORT_VERDICT = {"interrupted aging (diffusive)": "interrupted aging", "time-translation invariant": "no aging (TTI)"}
@@ -121,8 +121,9 @@ def verdict_of(path: Path) -> str:
     return SHORT_VERDICT.get(label, label)
 
 
-class RunsScreen(Screen):
+class RunsScreen(ListingScreen):
     CSS_PATH = "runs_screen.tcss"
+    LIST_TABLE = "#runs-table"
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("o", "overlay", "Overlay"),
@@ -130,10 +131,7 @@ class RunsScreen(Screen):
         Binding("f", "follow", "Follow live"),
         Binding("y", "loss_scale", "Loss log/lin"),
         Binding("a", "analysis", "Analysis"),
-        Binding("j", "move(1)", "Down", show=False),
-        Binding("k", "move(-1)", "Up", show=False),
-        Binding("g", "move_to(0)", "First", show=False),
-        Binding("G", "move_to(-1)", "Last", show=False),
+        *VI_MOVES,
     ]
 
     class Listed(Message):
@@ -173,17 +171,6 @@ class RunsScreen(Screen):
         yield VerticalScroll(Static("", id="runs-analysis-text"), id="runs-analysis")
         yield PlotPanel(id="runs-plots")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self._relist = self.set_interval(RELIST_S, self.relist, pause=True)
-
-    def on_screen_resume(self) -> None:
-        self.relist()
-        self._relist.resume()
-        self.query_one(DataTable).focus()
-
-    def on_screen_suspend(self) -> None:
-        self._relist.pause()
 
     # -- listing ---------------------------------------------------------------------
     def relist(self) -> None:

@@ -22,15 +22,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from glasslab.core.errors import GlasslabError
 
 from ..widgets.log_plot import LogPlot, log10_positive, palette
+from .listing_screen import ListingScreen
 
-RELIST_S = 5.0
 STATE_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "cancelled": "yellow",
                "requeued": "yellow", "failed": "red", "lost": "red"}
 
@@ -93,7 +92,7 @@ class EnsemblePlot(LogPlot):
                 self.line(x, y, palette(k), marker="dot")
 
 
-class SweepsScreen(Screen):
+class SweepsScreen(ListingScreen):
     DEFAULT_CSS = """
     SweepsScreen #sweeps-table { height: 8; }
     SweepsScreen #sweep-points { height: 1fr; }
@@ -102,6 +101,7 @@ class SweepsScreen(Screen):
     SweepsScreen #sweep-groups { width: 1fr; }
     SweepsScreen #sweep-note { height: 1; color: $text-muted; }
     """
+    LIST_TABLE = "#sweeps-table"
     BINDINGS = [Binding("enter", "open", "Open sweep")]
 
     class Listed(Message):
@@ -136,17 +136,6 @@ class SweepsScreen(Screen):
             yield EnsemblePlot(id="sweep-plot")
             yield DataTable(id="sweep-groups", cursor_type="row")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self._relist = self.set_interval(RELIST_S, self.relist, pause=True)
-
-    def on_screen_resume(self) -> None:
-        self.relist()
-        self._relist.resume()
-        self.query_one("#sweeps-table", DataTable).focus()
-
-    def on_screen_suspend(self) -> None:
-        self._relist.pause()
 
     def relist(self) -> None:
         self._list()
