@@ -5,6 +5,8 @@ STAMP := $(VENV)/.installed
 # The torch build: these versions lie on this machine's disk.  On a GPU server
 # bring your own CUDA build, e.g. make TORCH="torch torchvision".
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+# Test workers (pytest-xdist): two, what a 2-core CI machine has; `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test bench clean-runs
 
@@ -18,7 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/glasslab
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

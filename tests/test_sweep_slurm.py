@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from typer.testing import CliRunner
 
 from glasslab.core import trajectory
@@ -14,6 +15,10 @@ from glasslab.tui.cli import app
 
 from slurm_cluster import slurm_cluster  # noqa: F401 - the session fixture
 from sweep_support import assert_bitwise, manifest, point, reference, snapshots, wait_for, write_preset
+
+# Under pytest-xdist (make test) every test of the one cluster runs in one worker: a session
+# fixture is per worker, and two clusters on this host would fight over its ports.
+pytestmark = pytest.mark.xdist_group("slurm")
 
 runner = CliRunner()
 
