@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce REPRODUCTION.md's experiments on a CPU (2 cores): runs under runs/repro,
 # figures under docs/figures.  Each experiment is one block; run them all with
-#   bash docs/reproduce.sh [1 2 3 4 5 6 7]
-# 5 and 6 are issue 15's transition study (parts 1 and 2; part 3 reads both);
-# 7 follows its widest net to 150,000 steps (part 3, 3 seeds).
+#   bash docs/reproduce.sh [1 2 3 4 5 6]
+# 5 and 6 are issue 15's transition study (parts 1 and 2; part 3 reads part 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=${GLASSLAB:-.venv/bin/glasslab}
@@ -12,7 +11,7 @@ FIG=docs/figures
 mkdir -p "$OUT" "$FIG"
 last() { ls -td "$OUT"/$1-*.zarr | head -1; }
 want() { [ $# -eq 0 ] || [[ " ${SELECTED} " == *" $1 "* ]]; }
-SELECTED="${*:-1 2 3 4 5 6 7}"
+SELECTED="${*:-1 2 3 4 5 6}"
 PY=${PYTHON:-.venv/bin/python}
 
 if want 1; then  # over-parametrised toy model on Fashion-MNIST
@@ -52,17 +51,10 @@ if want 5; then  # issue 15 part 1: the jamming line ([SG19]), 10 widths x 3 see
   $PY docs/transition_study.py jamming "$OUT/transition-jamming" --png "$FIG/transition-jamming.png" \
     --json "$OUT/transition-jamming.json"
 fi
-if want 6; then  # issue 15 part 2: aging across the line ([BJ18]), widest and narrowest x 3 seeds, SGD
+if want 6; then  # issue 15 part 2: aging across the line ([BJ18]), 7 widths x 3 seeds, 150,000 SGD steps
   rm -rf "$OUT/transition-aging"
   $G sweep presets/transition-aging.toml --parallel 2 --out "$OUT/transition-aging"
   $G analyze "$OUT/transition-aging" --png "$FIG/transition-aging-ensemble.png" > "$OUT/transition-aging.txt"
   $PY docs/transition_study.py aging "$OUT/transition-aging" --png "$FIG/transition-aging.png" \
     --json "$OUT/transition-aging.json"
-fi
-if want 7; then  # issue 15 part 3: the widest net (width 128) until its loss is flat, 3 seeds
-  rm -rf "$OUT/transition-aging-long"
-  $G sweep presets/transition-aging.toml --grid model.width=128 --grid run.seed=0,1,2 --set run.steps=150000 \
-    --parallel 2 --out "$OUT/transition-aging-long"
-  $PY docs/transition_study.py aging "$OUT/transition-aging-long" --png "$FIG/transition-aging-long.png" \
-    --json "$OUT/transition-aging-long.json"
 fi
