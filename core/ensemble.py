@@ -107,8 +107,16 @@ def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[flo
     if not by_group:
         raise BadInput(f"no point of {sweep_dir} has a store to analyse yet (glasslab sweep status {sweep_dir})")
     groups = [_group(sweep_dir, group_axes, rows) for rows in by_group.values()]
+    groups.sort(key=lambda g: _axis_order(g["values"], group_axes))  # a table against N/P reads in order
     return {"sweep": str(sweep_dir), "axes": axes, "group_axes": group_axes, "seed_axes": [a for a in axes if a in SEED_AXES],
             "points": points, "groups": groups}
+
+
+def _axis_order(values: dict[str, Any], axes: list[str]) -> tuple:
+    """Groups in ascending axis values (numbers by value, anything else by its text), whatever
+    order the grid ran them in (a sweep often runs its widest point first)."""
+    return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, repr(v))
+                 for v in (values[a] for a in axes))
 
 
 def _group(sweep_dir: Path, group_axes: list[str], rows: list[dict]) -> dict[str, Any]:

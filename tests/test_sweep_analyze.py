@@ -24,7 +24,7 @@ def sweep_dir(tmp_path_factory):
     """A 2 (width) x 3 (seed) sweep whose points were run here into their own stores."""
     tmp = tmp_path_factory.mktemp("analyze")
     preset = write_preset(tmp, **{"run.steps": 300})
-    plan = grid.plan(str(preset), ["model.width=4,8", "run.seed=0:3"])
+    plan = grid.plan(str(preset), ["model.width=8,4", "run.seed=0:3"])  # run widest first, tabled in order
     d = create(plan, tmp / "sweep", {"kind": "local", "parallel": 1, "threads": 1})
     for p in manifest.read(d)["points"]:
         reference(preset, p["overrides"], d / p["store"])
