@@ -4,8 +4,8 @@ Owns: the collapse fit of the aging exponent mu (with a bootstrap error), the
 late-time slope of log Delta versus log t, the Delta/D(t_w) collapse of the
 diffusive regime, the loss-plateau test, the overlap relaxation times tau_90
 and tau_e, and the verdict "aging" / "interrupted aging (diffusive)" /
-"time-translation invariant".  Definitions are those of SCIENCE.md ("Aging
-analysis", "What the papers found").  Pure numpy; no plotting, no UI.
+"time-translation invariant".  Definitions are those of docs/science.md (section
+5, the aging analysis).  Pure numpy; no plotting, no UI.
 
 Inputs are the arrays of the run's Zarr store: `steps` int [K] (log-spaced,
 steps[0] == 0); `msd` [K, K] with msd[i, j] = Delta(steps[i], steps[j]) for

@@ -2,8 +2,8 @@
 
 Which waiting-time curves are usable, the early / intermediate / late windows
 of t_w, and the exponent mu that best collapses Delta(t_w, t_w + t) against
-t / t_w^mu, with a bootstrap error over the curves (SCIENCE.md, "Aging
-analysis").  core/analysis.py builds the verdict on these.  Pure numpy.
+t / t_w^mu, with a bootstrap error over the curves (docs/science.md,
+section 5).  core/analysis.py builds the verdict on these.  Pure numpy.
 
 Inputs as in core/analysis.py: `steps` int [K] (log-spaced, steps[0] == 0) and
 `msd` [K, K] with msd[i, j] = Delta(steps[i], steps[j]) for j > i, NaN elsewhere.
@@ -226,7 +226,7 @@ def fit_aging_exponent(steps, msd, tw_indices=None, mu_grid=None, n_boot: int = 
     """Aging exponent mu from the collapse of log Delta(t_w, t_w + t) in x = log t - mu log t_w.
 
     Simple aging is mu = 1, subaging 0 < mu < 1 [HMT22], time-translation
-    invariance mu = 0 (SCIENCE.md "Aging analysis"; [BJ18], [CK93]).  mu
+    invariance mu = 0 (docs/science.md, section 5; [BJ18], [CK93]).  mu
     minimises collapse_cost (see there) over `mu_grid` (default -0.5..1.5 by
     0.01), refined by golden-section search between the grid neighbours of the
     minimum.  mu_err is the standard deviation of mu over `n_boot` bootstrap

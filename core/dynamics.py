@@ -1,4 +1,4 @@
-"""GD, SGD and Langevin updates on the flat parameter vector (SCIENCE.md, "Dynamics").
+"""GD, SGD and Langevin updates on the flat parameter vector (docs/science.md, section 2).
 
 - gd:       w <- w - eta * grad L(w), L over the whole training set, accumulated
             in chunks of dynamics.gd_chunk samples when one pass does not fit;

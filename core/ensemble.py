@@ -10,7 +10,7 @@ A group is the set of a sweep's points that differ only in their seed axes
 The standard error is std(ddof=1) / sqrt(n) over the n points of the group
 (None for one point).  The per-point numbers are core/report.py's
 (analyze_store: the collapse fit of mu, the late-time slope of log Delta, the
-verdict; SCIENCE.md "Aging analysis"), read from each point's store.  For the
+verdict; docs/science.md, section 5), read from each point's store.  For the
 model.width axis the table also carries N (parameters) and N/P (P = training
 samples), the over/under-parametrisation ratio of [BJ18] and [KWJ24].
 Pure numpy; the figure lives in tui/sweep_figure.py.

@@ -1,4 +1,4 @@
-"""Full-set loss and accuracy at a snapshot, in eval mode (SCIENCE.md, "Observables").
+"""Full-set loss and accuracy at a snapshot, in eval mode (docs/science.md, section 4).
 
 Under a hinge loss also N_Delta, the number of training samples with
 y f(x) < 1 (unsatisfied constraints, [SG19]), from the same forward passes.

@@ -5,7 +5,7 @@ Each model carries `loss_kind`, which fixes its per-sample loss l_alpha:
   i.e. torch's MSELoss(reduction="mean") over the batch (the [BJ18] toy model);
 - "cross_entropy" (fc, smallnet, resnet18);
 - "energy" (harmonic): the network *is* the landscape L(w) = k |w|^2 / 2, the same
-  for every sample, so Langevin runs on it have exact answers (SCIENCE.md);
+  for every sample, so Langevin runs on it have exact answers (docs/science.md);
 - "hinge", "hinge2" (model.loss, any model but harmonic): the [SG19] setting, a
   binary task with labels y = +1/-1 and one output f(x), raw (the toy model
   drops its sigmoid, which could never reach a margin y f >= 1):
@@ -107,7 +107,7 @@ def resnet18(input_shape: tuple[int, ...], classes: int, norm: str) -> nn.Module
 class Harmonic(nn.Module):
     """L(w) = k |w|^2 / 2 over `width` coordinates, whatever the data (k = 0: a flat landscape).
 
-    The exact Langevin results of SCIENCE.md (free diffusion, discrete-time
+    The exact Langevin results of docs/science.md (free diffusion, discrete-time
     equipartition, Ornstein-Uhlenbeck aging) hold for it, so it tests the whole
     dynamics -> snapshot -> store -> Delta pipeline.
     """

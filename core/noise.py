@@ -1,6 +1,6 @@
 """Gradient-noise strength: per-sample gradient norms, D and the minibatch variance D_B.
 
-This module owns the noise measurements of SCIENCE.md ("Noise strength"), on a
+This module owns the noise measurements of docs/science.md (section 4, the noise strength), on a
 probe set of M training samples with per-sample losses l_alpha and L their mean:
 
     D   = (1/M) sum_alpha |grad l_alpha - grad L|^2

@@ -1,7 +1,7 @@
 """Displacement observables between weight snapshots, and their two-time matrices.
 
 This module owns what glasslab measures *between* two snapshots w(t_w) and
-w(t_w + t) of all N trainable parameters (SCIENCE.md, "Observables"):
+w(t_w + t) of all N trainable parameters (docs/science.md, section 4):
 
 - the mean square displacement Delta [BJ18], the overlap Q [KWJ24], the
   non-Gaussian parameter alpha_2 [KWJ24], the participation Y of the
@@ -144,7 +144,7 @@ def overlap_eps(w, f: float = DEFAULT_F) -> float:
 def weight_norm2(w) -> float:
     """Squared weight norm per parameter |w|^2 / N = (1/N) sum_i w_i^2, in float64.
 
-    Separates growth of the weights from their decorrelation ([BJ18], SCIENCE.md).
+    Separates growth of the weights from their decorrelation ([BJ18], docs/science.md).
     """
     t = torch.as_tensor(w).reshape(-1)
     t = (t.cpu() if t.device.type == "mps" else t).to(torch.float64)

@@ -1,4 +1,4 @@
-"""Observables measured during a run, at each snapshot (SCIENCE.md, "Observables").
+"""Observables measured during a run, at each snapshot (docs/science.md, section 4).
 
 - Two-time observables for a few online waiting times: the snapshots w(t_w) are
   kept on the device, and at every later snapshot t the recorder fills

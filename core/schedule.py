@@ -1,4 +1,4 @@
-"""The log-spaced snapshot grid of SCIENCE.md ("Time")."""
+"""The log-spaced snapshot grid of docs/science.md (section 1)."""
 
 from __future__ import annotations
 
