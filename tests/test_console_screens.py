@@ -128,3 +128,45 @@ async def test_vi_keys_move_in_the_lists_and_esc_keeps_the_selection(tmp_path):
         await wait_for(pilot, lambda: runs.highlighted != first, what="j in the runs table")
         await press(pilot, "k")
         await wait_for(pilot, lambda: runs.highlighted == first, what="k in the runs table")
+
+
+# Found by a new user in tmux (`send-keys C-u 3000 Enter` in one go): enter, a priority binding, ran
+# in the app's loop before the field had taken the keys typed just before it, so the run started
+# with the old value (or a digit short), and the dynamics dialog said "got ''".  Sent in one go, the
+# keys queue up as they did there.
+async def _type_in_one_go(app, *keys: str) -> None:
+    from textual import events
+
+    from test_console_flows import CHARS
+
+    for key in keys:
+        app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
+
+
+async def test_the_start_dialog_uses_what_was_typed_just_before_enter(tmp_path):
+    from glasslab.core import presets
+
+    app = make_app(out_dir=tmp_path / "runs")
+    chosen = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(StartDialog(presets.load("quickstart"), ["cpu"]), chosen.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog) and app.focused is not None
+                       and app.focused.id == "start-steps", what="the dialog, steps focused")
+        await _type_in_one_go(app, "ctrl+u", "4", "0", "0", "0", "enter")
+        await wait_for(pilot, lambda: chosen, what="the dialog to close")
+        assert chosen[0].preset.run.steps == 4000
+
+
+async def test_the_dynamics_dialog_uses_what_was_typed_just_before_enter(tmp_path):
+    app = make_app(out_dir=tmp_path / "runs")
+    applied = []
+    now = {"kind": "langevin", "lr": 0.5, "momentum": 0.0, "temperature": 1e-5}
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(DynamicsDialog(now, applied.append, now))
+        await wait_for(pilot, lambda: isinstance(app.screen, DynamicsDialog) and app.screen.query("#dyn-temperature"),
+                       what="the dialog")
+        app.screen.query_one("#dyn-temperature", Input).focus()
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "dyn-temperature", what="T focused")
+        await _type_in_one_go(app, "ctrl+u", "1", "e", "-", "4", "enter")
+        await wait_for(pilot, lambda: applied or not isinstance(app.screen, DynamicsDialog), what="the switch")
+        assert applied and applied[0]["temperature"] == 1e-4, (applied, text_of(app.screen.query_one("#dialog-error", Static)) if isinstance(app.screen, DynamicsDialog) else "")

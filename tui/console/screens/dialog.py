@@ -9,12 +9,22 @@ switch popped an empty result-callback list (`IndexError`, then
 `ScreenStackError`: the crash the key fuzz found).  Every modal screen of the
 console derives from `Dialog` (the palette from `Palette`), whose dismiss is a
 no-op once the screen is no longer the top one.
+
+`Dialog.after_typing` is the other half: an `enter` binding (a priority one,
+so that it starts from any field) runs in the app's loop as soon as the key
+arrives, while the keys typed just before it may still wait in the focused
+field's queue; `send-keys C-u 3000 Enter` in tmux started the old value.  The
+dialog's answer is therefore posted behind those keys, to the focused field,
+and bubbles back to the dialog once the field has taken them.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.await_complete import AwaitComplete
 from textual.command import CommandPalette
+from textual.message import Message
 from textual.screen import ModalScreen, ScreenResultType
 
 
@@ -29,6 +39,22 @@ class DismissOnTop:
 
 class Dialog(DismissOnTop, ModalScreen[ScreenResultType]):
     """The console's modal screens (help, start, dynamics, quit)."""
+
+    class Typed(Message):
+        """Behind the keys the focused field has still to take: then `then` runs on the dialog."""
+
+        def __init__(self, then: Callable[[], None]) -> None:
+            super().__init__()
+            self.then = then
+
+    def after_typing(self, then: Callable[[], None]) -> None:
+        """Run `then` (which reads the fields) once the focused field has every key typed before now."""
+        (self.focused or self).post_message(Dialog.Typed(then))
+
+    def on_dialog_typed(self, message: "Dialog.Typed") -> None:
+        message.stop()
+        if self.is_active:  # not closed meanwhile (esc typed after enter)
+            message.then()
 
 
 class Palette(DismissOnTop, CommandPalette):

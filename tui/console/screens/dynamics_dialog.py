@@ -91,6 +91,9 @@ class DynamicsDialog(Dialog[bool]):
         return out
 
     def action_apply(self) -> None:
+        self.after_typing(self._apply)  # read the fields once they have the keys typed before enter
+
+    def _apply(self) -> None:
         try:
             self.apply(self.changes())
         except BadInput as err:

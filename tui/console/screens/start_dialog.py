@@ -135,6 +135,9 @@ class StartDialog(Dialog[StartChoice | None]):
         return not self.data_ok and self.query_one("#start-download", Checkbox).value
 
     def action_start(self) -> None:
+        self.after_typing(self._start)  # read the fields once they have the keys typed before enter
+
+    def _start(self) -> None:
         try:
             preset = self.edited()
         except BadInput as err:
