@@ -246,19 +246,20 @@ class GlasslabApp(App):
     def _exit_saying(self) -> None:
         """Exit; run_console then prints where the runs stopped here stand and which runs are left training."""
         lines = [stopped_line(p, (store_attrs(p) or {}).get("status", "?")) for p in self._stopping]
-        lines += left_running(self.live)
+        lines += left_running(self.live, self._stopping)
         self.exit_lines += lines
         self.exit_message = "\n".join(lines) or None
         self.exit()
 
 
-def left_running(live: LiveScreen) -> list[str]:
-    """The exit lines for the runs the console leaves training (they are their own processes)."""
+def left_running(live: LiveScreen, stopped: list[Path] = ()) -> list[str]:
+    """The exit lines for the runs the console leaves training (they are their own processes);
+    `stopped`: the runs it asked to stop, which may still be closing their stores but are not left."""
     from glasslab.core.live import describe
 
-    runs = live.live_runs()
+    runs = [p for p in live.live_runs() if p not in stopped]
     shown = live.session.path if live.session is not None and live.running else None
-    if shown is not None and shown not in runs:
+    if shown is not None and shown not in runs and shown not in stopped:
         runs.append(shown)
     if not runs:
         return []
