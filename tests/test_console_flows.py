@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from glasslab.core import presets
 from glasslab.core.trajectory import Trajectory
 from test_console_support import one_torch_thread, reap_runs, two_stores  # noqa: F401 (fixtures)
-from glasslab.tui.app import make_app
+from glasslab.tui.app import make_app, stopped_line
 from glasslab.tui.console.screens.confirm_quit import ConfirmQuit
 from glasslab.tui.console.screens.dynamics_dialog import DynamicsDialog
 from glasslab.tui.console.screens.help_screen import HelpScreen
@@ -236,6 +236,8 @@ async def test_start_the_quickstart_watch_it_train_and_quit(tmp_path):
         await wait_for(pilot, lambda: not app.is_running, timeout=90, what="the app to exit")
     t = Trajectory.open(Path(live.curves.path))
     assert t.status == "interrupted" and t.events[-1]["reason"] == "quit from the console"
+    # One exit line for the run: stopped, where it continues; not also "still training" (a new user's find).
+    assert [line for line in app.exit_lines if str(t.path) in line] == [stopped_line(t.path, "interrupted")]
     assert t.n_snapshots == len(live.curves.eval_steps) >= 4  # every snapshot taken is in the store
     assert list(t.evals()["train_loss"]) == live.curves.train_loss  # the plot showed what the store holds
 
@@ -427,3 +429,32 @@ async def test_command_palette_finds_presets_runs_and_actions(tmp_path):
         assert list(runs.shown) == [str(over)]
         await palette("Live run")
         assert app.screen is app.live
+
+
+async def test_a_continued_run_shows_the_dynamics_it_was_switched_to_and_where_it_continues(tmp_path):
+    """Found by a new user: after d (Langevin), x and c, the status line said sgd while the run trained
+    Langevin, and "resuming from" the last snapshot's step instead of the stop's."""
+    from conftest import tiny_preset
+    from test_resume import SWITCH, train
+
+    out = tmp_path / "runs"
+    out.mkdir()
+    path = out / "tiny.zarr"
+    t = train(path, tiny_preset(**{"run.steps": 100_000}), switch_at=60, stop_at=150)
+    assert t.status == "interrupted" and int(t.steps[-1]) < 150
+    app = make_app(out_dir=out)
+    async with app.run_test(size=SIZE) as pilot:
+        live = app.live
+        await to_the_runs_screen(pilot, 1)
+        await press(pilot, "c")
+        await wait_for(pilot, lambda: app.screen is live and live.session is not None and live.session.resume == path,
+                       what="the resume")
+        assert live.curves.dynamics["kind"] == "langevin" and live.curves.step == 150  # before the run reports
+        assert "resuming from step 150" in live.curves.message
+        await wait_for(pilot, lambda: live.session.started, what="the continued run to start")
+        await wait_for(pilot, lambda: live.curves.status == "running", what="its first records")
+        assert live.session.dynamics.kind == "langevin" and live.session.dynamics.temperature == SWITCH["temperature"]
+        assert live.curves.dynamics["kind"] == "langevin" and "langevin" in text_of(live.query_one(StatusLine))
+        assert len(live.curves.switches) == 1  # drawn once
+        live.stop("end of the test")
+        await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop")

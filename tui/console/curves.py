@@ -29,6 +29,7 @@ class Switch:
     step: int
     old: str
     new: str
+    dynamics: dict[str, Any] = field(default_factory=dict, compare=False)  # the new dynamics, whole
 
     @property
     def text(self) -> str:
@@ -79,14 +80,15 @@ class RunCurves:
         elif isinstance(r, RunStarted):
             self.name, self.total_steps, self.start_step, self.step = r.name, r.total_steps, r.start_step, r.start_step
             self.device, self.n_params, self.train_size = r.device, r.n_params, r.train_size
-            self.dynamics = dict(r.preset.get("dynamics", {}))
-            self.preset_dynamics = dict(self.dynamics)
+            self.preset_dynamics = dict(r.preset.get("dynamics", {}))
+            if not (r.resumed and self.switches):  # a continued run goes on with the switches it applied
+                self.dynamics = dict(self.preset_dynamics)
             self.snapshot_steps = list(r.snapshot_steps)
             grid = self.snapshot_steps
             self.online_tw = [grid[i] for i in getattr(r, "waiting_times", ()) if 0 <= i < len(grid)]
             self.status, self.message = "running", ""
         elif isinstance(r, DynamicsChanged):
-            self.switches.append(Switch(r.step, r.old.get("kind", "?"), r.new.get("kind", "?")))
+            self.switches.append(Switch(r.step, r.old.get("kind", "?"), r.new.get("kind", "?"), dict(r.new)))
             self.dynamics = dict(r.new)
         elif is_end(r):
             self.status, self.step = r.status, r.step
@@ -151,14 +153,15 @@ class RunCurves:
                     c.delta[steps[i]] = pts
         for e in traj.events:
             if e.get("kind") == "dynamics_changed":
-                c.switches.append(Switch(int(e["step"]), e["old"].get("kind", "?"), e["new"].get("kind", "?")))
+                c.switches.append(Switch(int(e["step"]), e["old"].get("kind", "?"), e["new"].get("kind", "?"),
+                                         dict(e["new"])))
                 c.dynamics = dict(e["new"])
         c.version = 1
         return c
 
     def trim_after(self, step: int) -> None:
-        """Forget what lies beyond `step` (a resumed run continues from its last snapshot and logs
-        the steps after it again)."""
+        """Forget what lies beyond `step`, where a resumed run continues (core.resume's point): it logs
+        the steps after it again, and replays the switches of that step itself."""
         def keep(steps, *values):
             n = sum(1 for s in steps if s <= step)
             return [list(steps[:n])] + [list(v[:n]) for v in values]
@@ -168,7 +171,8 @@ class RunCurves:
             self.eval_steps, self.train_loss, self.test_loss, self.test_acc)
         self.d_steps, self.d_values = keep(self.d_steps, self.d_values)
         self.delta = {tw: [(t, v) for t, v in pts if tw + t <= step] for tw, pts in self.delta.items() if tw <= step}
-        self.switches = [sw for sw in self.switches if sw.step <= step]
+        self.switches = [sw for sw in self.switches if sw.step < step]
+        self.dynamics = dict(self.switches[-1].dynamics) if self.switches else dict(self.preset_dynamics)
         self.step = min(self.step, step)
         self.version += 1
 

@@ -26,3 +26,14 @@ def continue_step(path: str | Path) -> int | None:
     if isinstance(point, dict) and "step" in point:
         return int(point["step"])
     return None
+
+
+def dynamics_at(path: str | Path, step: int) -> dict | None:
+    """The dynamics a run continued at `step` trains with: the last switch recorded before that step
+    (core.resume replays those of the step itself), or None when there is none (the preset's)."""
+    try:
+        events = dict(trajectory.open_group(Path(path), mode="r").attrs).get("events", [])
+    except (GlasslabError, OSError, ValueError, KeyError):
+        return None
+    switches = [e for e in events if e.get("kind") == "dynamics_changed" and int(e.get("step", 0)) < step]
+    return dict(switches[-1]["new"]) if switches else None

@@ -27,6 +27,8 @@ from glasslab.core.follow import StoreFollower
 from glasslab.core.presets import DynamicsConfig
 from glasslab.core.records import DynamicsChanged, RunStarted
 
+from .resumable import dynamics_at
+
 POLL_S = 0.25  # the store is read at this rate: the screen redraws at 4 Hz, the writer publishes every 1 s
 
 
@@ -87,6 +89,9 @@ class RunSession:
                     self.started = True
                     self.preset = presets.from_stored(r.preset) if r.preset else None
                     self.dynamics = self.preset.dynamics if self.preset else None
+                    switched = dynamics_at(self.path, r.start_step) if r.resumed and self.preset else None
+                    if switched:  # a continued run trains on with the switches it had applied
+                        self.dynamics = DynamicsConfig(**switched)
                 elif isinstance(r, DynamicsChanged):
                     self.dynamics = DynamicsConfig(**r.new)
                 self.buffer.handle(r)

@@ -122,7 +122,8 @@ class LiveScreen(Screen):
         self._leave_current()
         self.started_here[path] = process
         curves = RunCurves.from_store(stored)  # the follower adds what the resumed run commits
-        curves.trim_after(int(stored.steps[-1]) if stored.n_snapshots else 0)  # the resumed run logs these again
+        at = continue_step(path)  # its last saved state: a stop saves one after the last snapshot
+        curves.trim_after(at if at is not None else int(stored.steps[-1]) if stored.n_snapshots else 0)
         curves.status, curves.message = "starting", f"resuming from step {curves.step:,} ..."
         self._launch(RunSession(path, process=process, resume=True), curves)
         return True
