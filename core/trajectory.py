@@ -196,7 +196,7 @@ def open_group(path: str | Path, mode: str = "r") -> zarr.Group:
     """Open a run's group, refusing anything that is not a glasslab store."""
     path = Path(path)
     if not path.exists():
-        raise BadInput(f"{path} does not exist: give a run directory (glasslab runs lists them)")
+        raise BadInput(f"{path} does not exist: give a run store (glasslab ps --all DIR lists the runs under DIR)")
     try:
         # Consolidated metadata would be stale during a run: never use it.
         root = zarr.open_group(store=str(path), mode=mode, use_consolidated=False)
