@@ -61,13 +61,64 @@ def test_analyze_command_on_a_sweep_writes_tables_csv_and_figure(sweep_dir, tmp_
                               "--png", str(tmp_path / "fig.png")])
     assert res.exit_code == 0, res.output + res.stderr
     assert "ensembles over run.seed" in res.output and "N/P" in res.output and "±" in res.output
+    assert "N_Delta" not in res.output  # a cross-entropy sweep has no constraints to count
     groups = list(csv.DictReader((tmp_path / "csv" / "groups.csv").open()))
+    assert "N_Delta_over_P" not in groups[0]
     assert [g["model.width"] for g in groups] == ["4", "8"] and all(g["n_seeds"] == "3" for g in groups)
     assert len(list(csv.DictReader((tmp_path / "csv" / "points.csv").open()))) == 6
     assert (tmp_path / "fig.png").stat().st_size > 10_000
     res = runner.invoke(app, ["analyze", str(sweep_dir), "--boot", "20", "--json"])
     out = json.loads(res.output)
     assert len(out["points"]) == 6 and len(out["groups"][0]["delta_mean"]) == len(out["groups"][0]["steps"])
+    assert out["has_n_delta"] is False and out["groups"][0]["N_Delta_over_P"] is None
+
+
+@pytest.fixture(scope="module")
+def hinge_sweep(tmp_path_factory):
+    """A 2 (width) x 3 (seed) sweep under the quadratic hinge on parity labels ([SG19]), run here."""
+    tmp = tmp_path_factory.mktemp("hinge")
+    preset = write_preset(tmp, "hinge", **{"model.loss": "hinge2", "data.binary": "parity", "run.steps": 300})
+    plan = grid.plan(str(preset), ["model.width=2,16", "run.seed=0:3"])
+    d = create(plan, tmp / "sweep", {"kind": "local", "parallel": 1, "threads": 1})
+    for p in manifest.read(d)["points"]:
+        reference(preset, p["overrides"], d / p["store"])
+        manifest.set_point(d, p["id"], state="finished")
+    return d
+
+
+def _n_delta_over_p(store) -> float:
+    """The reference: the last stored N_Delta over the training set size, straight from the store."""
+    t, _ = report.load_two_time(store)
+    return float(np.asarray(t.evals()["n_delta"])[-1]) / t.attrs["train_size"]
+
+
+def test_hinge_sweep_tables_json_and_csv_carry_N_Delta_over_P(hinge_sweep, tmp_path):
+    pytest.importorskip("matplotlib")
+    m = manifest.read(hinge_sweep)
+    res = runner.invoke(app, ["analyze", str(hinge_sweep), "--boot", "10", "--json", "--csv", str(tmp_path / "csv"),
+                              "--png", str(tmp_path / "fig.png")])
+    assert res.exit_code == 0, res.output + res.stderr
+    out = json.loads(res.output)
+    assert out["has_n_delta"] is True
+    groups = list(csv.DictReader((tmp_path / "csv" / "groups.csv").open()))
+    points = {r["point"]: r for r in csv.DictReader((tmp_path / "csv" / "points.csv").open())}
+    for g, row, width in zip(out["groups"], groups, (2, 16)):
+        ids = [p["id"] for p in m["points"] if p["overrides"]["model.width"] == width]
+        ref = np.array([_n_delta_over_p(hinge_sweep / p["store"]) for p in m["points"] if p["id"] in ids])
+        assert g["N_Delta_over_P"] == pytest.approx(ref.mean(), rel=1e-12)
+        assert g["N_Delta_over_P_sem"] == pytest.approx(ref.std(ddof=1) / np.sqrt(3), rel=1e-12)
+        assert float(row["N_Delta_over_P"]) == pytest.approx(ref.mean(), rel=1e-12)
+        assert float(row["N_Delta_over_P_sem"]) == pytest.approx(ref.std(ddof=1) / np.sqrt(3), rel=1e-12)
+        for i, r in zip(ids, ref):
+            assert float(points[i]["N_Delta_over_P"]) == pytest.approx(r, rel=1e-12)
+            assert int(points[i]["N_Delta"]) == round(r * 200)
+    narrow = out["groups"][0]["N_Delta_over_P"]
+    assert narrow > 0.05  # N/P ~ 0.1: far below jamming, many constraints stay unsatisfied (not a vacuous 0)
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
+    res = runner.invoke(app, ["analyze", str(hinge_sweep), "--boot", "10"])
+    assert res.exit_code == 0, res.output + res.stderr
+    tables = res.output.split("ensembles over")
+    assert len(tables) == 2 and "N_Delta/P" in tables[0] and "N_Delta/P" in tables[1]
 
 
 def test_analyze_a_sweep_with_nothing_run_yet_is_one_line(tmp_path):

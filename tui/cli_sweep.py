@@ -124,23 +124,28 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
         return
     console = _console()
     axes, gaxes = result["axes"], result["group_axes"]
+    nd = result.get("has_n_delta")  # N_Delta/P only under a hinge loss: elsewhere it does not exist
     t = Table(title=f"points of {sweep_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ["point", *(a.rsplit(".", 1)[-1] for a in axes), "state", "final train loss", "mu", "late slope", "verdict"]:
+    for col in ["point", *(a.rsplit(".", 1)[-1] for a in axes), "state", "final train loss", "mu", "late slope",
+                *(["N_Delta/P"] if nd else []), "verdict"]:
         t.add_column(col, no_wrap=True)
     for r in result["points"]:
         t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], _pm(r.get("final_train_loss"), None),
                   _pm(r.get("mu"), r.get("mu_err")), _pm(r.get("late_slope"), None),
+                  *([_pm(r.get("N_Delta_over_P"), None)] if nd else []),
                   r.get("verdict") or (r.get("analysis_error", "-")[:40]))
     console.print(t)
     seeds = ", ".join(result["seed_axes"]) or "no seed axis"
     g = Table(title=f"ensembles over {seeds} (mean ± standard error)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "mu", "late slope", "final train loss", "verdicts"]:
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "mu", "late slope", "final train loss",
+                *(["N_Delta/P"] if nd else []), "verdicts"]:
         g.add_column(col, no_wrap=True)
     for x in result["groups"]:
         verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
         g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
                   f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-", _pm(x["mu"], x["mu_sem"]),
-                  _pm(x["late_slope"], x["late_slope_sem"]), _pm(x["final_train_loss"], x["final_train_loss_sem"]), verdicts)
+                  _pm(x["late_slope"], x["late_slope_sem"]), _pm(x["final_train_loss"], x["final_train_loss_sem"]),
+                  *([_pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
     console.print(g)
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")

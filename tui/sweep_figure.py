@@ -4,7 +4,9 @@ per-group numbers against the swept axis (matplotlib, an optional extra).
 Left: the ensemble mean of Delta(t_w, t_w + t) against t for three waiting times
 per group (early, middle, late of the usable ones), with a band of one standard
 error over seeds.  Then mu, the late slope of log Delta and the final train loss
-against the first non-seed axis (N/P for model.width), with standard-error bars.
+against the first non-seed axis (N/P for model.width), with standard-error bars;
+under a hinge loss also N_Delta / P, the fraction of unsatisfied constraints
+([SG19]: it drops to 0 at the jamming point N*/P), on a linear axis.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ def _x(result: dict, g: dict) -> tuple[float, str]:
 
 def sweep_figure(result: dict, out: str | Path) -> Path:
     plt = require_matplotlib()
-    fig, ax = plt.subplots(1, 4, figsize=(19, 4.6))
+    panels = [("mu", "aging exponent mu"), ("late_slope", "late slope of log Delta"), ("final_train_loss", "final train loss")]
+    if result.get("has_n_delta"):
+        panels.append(("N_Delta_over_P", "N_Delta / P (unsatisfied constraints)"))
+    fig, ax = plt.subplots(1, 1 + len(panels), figsize=(4.75 * (1 + len(panels)), 4.6))
     cmap = plt.get_cmap("viridis")
     groups = result["groups"]
     for c, g in enumerate(groups):
@@ -48,8 +53,7 @@ def sweep_figure(result: dict, out: str | Path) -> Path:
     ax[0].legend(fontsize=6)
     xs = [_x(result, g) for g in groups]
     xlabel = xs[0][1] if xs else ""
-    for a, key, title in ((ax[1], "mu", "aging exponent mu"), (ax[2], "late_slope", "late slope of log Delta"),
-                          (ax[3], "final_train_loss", "final train loss")):
+    for a, (key, title) in zip(ax[1:], panels):
         pts = [(x, g[key], g[f"{key}_sem"] or 0.0) for (x, _), g in zip(xs, groups) if g[key] is not None]
         if pts:
             x, y, e = map(np.asarray, zip(*sorted(pts)))
