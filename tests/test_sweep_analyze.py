@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from glasslab.core import ensemble, report
 from glasslab.core.sweep import create, grid, manifest
 from glasslab.tui.cli import app
+from glasslab.tui.cli_sweep import _pm
 
 from sweep_support import reference, write_preset
 
@@ -126,3 +127,31 @@ def test_analyze_a_sweep_with_nothing_run_yet_is_one_line(tmp_path):
     d = create(plan, tmp_path / "sweep", {"kind": "local"})
     res = runner.invoke(app, ["analyze", str(d)])
     assert res.exit_code == 2 and "no point" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("v, e, text", [
+    (0.63, 0.0067, "0.6300 ± 0.0067"), (0.893, 0.02, "0.893 ± 0.020"),  # the two cells a user saw side by side
+    (0.848, 0.33, "0.85 ± 0.33"), (-0.5, 0.012, "-0.500 ± 0.012"), (1234.5, 230, "1230 ± 230"),
+    (0.0995, 0.0996, "0.10 ± 0.10"),  # the error rounds up a decade: value and error follow it
+    (-1e-5, 0.3, "0.00 ± 0.30"),  # no "-0.00"
+    (1.03e-12, 1e-13, "(1.03 ± 0.10)e-12"), (1.07e-12, 6.6e-15, "(1.0700 ± 0.0066)e-12"),
+    (0.4, None, "0.4"), (1.5, 0.0, "1.5 ± 0"), (None, 0.1, "-"),
+])
+def test_mean_and_error_get_the_digits_the_error_warrants(v, e, text):
+    assert _pm(v, e) == text
+
+
+def test_every_mean_and_error_cell_of_the_tables_follows_one_rule(sweep_dir, hinge_sweep):
+    """Each 'v ± e' cell: e with two significant digits, v to the same decimal place."""
+    import re
+
+    cells = []
+    for d in (sweep_dir, hinge_sweep):
+        res = runner.invoke(app, ["analyze", str(d), "--boot", "10"])
+        assert res.exit_code == 0, res.output + res.stderr
+        cells += re.findall(r"(-?[0-9.]+) ± ([0-9.]+)", res.output)
+    assert len(cells) >= 4 * 2 + 3 * 2 + 12  # every group column and every point's mu
+    for v, e in cells:
+        if e != "0":
+            assert len(v.partition(".")[2]) == len(e.partition(".")[2]), (v, e)
+            assert len(e.replace(".", "").lstrip("0")) == 2 or e.endswith("0") and "." not in e, (v, e)

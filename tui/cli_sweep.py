@@ -12,6 +12,7 @@ names is given as a path (./status.toml).  Thin commands over core/sweep.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -93,10 +94,25 @@ def _launch(sweep_dir: Path, ids: list[str]) -> None:
         raise typer.Exit(1)
 
 
-def _pm(v, e, digits: int = 3) -> str:
-    if v is None:
+def _pm(v, e) -> str:
+    """v ± e with the digits the error warrants: e to two significant digits, v to the same decimal
+    place (0.63 ± 0.0067 -> 0.6300 ± 0.0067, 0.893 ± 0.02 -> 0.893 ± 0.020), so that every column
+    reads alike.  Outside 1e-3..1e4 both share a power of ten: (1.03 ± 0.10)e-12.  Without an error
+    (one seed), or a zero one, v to three significant digits."""
+    if v is None or not math.isfinite(v):
         return "-"
-    return f"{v:.{digits}g}" + (f" ± {e:.2g}" if e is not None else "")
+    if e is None or not math.isfinite(e) or e <= 0:
+        return f"{v:.3g}" + (" ± 0" if e == 0 else "")
+    last = math.floor(math.log10(e)) - 1  # decade of the error's second significant digit
+    if round(e, -last) >= 10 ** (last + 2):  # 0.0996 rounds to 0.10: one decade up
+        last += 1
+    top = max(abs(v), e)
+    if 1e-3 <= top < 1e4:
+        places = max(-last, 0)
+        return f"{round(v, -last) or 0.0:.{places}f} ± {round(e, -last):.{places}f}"  # or: no "-0.00"
+    exp = math.floor(math.log10(top))
+    places = max(exp - last, 0)
+    return f"({round(v / 10 ** exp, places) or 0.0:.{places}f} ± {e / 10 ** exp:.{places}f})e{exp}"
 
 
 def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
