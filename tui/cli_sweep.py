@@ -115,6 +115,19 @@ def _pm(v, e) -> str:
     return f"({round(v / 10 ** exp, places) or 0.0:.{places}f} ± {e / 10 ** exp:.{places}f})e{exp}"
 
 
+BOUND_MARK = {"upper": "≥ ", "lower": "≤ ", "both": ""}
+
+
+def _mu(v, e, side: str | None, n_at: int = 1, n: int = 1) -> str:
+    """mu ± e; a mu on an end of the fit's grid is a bound, not a value: '≥ 1.5 (at fit bound)', and a
+    group mean over such points says how many: '≥ 1.33 ± 0.17 (1/3 at fit bound)'."""
+    if not side or v is None:
+        return _pm(v, e)
+    if n_at == n:  # every point on the bound: their spread says nothing
+        return f"{BOUND_MARK[side]}{v:.3g} ({'' if n == 1 else f'{n_at}/{n} '}at fit bound)"
+    return f"{BOUND_MARK[side]}{_pm(v, e)} ({n_at}/{n} at fit bound)"
+
+
 def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
             tw_window=None) -> None:
     """`glasslab analyze SWEEP_DIR`: per point, then per seed group (means ± standard errors)."""
@@ -147,7 +160,7 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
         t.add_column(col, no_wrap=True)
     for r in result["points"]:
         t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], _pm(r.get("final_train_loss"), None),
-                  _pm(r.get("mu"), r.get("mu_err")), _pm(r.get("late_slope"), None),
+                  _mu(r.get("mu"), r.get("mu_err"), r.get("mu_at_bound")), _pm(r.get("late_slope"), None),
                   *([_pm(r.get("N_Delta_over_P"), None)] if nd else []),
                   r.get("verdict") or (r.get("analysis_error", "-")[:40]))
     console.print(t)
@@ -159,10 +172,13 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
     for x in result["groups"]:
         verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
         g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
-                  f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-", _pm(x["mu"], x["mu_sem"]),
+                  f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-",
+                  _mu(x["mu"], x["mu_sem"], x["mu_at_bound"], x["mu_n_at_bound"], x["n"]),
                   _pm(x["late_slope"], x["late_slope_sem"]), _pm(x["final_train_loss"], x["final_train_loss_sem"]),
                   *([_pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
     console.print(g)
+    if any(x["mu_at_bound"] for x in result["groups"]):
+        print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")
     if png is not None:
