@@ -104,7 +104,7 @@ def _curves(path: Path) -> dict[str, np.ndarray]:
 def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Per point and per seed group; JSON-able except the groups' curve arrays (see to_jsonable).
 
-    Keys: sweep, axes, group_axes, seed_axes, has_n_delta, points [{id, values, state, n_params,
+    Keys: sweep, axes, group_axes, seed_axes, docs (where the numbers are defined), has_n_delta, points [{id, values, state, n_params,
     train_size, final_train_loss, mu, mu_err, mu_at_bound, late_slope, N_Delta, N_Delta_over_P,
     verdict} or analysis_error], groups [{values, n, ids, N, P, N_over_P, steps [K],
     train_loss_mean/sem [K], D_mean/sem [K], delta_mean/sem [K, K], mu, mu_sem, mu_n_at_bound,
@@ -131,7 +131,7 @@ def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[flo
     groups = [_group(sweep_dir, group_axes, rows) for rows in by_group.values()]
     groups.sort(key=lambda g: _axis_order(g["values"], group_axes))  # a table against N/P reads in order
     return {"sweep": str(sweep_dir), "axes": axes, "group_axes": group_axes, "seed_axes": [a for a in axes if a in SEED_AXES],
-            "has_n_delta": any(r.get("N_Delta") is not None for r in points), "points": points, "groups": groups}
+            "docs": report.DOCS, "has_n_delta": any(r.get("N_Delta") is not None for r in points), "points": points, "groups": groups}
 
 
 def _axis_order(values: dict[str, Any], axes: list[str]) -> tuple:

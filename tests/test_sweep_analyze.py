@@ -63,6 +63,7 @@ def test_analyze_command_on_a_sweep_writes_tables_csv_and_figure(sweep_dir, tmp_
     assert res.exit_code == 0, res.output + res.stderr
     assert "ensembles over run.seed" in res.output and "N/P" in res.output and "±" in res.output
     assert "N_Delta" not in res.output  # a cross-entropy sweep has no constraints to count
+    assert f"definitions of these numbers and fits: {report.DOCS}" in res.output  # as single-run analyze
     groups = list(csv.DictReader((tmp_path / "csv" / "groups.csv").open()))
     assert "N_Delta_over_P" not in groups[0]
     assert [g["model.width"] for g in groups] == ["4", "8"] and all(g["n_seeds"] == "3" for g in groups)
@@ -72,6 +73,9 @@ def test_analyze_command_on_a_sweep_writes_tables_csv_and_figure(sweep_dir, tmp_
     out = json.loads(res.output)
     assert len(out["points"]) == 6 and len(out["groups"][0]["delta_mean"]) == len(out["groups"][0]["steps"])
     assert out["has_n_delta"] is False and out["groups"][0]["N_Delta_over_P"] is None
+    assert out["docs"] == report.DOCS == "docs/science.md"
+    help_text = runner.invoke(app, ["analyze", "--help"], terminal_width=200).output
+    assert "docs/science.md" in help_text and "sweep directory" in help_text
 
 
 @pytest.fixture(scope="module")
