@@ -104,12 +104,12 @@ def _curves(path: Path) -> dict[str, np.ndarray]:
 def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Per point and per seed group; JSON-able except the groups' curve arrays (see to_jsonable).
 
-    Keys: sweep, axes, group_axes, seed_axes, docs (where the numbers are defined), has_n_delta, points [{id, values, state, n_params,
-    train_size, final_train_loss, mu, mu_err, mu_at_bound, late_slope, N_Delta, N_Delta_over_P,
-    verdict} or analysis_error], groups [{values, n, ids, N, P, N_over_P, steps [K],
-    train_loss_mean/sem [K], D_mean/sem [K], delta_mean/sem [K, K], mu, mu_sem, mu_n_at_bound,
-    mu_at_bound, late_slope, late_slope_sem,
-    final_train_loss, final_train_loss_sem, N_Delta_over_P, N_Delta_over_P_sem, verdicts}].
+    Keys: sweep, axes, group_axes, seed_axes, docs (where the numbers are defined), has_n_delta,
+    points [{id, values, state, n_params, train_size, final_train_loss, mu, mu_err, mu_at_bound,
+    late_slope, N_Delta, N_Delta_over_P, verdict} or analysis_error], groups [{values, n, ids, N, P,
+    N_over_P, steps [K], train_loss_mean/sem [K], D_mean/sem [K], delta_mean/sem [K, K], mu, mu_sem,
+    mu_n_at_bound, mu_at_bound, late_slope, late_slope_sem, final_train_loss, final_train_loss_sem,
+    N_Delta_over_P, N_Delta_over_P_sem, verdicts}].
     N_Delta and N_Delta_over_P are None without a hinge loss; has_n_delta says whether any point has them.
     mu_at_bound: "upper" | "lower" (the end of the fit's mu grid a point's mu sits on: a bound, not a
     value), None; a group's is that of its points ("both" when they differ), mu_n_at_bound how many.
@@ -131,7 +131,8 @@ def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[flo
     groups = [_group(sweep_dir, group_axes, rows) for rows in by_group.values()]
     groups.sort(key=lambda g: _axis_order(g["values"], group_axes))  # a table against N/P reads in order
     return {"sweep": str(sweep_dir), "axes": axes, "group_axes": group_axes, "seed_axes": [a for a in axes if a in SEED_AXES],
-            "docs": report.DOCS, "has_n_delta": any(r.get("N_Delta") is not None for r in points), "points": points, "groups": groups}
+            "docs": report.DOCS, "has_n_delta": any(r.get("N_Delta") is not None for r in points),
+            "points": points, "groups": groups}
 
 
 def _axis_order(values: dict[str, Any], axes: list[str]) -> tuple:
@@ -199,7 +200,7 @@ def write_csv(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     with (out_dir / "points.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         cols = ["n_params", "train_size", "last_step", "final_train_loss", "final_test_loss", "mu", "mu_err", "mu_at_bound",
-                "late_slope",                *(["N_Delta", "N_Delta_over_P"] if result.get("has_n_delta") else []), "verdict"]
+                "late_slope", *(["N_Delta", "N_Delta_over_P"] if result.get("has_n_delta") else []), "verdict"]
         w.writerow(["point", *axes, "state", *cols])
         for r in result["points"]:
             w.writerow([r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], *(num(r.get(c)) for c in cols)])
@@ -207,7 +208,7 @@ def write_csv(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     with (out_dir / "groups.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         cols = ["mu", "mu_sem", "mu_n_at_bound", "mu_at_bound", "late_slope", "late_slope_sem", "final_train_loss",
-                "final_train_loss_sem",                *(["N_Delta_over_P", "N_Delta_over_P_sem"] if result.get("has_n_delta") else [])]
+                "final_train_loss_sem", *(["N_Delta_over_P", "N_Delta_over_P_sem"] if result.get("has_n_delta") else [])]
         w.writerow([*gaxes, "n_seeds", "N", "P", "N_over_P", *cols])
         for g in result["groups"]:
             w.writerow([*(fmt(g["values"][a]) for a in gaxes), g["n"], g["N"], g["P"], num(g["N_over_P"]), *(num(g[c]) for c in cols)])
