@@ -6,13 +6,18 @@ A group is the set of a sweep's points that differ only in their seed axes
     loss(t), D(t)                  mean and standard error over seeds
     Delta(t_w, t_w + t)            mean and standard error, element by element of the [K, K] matrix
     mu, late slope, final loss     mean and standard error of the per-point values
+    N_Delta / P                    the same, under a hinge loss only (the jamming order parameter of [SG19])
 
 The standard error is std(ddof=1) / sqrt(n) over the n points of the group
 (None for one point).  The per-point numbers are core/report.py's
 (analyze_store: the collapse fit of mu, the late-time slope of log Delta, the
 verdict; docs/science.md, section 5), read from each point's store.  For the
 model.width axis the table also carries N (parameters) and N/P (P = training
-samples), the over/under-parametrisation ratio of [BJ18] and [KWJ24].
+samples), the over/under-parametrisation ratio of [BJ18] and [KWJ24].  Under a
+hinge loss (model.loss = "hinge" or "hinge2") each point also carries its final
+N_Delta, the number of unsatisfied constraints y f(x) < 1 ([SG19]; report.py's
+n_delta), and N_Delta / P; without one these are None and result["has_n_delta"]
+is False, so tables and figures can leave the column out.
 Pure numpy; the figure lives in tui/sweep_figure.py.
 """
 
@@ -72,9 +77,21 @@ def point_numbers(sweep_dir: Path, p: dict, n_boot: int, tw_window=None) -> dict
                final_train_loss=r["final"].get("train_loss"), final_test_loss=r["final"].get("test_loss"),
                mu=aging.get("mu"), mu_err=aging.get("mu_err"),
                late_slope=(a.get("late_slope") or {}).get("slope"), verdict=report.verdict_of(r))
+    row["mu_at_bound"] = _bound_side(aging)
+    nd = r.get("n_delta")  # None without a hinge loss (evals/n_delta is NaN there)
+    row.update(N_Delta=nd["N_Delta"] if nd else None, N_Delta_over_P=nd["per_P"] if nd else None)
     if r.get("analysis_error"):
         row["analysis_error"] = r["analysis_error"]
     return row
+
+
+def _bound_side(fit: dict) -> str | None:
+    """"upper" or "lower" when the collapse fit's minimum sits on that end of its mu grid (the cost
+    still falls beyond it: mu is then a bound, not a measurement; core/collapse.py), else None."""
+    if not fit.get("at_bound") or fit.get("mu") is None:
+        return None
+    grid = fit.get("mu_grid") or [-math.inf, math.inf]
+    return "upper" if fit["mu"] >= 0.5 * (grid[0] + grid[-1]) else "lower"
 
 
 def _curves(path: Path) -> dict[str, np.ndarray]:
@@ -87,10 +104,15 @@ def _curves(path: Path) -> dict[str, np.ndarray]:
 def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Per point and per seed group; JSON-able except the groups' curve arrays (see to_jsonable).
 
-    Keys: sweep, axes, group_axes, seed_axes, points [{id, values, state, n_params, train_size,
-    final_train_loss, mu, mu_err, late_slope, verdict} or analysis_error], groups [{values, n, ids,
-    N, P, N_over_P, steps [K], train_loss_mean/sem [K], D_mean/sem [K], delta_mean/sem [K, K],
-    mu, mu_sem, late_slope, late_slope_sem, final_train_loss, final_train_loss_sem, verdicts}].
+    Keys: sweep, axes, group_axes, seed_axes, docs (where the numbers are defined), has_n_delta,
+    points [{id, values, state, n_params, train_size, final_train_loss, mu, mu_err, mu_at_bound,
+    late_slope, N_Delta, N_Delta_over_P, verdict} or analysis_error], groups [{values, n, ids, N, P,
+    N_over_P, steps [K], train_loss_mean/sem [K], D_mean/sem [K], delta_mean/sem [K, K], mu, mu_sem,
+    mu_n_at_bound, mu_at_bound, late_slope, late_slope_sem, final_train_loss, final_train_loss_sem,
+    N_Delta_over_P, N_Delta_over_P_sem, verdicts}].
+    N_Delta and N_Delta_over_P are None without a hinge loss; has_n_delta says whether any point has them.
+    mu_at_bound: "upper" | "lower" (the end of the fit's mu grid a point's mu sits on: a bound, not a
+    value), None; a group's is that of its points ("both" when they differ), mu_n_at_bound how many.
     Raises BadInput when no point has a store to analyse.
     """
     sweep_dir = Path(sweep_dir)
@@ -109,6 +131,7 @@ def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[flo
     groups = [_group(sweep_dir, group_axes, rows) for rows in by_group.values()]
     groups.sort(key=lambda g: _axis_order(g["values"], group_axes))  # a table against N/P reads in order
     return {"sweep": str(sweep_dir), "axes": axes, "group_axes": group_axes, "seed_axes": [a for a in axes if a in SEED_AXES],
+            "docs": report.DOCS, "has_n_delta": any(r.get("N_Delta") is not None for r in points),
             "points": points, "groups": groups}
 
 
@@ -132,8 +155,12 @@ def _group(sweep_dir: Path, group_axes: list[str], rows: list[dict]) -> dict[str
     for name in ("train_loss", "D"):
         out[f"{name}_mean"], out[f"{name}_sem"] = _stack_mean_sem([c[name][:k] for c in same])
     out["delta_mean"], out["delta_sem"] = _stack_mean_sem([c["msd"][:k, :k] for c in same])
-    for name in ("mu", "late_slope", "final_train_loss"):
+    for name in ("mu", "late_slope", "final_train_loss", "N_Delta_over_P"):
         out[name], out[f"{name}_sem"] = _mean_sem(r.get(name) for r in rows)
+    sides = {r["mu_at_bound"] for r in rows if r.get("mu_at_bound")}
+    # A mean over points of which some sit on the upper end of the grid is itself only a lower bound.
+    out["mu_n_at_bound"] = sum(1 for r in rows if r.get("mu_at_bound"))
+    out["mu_at_bound"] = None if not sides else sides.pop() if len(sides) == 1 else "both"
     verdicts: dict[str, int] = {}
     for r in rows:
         verdicts[r.get("verdict") or "-"] = verdicts.get(r.get("verdict") or "-", 0) + 1
@@ -172,14 +199,16 @@ def write_csv(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     written = []
     with (out_dir / "points.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        cols = ["n_params", "train_size", "last_step", "final_train_loss", "final_test_loss", "mu", "mu_err", "late_slope", "verdict"]
+        cols = ["n_params", "train_size", "last_step", "final_train_loss", "final_test_loss", "mu", "mu_err", "mu_at_bound",
+                "late_slope", *(["N_Delta", "N_Delta_over_P"] if result.get("has_n_delta") else []), "verdict"]
         w.writerow(["point", *axes, "state", *cols])
         for r in result["points"]:
             w.writerow([r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], *(num(r.get(c)) for c in cols)])
     written.append(out_dir / "points.csv")
     with (out_dir / "groups.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        cols = ["mu", "mu_sem", "late_slope", "late_slope_sem", "final_train_loss", "final_train_loss_sem"]
+        cols = ["mu", "mu_sem", "mu_n_at_bound", "mu_at_bound", "late_slope", "late_slope_sem", "final_train_loss",
+                "final_train_loss_sem", *(["N_Delta_over_P", "N_Delta_over_P_sem"] if result.get("has_n_delta") else [])]
         w.writerow([*gaxes, "n_seeds", "N", "P", "N_over_P", *cols])
         for g in result["groups"]:
             w.writerow([*(fmt(g["values"][a]) for a in gaxes), g["n"], g["N"], g["P"], num(g["N_over_P"]), *(num(g[c]) for c in cols)])

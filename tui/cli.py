@@ -184,7 +184,7 @@ def train_headless(run, path: Path, lock=None, extra_sinks=()) -> None:
 
 @app.command("analyze")
 def analyze_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="A run's store (a .zarr directory), finished or still running.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run's store (a .zarr directory), finished or still running, or a sweep directory (glasslab sweep).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print every number as JSON on stdout.")] = False,
     csv_dir: Annotated[Optional[Path], typer.Option("--csv", help="Write one tidy CSV per observable into DIR.")] = None,
     png: Annotated[Optional[Path], typer.Option("--png", help="Write the paper-style figure (needs matplotlib).")] = None,
@@ -192,7 +192,8 @@ def analyze_cmd(
     tw_max: Annotated[Optional[float], typer.Option("--tw-max", help="Largest waiting time in the fits.")] = None,
     boot: Annotated[int, typer.Option("--boot", min=10, help="Bootstrap replicates for the error of mu.")] = 200,
 ):
-    """Aging analysis of a run: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict."""
+    """Aging analysis of a run: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict; of a
+    sweep: the same per point, then means ± standard errors over its seeds.  Definitions: docs/science.md."""
     import json
 
     from glasslab.core import report
