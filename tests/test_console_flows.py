@@ -458,3 +458,13 @@ async def test_a_continued_run_shows_the_dynamics_it_was_switched_to_and_where_i
         assert len(live.curves.switches) == 1  # drawn once
         live.stop("end of the test")
         await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop")
+
+
+async def test_ctrl_c_quits_as_q_does(tmp_path):
+    """A new user's find: ctrl+c in `glasslab follow` only showed "press ctrl+q to quit"."""
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.name == "presets", what="the presets screen")
+        await press(pilot, "ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert app.return_code in (None, 0)

@@ -55,6 +55,9 @@ class GlasslabApp(App):
         Binding("h", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        # ctrl+c too, as in any terminal program (Textual only says "press ctrl+q"); not a priority
+        # binding, so that a text field keeps ctrl+c for copying.
+        Binding("ctrl+c", "quit", "Quit", show=False),
     ]
 
     def __init__(self, out_dir: str | Path = "runs", presets_dir: str | Path | None = None,
