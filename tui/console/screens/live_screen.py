@@ -47,7 +47,7 @@ class LiveScreen(Screen):
     BINDINGS = [
         Binding("x", "stop", "Stop run"),
         Binding("d", "dynamics", "Dynamics"),
-        Binding("c", "resume", "Continue (stale)"),
+        Binding("c", "resume", "Continue (a stale run)"),
         Binding("y", "loss_scale", "Loss log/lin"),
     ]
 
@@ -211,6 +211,7 @@ class LiveScreen(Screen):
                          "the console closed" if err is None else f"{type(err).__name__}: {err}")
             self.notify(c.message, title="The run failed", severity="error", timeout=10)
         c.version += 1
+        self.refresh_bindings()  # c (continue) appears for a stale run
         self.query_one(StatusLine).show(c)
         self.query_one(PlotPanel).update_curves()
         self.post_message(RunEnded(c.status, session.path))
@@ -248,6 +249,12 @@ class LiveScreen(Screen):
             raise BadInput("the run has ended")
         new = self.session.switch_dynamics(**changes)
         self.notify(f"Dynamics -> {new.kind}: sent, the run applies it at its next step", timeout=3)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # c is for a stale run only: the footer shows it then, not beside a finished one.
+        if action == "resume":
+            return self.session is not None and self.session.stale
+        return True
 
     def action_resume(self) -> None:
         if self.session is None or not self.session.stale:

@@ -38,8 +38,9 @@ from .vi_keys import VI_MOVES
 
 MAX_OVERLAY = 4
 STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "stale": "magenta", "diverged": "red"}
-# core.analysis's labels, shortened for an 80-column table.
-SHORT_VERDICT = {"interrupted aging (diffusive)": "interrupted aging", "time-translation invariant": "no aging (TTI)"}
+# core.analysis's labels, shortened for an 80-column table (and "interrupted aging" is not read as the
+# run's status "interrupted" beside it).
+SHORT_VERDICT = {"interrupted aging (diffusive)": "aging ends", "time-translation invariant": "no aging (TTI)"}
 
 
 @dataclass(frozen=True)
