@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from glasslab.core import ensemble, report
 from glasslab.core.sweep import create, grid, manifest
 from glasslab.tui.cli import app
-from glasslab.tui.cli_sweep import _pm
+from glasslab.tui.numbers import pm as _pm
 
 from sweep_support import reference, write_preset
 

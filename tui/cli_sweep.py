@@ -12,12 +12,13 @@ names is given as a path (./status.toml).  Thin commands over core/sweep.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from .numbers import bounded_mu, pm
 
 SUBCOMMANDS = ("status", "resume", "cancel")
 
@@ -94,40 +95,6 @@ def _launch(sweep_dir: Path, ids: list[str]) -> None:
         raise typer.Exit(1)
 
 
-def _pm(v, e) -> str:
-    """v ± e with the digits the error warrants: e to two significant digits, v to the same decimal
-    place (0.63 ± 0.0067 -> 0.6300 ± 0.0067, 0.893 ± 0.02 -> 0.893 ± 0.020), so that every column
-    reads alike.  Outside 1e-3..1e4 both share a power of ten: (1.03 ± 0.10)e-12.  Without an error
-    (one seed), or a zero one, v to three significant digits."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    if e is None or not math.isfinite(e) or e <= 0:
-        return f"{v:.3g}" + (" ± 0" if e == 0 else "")
-    last = math.floor(math.log10(e)) - 1  # decade of the error's second significant digit
-    if round(e, -last) >= 10 ** (last + 2):  # 0.0996 rounds to 0.10: one decade up
-        last += 1
-    top = max(abs(v), e)
-    if 1e-3 <= top < 1e4:
-        places = max(-last, 0)
-        return f"{round(v, -last) or 0.0:.{places}f} ± {round(e, -last):.{places}f}"  # or: no "-0.00"
-    exp = math.floor(math.log10(top))
-    places = max(exp - last, 0)
-    return f"({round(v / 10 ** exp, places) or 0.0:.{places}f} ± {e / 10 ** exp:.{places}f})e{exp}"
-
-
-BOUND_MARK = {"upper": "≥ ", "lower": "≤ ", "both": ""}
-
-
-def _mu(v, e, side: str | None, n_at: int = 1, n: int = 1) -> str:
-    """mu ± e; a mu on an end of the fit's grid is a bound, not a value: '≥ 1.5 (at fit bound)', and a
-    group mean over such points says how many: '≥ 1.33 ± 0.17 (1/3 at fit bound)'."""
-    if not side or v is None:
-        return _pm(v, e)
-    if n_at == n:  # every point on the bound: their spread says nothing
-        return f"{BOUND_MARK[side]}{v:.3g} ({'' if n == 1 else f'{n_at}/{n} '}at fit bound)"
-    return f"{BOUND_MARK[side]}{_pm(v, e)} ({n_at}/{n} at fit bound)"
-
-
 def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
             tw_window=None) -> None:
     """`glasslab analyze SWEEP_DIR`: per point, then per seed group (means ± standard errors)."""
@@ -159,9 +126,9 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
                 *(["N_Delta/P"] if nd else []), "verdict"]:
         t.add_column(col, no_wrap=True)
     for r in result["points"]:
-        t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], _pm(r.get("final_train_loss"), None),
-                  _mu(r.get("mu"), r.get("mu_err"), r.get("mu_at_bound")), _pm(r.get("late_slope"), None),
-                  *([_pm(r.get("N_Delta_over_P"), None)] if nd else []),
+        t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], pm(r.get("final_train_loss"), None),
+                  bounded_mu(r.get("mu"), r.get("mu_err"), r.get("mu_at_bound")), pm(r.get("late_slope"), None),
+                  *([pm(r.get("N_Delta_over_P"), None)] if nd else []),
                   r.get("verdict") or (r.get("analysis_error", "-")[:40]))
     console.print(t)
     seeds = ", ".join(result["seed_axes"]) or "no seed axis"
@@ -173,9 +140,9 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
         verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
         g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
                   f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-",
-                  _mu(x["mu"], x["mu_sem"], x["mu_at_bound"], x["mu_n_at_bound"], x["n"]),
-                  _pm(x["late_slope"], x["late_slope_sem"]), _pm(x["final_train_loss"], x["final_train_loss_sem"]),
-                  *([_pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
+                  bounded_mu(x["mu"], x["mu_sem"], x["mu_at_bound"], x["mu_n_at_bound"], x["n"]),
+                  pm(x["late_slope"], x["late_slope_sem"]), pm(x["final_train_loss"], x["final_train_loss_sem"]),
+                  *([pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
     console.print(g)
     if any(x["mu_at_bound"] for x in result["groups"]):
         print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from glasslab.core.errors import GlasslabError
 
+from ...numbers import bounded_mu, pm
 from ..widgets.log_plot import LogPlot, log10_positive, palette
 from .listing_screen import ListingScreen
 
@@ -215,11 +216,15 @@ class SweepsScreen(ListingScreen):
         self.query_one(EnsemblePlot).set_groups(r["groups"], names)
         table = self.query_one("#sweep-groups", DataTable)
         table.clear(columns=True)
-        table.add_columns(*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N/P", "mu", "late slope", "final loss")
+        nd = r.get("has_n_delta")  # a hinge loss: the unsatisfied constraints ([SG19])
+        table.add_columns(*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N/P", "mu", "late slope", "final loss",
+                          *(["N_Delta/P"] if nd else []))
         for g in r["groups"]:
             table.add_row(*(fmt(g["values"][a]) for a in gaxes), str(g["n"]),
-                          f"{g['N_over_P']:.3g}" if g["N_over_P"] else "-", _pm(g["mu"], g["mu_sem"]),
-                          _pm(g["late_slope"], g["late_slope_sem"]), _pm(g["final_train_loss"], g["final_train_loss_sem"]))
+                          f"{g['N_over_P']:.3g}" if g["N_over_P"] else "-",
+                          bounded_mu(g["mu"], g["mu_sem"], g.get("mu_at_bound"), g.get("mu_n_at_bound", 0), g["n"]),
+                          pm(g["late_slope"], g["late_slope_sem"]), pm(g["final_train_loss"], g["final_train_loss_sem"]),
+                          *([pm(g.get("N_Delta_over_P"), g.get("N_Delta_over_P_sem"))] if nd else []))
         seeds = ", ".join(r["seed_axes"]) or "no seed axis"
         note.update(f"{message.sweep_dir}: ensembles over {seeds} (mean ± standard error)")
 
@@ -229,9 +234,3 @@ class SweepsScreen(ListingScreen):
             err = event.worker.error
             text = str(err) if isinstance(err, GlasslabError) else f"{type(err).__name__}: {err}"
             self.notify(text, title="Reading the sweeps failed", severity="error", timeout=8)
-
-
-def _pm(v, e) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.3g}" + (f" ± {e:.2g}" if e is not None else "")

@@ -1,0 +1,40 @@
+"""Numbers as the sweep tables print them (glasslab analyze SWEEP and the console's sweeps screen):
+one rule for a mean and its standard error, and a mu on the fit grid's end shown as the bound it is."""
+
+from __future__ import annotations
+
+import math
+
+
+def pm(v, e) -> str:
+    """v ± e with the digits the error warrants: e to two significant digits, v to the same decimal
+    place (0.63 ± 0.0067 -> 0.6300 ± 0.0067, 0.893 ± 0.02 -> 0.893 ± 0.020), so that every column
+    reads alike.  Outside 1e-3..1e4 both share a power of ten: (1.03 ± 0.10)e-12.  Without an error
+    (one seed), or a zero one, v to three significant digits."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    if e is None or not math.isfinite(e) or e <= 0:
+        return f"{v:.3g}" + (" ± 0" if e == 0 else "")
+    last = math.floor(math.log10(e)) - 1  # decade of the error's second significant digit
+    if round(e, -last) >= 10 ** (last + 2):  # 0.0996 rounds to 0.10: one decade up
+        last += 1
+    top = max(abs(v), e)
+    if 1e-3 <= top < 1e4:
+        places = max(-last, 0)
+        return f"{round(v, -last) or 0.0:.{places}f} ± {round(e, -last):.{places}f}"  # or: no "-0.00"
+    exp = math.floor(math.log10(top))
+    places = max(exp - last, 0)
+    return f"({round(v / 10 ** exp, places) or 0.0:.{places}f} ± {e / 10 ** exp:.{places}f})e{exp}"
+
+
+BOUND_MARK = {"upper": "≥ ", "lower": "≤ ", "both": ""}
+
+
+def bounded_mu(v, e, side: str | None, n_at: int = 1, n: int = 1) -> str:
+    """mu ± e; a mu on an end of the fit's grid is a bound, not a value: '≥ 1.5 (at fit bound)', and a
+    group mean over such points says how many: '≥ 1.33 ± 0.17 (1/3 at fit bound)'."""
+    if not side or v is None:
+        return pm(v, e)
+    if n_at == n:  # every point on the bound: their spread says nothing
+        return f"{BOUND_MARK[side]}{v:.3g} ({'' if n == 1 else f'{n_at}/{n} '}at fit bound)"
+    return f"{BOUND_MARK[side]}{pm(v, e)} ({n_at}/{n} at fit bound)"
