@@ -393,7 +393,7 @@ def test_resume_extends_a_finished_run(refs, tmp_path):
     s, _ = t.loss()
     assert list(s) == list(range(5, 451, 5))
     # the summary counts this session's snapshots and the store's
-    assert f"{t.n_snapshots - before} (resumed: {t.n_snapshots} in the store)" in res.output
+    assert f"{t.n_snapshots - before} (resumed after {before}: {t.n_snapshots} in the store now)" in res.output
     assert "resuming at step 300 (the last snapshot)" in res.output
 
 

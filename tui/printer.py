@@ -127,7 +127,7 @@ class HeadlessPrinter:
             # The writer has failed for good by now (the run stops only after it says so): its count is final.
             written = self.committed() - before
         table.add_row("snapshots written",
-                      f"{written} (resumed: {before + written} in the store)" if before else str(written))
+                      f"{written} (resumed after {before}: {before + written} in the store now)" if before else str(written))
         if self.store_path:
             table.add_row("store", str(self.store_path))
         table.add_row("wall time", f"{r.wall_s:.1f} s")
