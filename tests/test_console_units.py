@@ -258,6 +258,10 @@ async def test_loss_plot_is_log_log_to_the_runs_length_and_y_toggles_it(tmp_path
         plot = app.live.query_one(LossPlot)
         (x0, x1), _ = plot.limits
         assert plot.log_y and x0 == 1 and x1 == pytest.approx(np.log10(20000))  # not to 10^5
+        from glasslab.tui.console.widgets.delta_plot import DeltaPlot
+
+        (_, x1), _ = app.live.query_one(DeltaPlot).limits  # the lags too (a new user saw 10^5 there)
+        assert x1 == pytest.approx(np.log10(20000))
         y_points = np.concatenate([p[1] for p in plot._points])
         assert y_points.max() < 0  # log10 of losses below 1: the axis is logarithmic
         await pilot.press("y")

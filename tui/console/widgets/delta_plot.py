@@ -18,6 +18,7 @@ OVERLAY_WAITING_TIMES = 3  # per run when runs are overlaid: the legend must sta
 
 class DeltaPlot(LogPlot):
     TITLE = "Delta(t_w, t_w+t) vs t"
+    X_IS_STEP = True  # the lag t runs to the run's length at most: the axis ends there, not a decade on
 
     def draw(self) -> None:
         overlay = len(self.runs) > 1

@@ -83,7 +83,7 @@ class LogPlot(PlotextPlot):
 
     TITLE = ""
     LOG_Y = True  # the y axis's default scale (the loss plot toggles it)
-    X_IS_STEP = False  # x is the step: the axis ends at the run's length
+    X_IS_STEP = False  # x counts steps (a step, or a lag): the axis ends at the run's length
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
