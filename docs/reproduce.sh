@@ -56,5 +56,5 @@ if want 6; then  # issue 15 part 2: aging across the line ([BJ18]), 7 widths x 3
   $G sweep presets/transition-aging.toml --parallel 2 --out "$OUT/transition-aging"
   $G analyze "$OUT/transition-aging" --png "$FIG/transition-aging-ensemble.png" > "$OUT/transition-aging.txt"
   $PY docs/transition_study.py aging "$OUT/transition-aging" --png "$FIG/transition-aging.png" \
-    --json "$OUT/transition-aging.json"
+    --curves-png "$FIG/transition-aging-curves.png" --json "$OUT/transition-aging.json"
 fi

@@ -174,6 +174,51 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _curves_panel(ax, g: dict, scalings: tuple[bool, ...]) -> None:
+    """Ensemble Delta (scaled False) and/or Delta / D(t_w) (True) of one width against the lag t, for
+    waiting times spread over the fits' range (a decade apart, the last at t_max / 2); band: 1 s.e."""
+    rows = g["_rows"]
+    steps = rows[0]["steps"]
+    k = len(steps)
+    picks = sorted({int(np.argmin(np.abs(steps - steps[-1] * f))) for f in (2e-3, 2e-2, 0.1, 0.5)})
+    picks = [i for i in picks if 0 < i < k - 1]
+    for j, i in enumerate(picks):
+        lag = steps[i + 1:] - steps[i]
+        for scaled in scalings:
+            curves = [r["msd"][i, i + 1:] / (r["D"][i] if scaled else 1.0) for r in rows]
+            mean = np.nanmean(curves, axis=0)
+            sem = np.nanstd(curves, axis=0, ddof=1) / math.sqrt(len(curves)) if len(curves) > 1 else 0 * mean
+            ls = "--" if scaled and len(scalings) > 1 else "-"
+            ax.loglog(lag, mean, ls, color=f"C{j}", label=f"t_w={int(steps[i])}" + (
+                "" if len(scalings) == 1 else " Delta/D" if scaled else " Delta"))
+            ax.fill_between(lag, np.maximum(mean - sem, mean * 1e-3), mean + sem, color=f"C{j}", alpha=0.2, lw=0)
+    ax.set(xlabel="t")
+    ax.legend(fontsize=6)
+
+
+def curves_figure(res: dict, out: Path) -> None:
+    """Part 2's curves for every width: Delta (top row) and Delta / D(t_w) (bottom row), seed means."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gs = res["groups"]
+    fig, ax = plt.subplots(2, len(gs), figsize=(2.6 * len(gs), 5.6), squeeze=False)
+    for col, g in enumerate(gs):
+        _curves_panel(ax[0, col], g, (False,))
+        _curves_panel(ax[1, col], g, (True,))
+        ax[0, col].set(title=f"width {g['width']}, N/P={g['N_over_P']:.2g}")
+        ax[1, col].set(title=f"mu late, Delta/D: {g['mu_late_D']:.2f}")
+    ax[0, 0].set_ylabel("Delta(t_w, t_w + t)")
+    ax[1, 0].set_ylabel("Delta / D(t_w)")
+    fig.suptitle(f"{', '.join(Path(d).name for d in res['sweep'].split(', '))}: ensemble means over "
+                 f"{gs[0]['n']} seeds (band: 1 s.e.); lag t on x")
+    fig.tight_layout()
+    fig.savefig(out, dpi=72)
+    plt.close(fig)
+
+
 def figure(res: dict, out: Path) -> None:
     import matplotlib
 
@@ -205,23 +250,8 @@ def figure(res: dict, out: Path) -> None:
     else:
         fig, ax = plt.subplots(1, 4, figsize=(17, 3.8))
         for col, g in ((0, gs[0]), (1, gs[-1])):
-            rows = g["_rows"]
-            steps = rows[0]["steps"]
-            k = len(steps)
-            # waiting times spread over the fits' range: a decade apart, the last at t_max / 2
-            picks = sorted({int(np.argmin(np.abs(steps - steps[-1] * f))) for f in (2e-3, 2e-2, 0.1, 0.5)})
-            picks = [i for i in picks if 0 < i < k - 1]
-            for j, i in enumerate(picks):
-                lag = steps[i + 1:] - steps[i]
-                for scaled, ls in ((False, "-"), (True, "--")):
-                    curves = [r["msd"][i, i + 1:] / (r["D"][i] if scaled else 1.0) for r in rows]
-                    mean = np.nanmean(curves, axis=0)
-                    sem = np.nanstd(curves, axis=0, ddof=1) / math.sqrt(len(curves)) if len(curves) > 1 else 0 * mean
-                    ax[col].loglog(lag, mean, ls, color=f"C{j}",
-                                   label=f"t_w={int(steps[i])}" + (" Delta/D" if scaled else " Delta"))
-                    ax[col].fill_between(lag, np.maximum(mean - sem, mean * 1e-3), mean + sem, color=f"C{j}", alpha=0.2, lw=0)
-            ax[col].set(xlabel="t", title=f"width {g['width']} (N/P={g['N_over_P']:.2g}), mean of {g['n']} seeds")
-            ax[col].legend(fontsize=6)
+            _curves_panel(ax[col], g, (False, True))
+            ax[col].set(title=f"width {g['width']} (N/P={g['N_over_P']:.2g}), mean of {g['n']} seeds")
         for key, lab, c in (("mu_late", "late mu on Delta", "C0"), ("mu_late_D", "late mu on Delta/D", "C1")):
             ax[2].errorbar(x, [g[key] for g in gs], yerr=[g[key + "_sem"] or 0 for g in gs], fmt="o-", capsize=3, color=c, label=lab)
         ax[2].axhline(0, color="grey", lw=0.6)
@@ -244,6 +274,7 @@ def main(argv=None) -> int:
     ap.add_argument("kind", choices=("jamming", "aging"))
     ap.add_argument("sweep_dir", type=Path, nargs="+")
     ap.add_argument("--png", type=Path)
+    ap.add_argument("--curves-png", type=Path, help="aging: Delta and Delta/D(t_w) of every width (seed means)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     for d in a.sweep_dir:
@@ -254,6 +285,8 @@ def main(argv=None) -> int:
     print(table(res))
     if a.png:
         figure(res, a.png)
+    if a.curves_png and a.kind == "aging":
+        curves_figure(res, a.curves_png)
     if a.json:
         def clean(v):
             if isinstance(v, dict):
