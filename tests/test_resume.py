@@ -7,12 +7,9 @@ mixes both at random.
 """
 
 import dataclasses
-import json
 import os
 import random
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -395,103 +392,6 @@ def test_resume_extends_a_finished_run(refs, tmp_path):
     # the summary counts this session's snapshots and the store's
     assert f"{t.n_snapshots - before} (resumed after {before}: {t.n_snapshots} in the store now)" in res.output
     assert "resuming at step 300 (the last snapshot)" in res.output
-
-
-def test_two_writers_are_refused_and_stale_locks_recognised(tmp_path):
-    store = tmp_path / "s.zarr"
-    store.mkdir()
-    lock = checkpoint.acquire(store)  # this live process holds it
-    with pytest.raises(BadInput, match=f"being written by pid {os.getpid()}"):
-        checkpoint.acquire(store)
-    checkpoint.release(lock)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    checkpoint.lock_path(store).write_text(
-        '{"pid": %d, "host": "%s", "since": "then"}' % (dead.pid, os.uname().nodename))
-    assert checkpoint.lock_owner(store) is None  # stale: its process is gone
-    checkpoint.release(checkpoint.acquire(store))
-
-
-def test_a_writer_that_exited_unreaped_holds_no_lock(tmp_path):
-    """A killed writer whose parent (a console) has not reaped it yet is a zombie: gone, as core/live.py
-    calls it stale, so its lock is free and `c` can continue the run (the lock once counted it alive)."""
-    store = tmp_path / "s.zarr"
-    store.mkdir()
-    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    try:
-        writer.kill()
-        stat = Path(f"/proc/{writer.pid}/stat")
-        if not stat.parent.exists():
-            pytest.skip("no /proc: a zombie cannot be told from a live process here")
-        deadline = time.monotonic() + 30
-        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # not reaped: writer.wait() comes last
-            assert time.monotonic() < deadline, "the killed writer never became a zombie"
-            time.sleep(0.05)
-        checkpoint.lock_path(store).write_text(
-            '{"pid": %d, "host": "%s", "since": "then"}' % (writer.pid, os.uname().nodename))
-        assert checkpoint.lock_owner(store) is None
-        checkpoint.release(checkpoint.acquire(store))
-    finally:
-        writer.kill()
-        writer.wait()
-
-
-def test_a_lock_from_another_host_is_a_lease(refs, tmp_path, monkeypatch):
-    """Issue 10: a lock taken on another host counted as live forever, so a requeued Slurm job
-    (another node) could never resume its own store."""
-    from typer.testing import CliRunner
-
-    from glasslab.core import lock as lock_mod
-    from glasslab.tui.cli import app
-
-    store = tmp_path / "s.zarr"
-    train(store, refs[0], stop_at=280)
-    path = checkpoint.lock_path(store)
-
-    def other_host(age_s, **extra):
-        path.write_text(json.dumps({"pid": 4242, "host": "node-17", "since": "then", **extra}))
-        t = time.time() - age_s
-        os.utime(path, (t, t))
-
-    other_host(5)  # renewed 5 s ago: a live writer elsewhere
-    res = CliRunner().invoke(app, ["resume", str(store)])
-    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
-    assert re.search(r"pid 4242 on node-17 since then, its lease renewed \d+ s ago.*glasslab resume --force", res.stderr)
-    res = CliRunner().invoke(app, ["resume", str(store), "--force"])  # the user knows that writer is gone
-    assert res.exit_code == 0 and trajectory.Trajectory.open(store).status == "finished", res.output
-    assert not path.exists()
-    other_host(lock_mod.LEASE_S + 1)  # not renewed for a whole lease: its writer is gone
-    assert checkpoint.lock_owner(store) is None
-    checkpoint.release(checkpoint.acquire(store))
-    # The same Slurm job after a requeue (restart count up) takes its own lock over at once.
-    other_host(5, job="991", restart=0)
-    monkeypatch.setenv("SLURM_JOB_ID", "991")
-    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
-    lock = checkpoint.acquire(store)
-    assert json.loads(path.read_text()) | {"since": "x"} == {"pid": os.getpid(), "host": socket.gethostname(),
-                                                               "since": "x", "job": "991", "restart": 1}
-    checkpoint.release(lock)
-    other_host(5, job="991", restart=1)  # the same instance elsewhere (an allocation of two nodes): refused
-    with pytest.raises(BadInput, match="Slurm job 991"):
-        checkpoint.acquire(store)
-
-
-def test_the_holder_renews_its_lease(tmp_path, monkeypatch):
-    from glasslab.core import lock as lock_mod
-
-    monkeypatch.setattr(lock_mod, "RENEW_S", 0.01)
-    store = tmp_path / "s.zarr"
-    store.mkdir()
-    lock = checkpoint.acquire(store)
-    try:
-        os.utime(lock, (0, 0))  # as if it had not been renewed since 1970
-        end = time.time() + 30
-        while os.stat(lock).st_mtime < 1 and time.time() < end:
-            time.sleep(0.01)  # polling for the renewer thread's touch, bounded
-        assert os.stat(lock).st_mtime > time.time() - 60
-    finally:
-        checkpoint.release(lock)
-    assert not lock.exists()
 
 
 def test_state_packing_round_trips_exactly():
