@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,3 +244,32 @@ def test_points_on_the_fit_bound_are_flagged_as_the_single_run_analysis_does(hin
     res = runner.invoke(app, ["analyze", str(hinge_sweep), "--boot", "10"])
     assert "≥ 1.5 (at fit bound)" in res.output and "(1/3 at fit bound)" in res.output
     assert "a bound, not a value" in res.output
+
+
+async def test_the_consoles_sweeps_screen_shows_N_Delta_and_the_bound_as_analyze_does(hinge_sweep):
+    """The sweeps screen formats its ensembles with the CLI's rule (tui/numbers.py), with N_Delta/P under a
+    hinge loss and a mu on the fit bound marked as a bound."""
+    from glasslab.tui.app import make_app
+    from glasslab.tui.numbers import bounded_mu, pm
+
+    Path("sweeps").mkdir()
+    (Path("sweeps") / "hinge").symlink_to(hinge_sweep)  # the screen lists ./sweeps (the test's own cwd)
+    app = make_app(out_dir=Path("runs"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await app.action_show("sweeps")
+        deadline = time.monotonic() + 60
+        while screen.listed != [str(Path("sweeps") / "hinge")]:
+            assert time.monotonic() < deadline, "the sweep was not listed"
+            await pilot.pause(0.1)
+        await pilot.press("enter")
+        while screen.result is None:
+            assert time.monotonic() < deadline, "no ensembles"
+            await pilot.pause(0.1)
+        table = screen.query_one("#sweep-groups")
+        header = [str(c.label) for c in table.columns.values()]
+        assert header[-1] == "N_Delta/P"
+        for i, g in enumerate(screen.result["groups"]):
+            row = [str(x) for x in table.get_row_at(i)]
+            assert row[-1] == pm(g["N_Delta_over_P"], g["N_Delta_over_P_sem"])
+            assert row[header.index("mu")] == bounded_mu(g["mu"], g["mu_sem"], g["mu_at_bound"], g["mu_n_at_bound"], g["n"])
+        assert any("at fit bound" in str(table.get_row_at(i)[header.index("mu")]) for i in range(table.row_count))
