@@ -26,6 +26,7 @@ from textual.await_complete import AwaitComplete
 from textual.command import CommandPalette
 from textual.message import Message
 from textual.screen import ModalScreen, ScreenResultType
+from textual.widgets import Input, OptionList
 
 
 class DismissOnTop:
@@ -58,4 +59,18 @@ class Dialog(DismissOnTop, ModalScreen[ScreenResultType]):
 
 
 class Palette(DismissOnTop, CommandPalette):
-    """Textual's command palette, closing only itself."""
+    """Textual's command palette, closing only itself, and deaf once closed.
+
+    Keys typed faster than it handles them may still sit in its input when it
+    closes; their Input.Changed would start a search on widgets already being
+    removed (NoMatches 'CommandList' in the search worker: a full-suite key
+    fuzz crashed so), and a late selection would select again.  Once the
+    palette is no longer the top screen those messages are refused.
+    """
+
+    LATE = (Input.Changed, Input.Submitted, OptionList.OptionSelected, OptionList.OptionHighlighted)
+
+    def check_message_enabled(self, message: Message) -> bool:
+        if isinstance(message, self.LATE) and not self.is_active:
+            return False
+        return super().check_message_enabled(message)
