@@ -16,13 +16,17 @@ from glasslab.core import trajectory
 from glasslab.core.errors import GlasslabError
 
 
+def _attrs(path: str | Path) -> dict:
+    """The store's attributes, or {} when it cannot be read (the console then says nothing of it)."""
+    try:
+        return dict(trajectory.open_group(Path(path), mode="r").attrs)
+    except (GlasslabError, OSError, ValueError, KeyError):
+        return {}
+
+
 def continue_step(path: str | Path) -> int | None:
     """The step a resume of this store starts from, or None when it cannot be resumed or read."""
-    try:
-        attrs = dict(trajectory.open_group(Path(path), mode="r").attrs)
-    except (GlasslabError, OSError, ValueError, KeyError):
-        return None
-    point = attrs.get("resume")
+    point = _attrs(path).get("resume")
     if isinstance(point, dict) and "step" in point:
         return int(point["step"])
     return None
@@ -31,9 +35,6 @@ def continue_step(path: str | Path) -> int | None:
 def dynamics_at(path: str | Path, step: int) -> dict | None:
     """The dynamics a run continued at `step` trains with: the last switch recorded before that step
     (core.resume replays those of the step itself), or None when there is none (the preset's)."""
-    try:
-        events = dict(trajectory.open_group(Path(path), mode="r").attrs).get("events", [])
-    except (GlasslabError, OSError, ValueError, KeyError):
-        return None
+    events = _attrs(path).get("events", [])
     switches = [e for e in events if e.get("kind") == "dynamics_changed" and int(e.get("step", 0)) < step]
     return dict(switches[-1]["new"]) if switches else None
