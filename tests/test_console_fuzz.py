@@ -187,3 +187,57 @@ async def test_a_palette_search_typed_as_it_closes_goes_nowhere(tmp_path):
         assert app.is_running and await answers(app)
         assert [s.name for s in app.screen_stack[1:]] == ["presets"]
     assert app.return_code in (None, 0)
+
+
+# And one step further (seed 12 again, a whole suite run under a profiler): the check above ran
+# when a message was posted, not when it was handled; a change posted to the palette just before
+# it closed was still handled after, and searched on widgets already removed.
+async def test_a_palette_search_posted_before_it_closes_and_handled_after_goes_nowhere(tmp_path):
+    from textual.command import CommandInput
+    from textual.widgets import Input
+
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(pilot, "ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen.query(CommandInput),
+                       what="the palette and its field")
+        palette = app.screen
+        field = palette.query_one(CommandInput)
+        searches = []
+        gather = palette._gather_commands
+        palette._gather_commands = lambda value: (searches.append(value), gather(value))
+        palette.post_message(Input.Changed(field, "Runs"))  # queued while the palette is open ...
+        palette._action_escape()  # ... and it closes before handling it
+        await pilot.pause(1.0)
+        assert "Runs" not in searches  # it would search on widgets being removed (whether that fails is timing)
+        assert app.is_running and await answers(app)
+        assert [s.name for s in app.screen_stack[1:]] == ["presets"]
+    assert app.return_code in (None, 0)
+
+
+# A switch asked for before a dialog opened, handled after it (c on the runs screen, then ctrl+p
+# before the console has handled the c): it switched the screen from under the dialog, stacking a
+# browser on a browser and leaving the palette's search running on its removed widgets.
+@pytest.mark.parametrize("dialog", ["palette", "help"])
+async def test_a_switch_asked_for_before_a_dialog_opened_closes_the_dialog_first(tmp_path, dialog):
+    from glasslab.tui.console.messages import PresetPicked
+
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(pilot, "r")
+        await wait_for(pilot, lambda: app.screen.name == "runs", what="the runs screen")
+        await press(pilot, "ctrl+p" if dialog == "palette" else "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette if dialog == "palette" else HelpScreen),
+                       what=f"the {dialog}")
+        if dialog == "palette":
+            await press(pilot, *"preset")  # a search under way
+        app.post_message(PresetPicked("quickstart"))
+        await wait_for(pilot, lambda: app.screen.name == "presets", what="the presets screen")
+        await pilot.pause(0.5)
+        assert [s.name for s in app.screen_stack[1:]] == ["presets"]
+        for key, name in (("r", "runs"), ("l", "live"), ("p", "presets")):
+            await press(pilot, key)
+            await wait_for(pilot, lambda: app.screen.name == name, what=f"the {name} screen")
+            assert [s.name for s in app.screen_stack[1:]] == [name]
+        assert app.is_running and await answers(app)
+    assert app.return_code in (None, 0)

@@ -30,7 +30,7 @@ from .console.commands import PresetsAndRuns
 from .console.messages import FollowRun, PresetChosen, PresetPicked, ResumeRun, RunPicked
 from .console.resumable import continue_step
 from .console.screens.confirm_quit import ConfirmQuit
-from .console.screens.dialog import Palette
+from .console.screens.dialog import DismissOnTop, Palette
 from .console.screens.dynamics_dialog import DynamicsDialog
 from .console.screens.help_screen import HelpScreen
 from .console.screens.live_screen import LiveScreen
@@ -117,6 +117,12 @@ class GlasslabApp(App):
         return super().pop_screen()
 
     async def action_show(self, name: str) -> Screen:
+        """Switch to the browser `name`.  Asked for while a dialog is open (a switch that c, f or a
+        palette pick posted, handled after the next key opened a dialog), it closes the dialog first,
+        as escape would: switching from under it stacked a browser on a browser and left the
+        palette's search running on its removed widgets."""
+        while isinstance(self.screen, DismissOnTop) and self.screen.is_active:
+            await self.screen.close()
         if self.screen is not self.get_screen(name):
             await self.switch_screen(name)
         return self.screen

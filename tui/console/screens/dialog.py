@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from textual import on
 from textual.await_complete import AwaitComplete
 from textual.command import CommandPalette
 from textual.message import Message
@@ -36,6 +37,10 @@ class DismissOnTop:
         if not self.is_active:  # already closed (or covered): the late call must not pop another screen
             return AwaitComplete.nothing()
         return super().dismiss(result)
+
+    def close(self) -> AwaitComplete:
+        """Close with no answer (None), as escape does: every console dialog takes None as a cancel."""
+        return self.dismiss(None)
 
 
 class Dialog(DismissOnTop, ModalScreen[ScreenResultType]):
@@ -65,12 +70,23 @@ class Palette(DismissOnTop, CommandPalette):
     closes; their Input.Changed would start a search on widgets already being
     removed (NoMatches 'CommandList' in the search worker: a full-suite key
     fuzz crashed so), and a late selection would select again.  Once the
-    palette is no longer the top screen those messages are refused.
+    palette is no longer the top screen those messages are dropped when they
+    are handled (a check when they are posted let through the ones queued
+    just before the palette closed).
     """
 
-    LATE = (Input.Changed, Input.Submitted, OptionList.OptionSelected, OptionList.OptionHighlighted)
+    @on(Input.Changed)
+    @on(Input.Submitted)
+    @on(OptionList.OptionSelected)
+    @on(OptionList.OptionHighlighted)
+    def _drop_when_closed(self, message: Message) -> None:
+        # Runs before CommandPalette's own handlers (this class comes first in the MRO);
+        # prevent_default stops those.
+        if not self.is_active:
+            message.prevent_default()
+            message.stop()
 
-    def check_message_enabled(self, message: Message) -> bool:
-        if isinstance(message, self.LATE) and not self.is_active:
-            return False
-        return super().check_message_enabled(message)
+    def close(self) -> AwaitComplete:
+        """Close as escape does: end the search under way first (it would go on into removed widgets)."""
+        self.workers.cancel_node(self)
+        return super().close()
