@@ -70,3 +70,26 @@ def _clean_cwd(monkeypatch, tmp_path_factory):
     """Tests run from a clean working directory so a local presets/ cannot shadow the shipped ones."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     monkeypatch.setenv("GLASSLAB_DATA", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
+def _no_heap_settling(monkeypatch):
+    """The console's heap.settle() (tui/console/heap.py: a full collection, then gc.freeze) is
+    for the console's own process, at quiet moments.  In a test worker it would collect the
+    worker's heap instead (every test module, every app before it): 0.3-0.4 s a call, about 10 s
+    of test_console_flows.py.  Here it does nothing; tests/test_console_units.py tests the real
+    one, and the tmux tests run it in real consoles."""
+    from glasslab.tui.console import heap
+
+    monkeypatch.setattr(heap, "settle", lambda: None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The tests marked slow (10 s or more each) run first, the rest in file order.
+
+    Under pytest-xdist (make test: two workers) a worker takes the next test as it frees up,
+    so the long tests going first lets the short ones even out the workers' ends; a long
+    test drawn last kept one worker busy alone for up to 30 s.  (Stable: in one process the
+    order is the same but for the slow tests moved to the front.)"""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -3,9 +3,11 @@
 Debian's slurm-wlm and munge (installed by .ci/run) run as root with a small
 slurm.conf in a temporary directory that SLURM_CONF points to (daemons and
 clients both read it): proctrack/linuxproc, task/none, no accounting
-(submitit's sacct warnings are then harmless).  `slurm_cluster` is a session
-fixture: it starts the daemons once, yields the SLURM_CONF path, and stops
-them by the pids in their pid files.  Where Slurm or munge is missing, or we
+(submitit's sacct warnings are then harmless).  `slurm_cluster` is a module
+fixture: it starts the daemons once for the module that uses it, yields the
+SLURM_CONF path, and stops them by the pids in their pid files right after
+that module's tests (slurmctld takes seconds to stop: under make test's two
+workers that overlaps the other worker's tests instead of ending the run).  Where Slurm or munge is missing, or we
 are not root, the tests that use it skip with the reason.
 """
 
@@ -143,9 +145,9 @@ def one_node_cluster(d: Path):
             os.environ["SLURM_CONF"] = old_conf
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
-    """Start a one-node cluster; yields the slurm.conf path (SLURM_CONF is set for the session)."""
+    """Start a one-node cluster; yields the slurm.conf path (SLURM_CONF is set meanwhile)."""
     reason = missing_reason()
     if reason:
         pytest.skip(reason)

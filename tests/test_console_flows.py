@@ -300,6 +300,7 @@ async def test_switch_dynamics_mid_run_then_stop(tmp_path):
         assert t.events[-1]["kind"] == "interrupted"
 
 
+@pytest.mark.slow
 async def test_stop_then_continue_from_the_runs_browser(tmp_path):
     """x stops the run (interrupted); on the runs screen c continues it in the same store from its
     last snapshot, and it ends as the uninterrupted run would have: the same weights, bit for bit."""

@@ -75,6 +75,7 @@ def open_quickstart_start_dialog(term: Terminal) -> None:
     term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
 
 
+@pytest.mark.slow
 def test_glasslab_in_tmux_start_the_quickstart_watch_it_and_quit(tmp_path):
     out = tmp_path / "runs"
     env = f"env GLASSLAB_OUT={shlex.quote(str(out))}"

@@ -5,8 +5,10 @@ opens the console where it should."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from glasslab.core.run import Run, drive
 from glasslab.core.trajectory import Trajectory
 from test_console_support import one_torch_thread, reap_runs, synthetic_records, write_store  # noqa: F401 (fixtures)
 from glasslab.tui.console.curves import RunCurves
+from glasslab.tui.console.heap import settle  # bound at import: the real one (conftest stubs heap.settle)
 from glasslab.tui.console.session import RecordBuffer, RunSession
 from glasslab.tui.console.widgets.log_plot import decade_label, decade_ticks
 
@@ -373,3 +376,25 @@ def test_a_timer_due_in_the_past_fires_once_and_does_not_freeze_the_console(tmp_
     worker.start()
     worker.join(60)
     assert done.get("ok"), "the console's event loop spun on a timer due in the past"
+
+
+def test_settle_freezes_the_heap_and_the_next_settle_frees_cycles_it_froze():
+    """heap.settle(): after it a full collection walks none of the old heap (gc.freeze), so a cycle
+    that became garbage stays until the next settle, which frees it (nothing leaks)."""
+
+    class Node:
+        pass
+
+    try:
+        a = Node()
+        a.me = a  # a reference cycle: only the cyclic collector frees it
+        ref = weakref.ref(a)
+        settle()
+        assert gc.get_freeze_count() > 0
+        del a
+        gc.collect()
+        assert ref() is not None  # frozen: full collections leave it alone
+        settle()
+        assert ref() is None
+    finally:
+        gc.unfreeze()

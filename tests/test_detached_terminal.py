@@ -12,6 +12,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from glasslab.core import live
 from glasslab.core.trajectory import Trajectory
 from test_console_terminal import Terminal, glasslab_command, open_quickstart_start_dialog, step_of
@@ -26,6 +28,7 @@ def wait(cond, what: str, timeout: float = 60.0):
     return value
 
 
+@pytest.mark.slow
 def test_the_quickstart_survives_a_hang_up_and_a_new_console_steers_it(tmp_path):
     out = tmp_path / "runs"
     try:

@@ -24,6 +24,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MAPPED = {"core": "glasslab.core", "tui": "glasslab.tui", "presets": "glasslab.presets"}
 
+# Under pytest-xdist (make test) these tests share one worker: the wheel and its environment
+# are built once instead of once per worker.
+pytestmark = pytest.mark.xdist_group("package")
+
 
 def packages_in_tree() -> set[str]:
     """Every folder under core/, tui/ and presets/ that holds an __init__.py, as a glasslab. name."""

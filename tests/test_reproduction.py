@@ -47,6 +47,7 @@ def _aging_run(width: int, tmp_path) -> dict:
     return report.analyze_store(path, n_boot=50)
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_over_and_under_parametrised_toy_models_as_in_the_transition_study(tmp_path):
     over, under = _aging_run(128, tmp_path), _aging_run(2, tmp_path)
@@ -76,6 +77,7 @@ def _jamming_run(width: int, tmp_path) -> dict:
     return {"loss": float(ev["train_loss"][-1]), "n_delta_P": float(ev["n_delta"][-1]) / p.data.train_size}
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_jamming_line_unsatisfied_constraints_drop_with_n(tmp_path):
     """[SG19] on the study's setting, at step 3,000 of its runs (REPRODUCTION.md, part 1; seeds 0, 1, 2):

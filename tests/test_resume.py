@@ -190,6 +190,7 @@ def refs(tmp_path_factory):
     return p, d
 
 
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
 def test_a_stop_saves_the_state_where_it_stops_and_loses_no_step(refs, tmp_path):
     """Issue 10 case 1: the loss log was duplicated after the last snapshot and its tail lost."""
     p, d = refs
@@ -205,6 +206,7 @@ def test_a_stop_saves_the_state_where_it_stops_and_loses_no_step(refs, tmp_path)
     assert list(s) == list(range(5, 301, 5))  # 60 entries, strictly increasing, none twice
 
 
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_a_dynamics_switch_survives_a_resume(refs, tmp_path, how):
     """Issue 10 case 2: a resume from before the switch trained on with SGD.  The recorded switch
@@ -220,6 +222,7 @@ def test_a_dynamics_switch_survives_a_resume(refs, tmp_path, how):
     assert [e["step"] for e in trajectory.Trajectory.open(path).events if e["kind"] == "dynamics_changed"] == [60]
 
 
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
 def test_resuming_an_init_from_run_does_not_need_the_source(refs, tmp_path):
     """Issue 10 case 3: exit 2, "... does not exist", once the source store was moved away."""
     p, d = refs
@@ -234,6 +237,7 @@ def test_resuming_an_init_from_run_does_not_need_the_source(refs, tmp_path):
     assert differences(tmp_path / "b.zarr", tmp_path / "ref.zarr") == []
 
 
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
 def test_checkpoints_on_request_and_on_the_wall_clock_bound_what_a_kill_loses(refs, tmp_path, monkeypatch):
     p, d = refs
     # Run.checkpoint(): saved at the next step boundary, and training goes on.
@@ -254,6 +258,7 @@ def test_checkpoints_on_request_and_on_the_wall_clock_bound_what_a_kill_loses(re
     assert differences(tmp_path / "k.zarr", d / "plain.zarr") == []
 
 
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
 def test_the_thread_count_is_recorded_and_reused(refs, tmp_path, monkeypatch):
     """A 1-thread and a 2-thread CPU run differ in the last bit: a resume uses the recorded count
     (not what "auto" would give now) unless --threads says otherwise, and says which."""
@@ -288,6 +293,7 @@ def test_the_thread_count_is_recorded_and_reused(refs, tmp_path, monkeypatch):
 # ----------------------------------------------------------------- real signals
 
 
+@pytest.mark.xdist_group("resume-reference")  # the module fixture built once (make test)
 @pytest.mark.parametrize("k, extra_delay", [(2, 0.0), (10, 0.013)])
 def test_sigkill_then_resume_is_bitwise_identical(preset_file, reference, tmp_path, k, extra_delay):
     proc = cli("run", preset_file, "--no-ui", "--out", tmp_path)
@@ -304,6 +310,7 @@ def test_sigkill_then_resume_is_bitwise_identical(preset_file, reference, tmp_pa
     _assert_same_run(path, reference)
 
 
+@pytest.mark.xdist_group("resume-reference")  # the module fixture built once (make test)
 def test_sigkill_during_a_snapshot_write(preset_file, reference, tmp_path):
     """Killed while writing snapshot 1: only the step-0 snapshot is committed, so the resume starts
     from step 0 (a case the 20-kill stress script caught: the writer took it for a new run)."""
@@ -349,6 +356,7 @@ def test_every_stop_signal_stops_the_run_by_its_name():
     assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # handlers restored
 
 
+@pytest.mark.xdist_group("resume-reference")  # the module fixture built once (make test)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_cleanly_saves_where_it_stopped_and_resumes_bitwise(preset_file, reference, tmp_path, sig):
     """SIGINT (Ctrl-C), SIGTERM (scancel, Slurm's preemption), SIGUSR2 (a preemption warning):
@@ -372,6 +380,7 @@ def test_a_signal_stops_cleanly_saves_where_it_stopped_and_resumes_bitwise(prese
     _assert_same_run(path, reference)
 
 
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
 def test_resume_extends_a_finished_run(refs, tmp_path):
     from typer.testing import CliRunner
 

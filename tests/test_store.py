@@ -103,6 +103,7 @@ def test_diverged_run_keeps_its_good_snapshots(tmp_path):
     assert t.n_snapshots >= 1 and np.isfinite(t.weights[: t.n_snapshots]).all()
 
 
+@pytest.mark.slow
 def test_readers_during_the_run_never_fail_or_see_a_torn_snapshot(tmp_path):
     """100 reads of a live run through glasslab's reader, xarray and the analysis."""
     from glasslab.core import report

@@ -21,6 +21,10 @@ from sweep_support import reference, write_preset
 
 runner = CliRunner()
 
+# Under pytest-xdist (make test) these tests share one worker: its module fixtures run their
+# twelve points once instead of once per worker.
+pytestmark = pytest.mark.xdist_group("sweep-analyze")
+
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):

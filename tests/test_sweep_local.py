@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from glasslab.core import trajectory
@@ -28,6 +29,7 @@ def _cli(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_local_sweep_k2_runs_two_at_once_and_matches_runs_made_here(tmp_path, monkeypatch):
     preset = write_preset(tmp_path)
     out = tmp_path / "sweep"
@@ -54,6 +56,7 @@ def test_local_sweep_k2_runs_two_at_once_and_matches_runs_made_here(tmp_path, mo
     assert res.exit_code == 0 and "nothing to resume" in res.output
 
 
+@pytest.mark.slow
 def test_killed_and_preempted_points_end_bitwise_after_status_and_resume(tmp_path):
     """K = 2, two points.  Point 000 is killed (SIGKILL: nothing saved past its last snapshot);
     point 001 gets submitit's preemption signal (USR2): it stops, its store closes, the requeue
@@ -97,6 +100,7 @@ def test_killed_and_preempted_points_end_bitwise_after_status_and_resume(tmp_pat
     assert_bitwise(preempted, reference(preset, {"run.seed": 1}, tmp_path / "ref1.zarr"))
 
 
+@pytest.mark.slow
 def test_a_failing_point_is_not_retried_and_cancel_stops_the_rest_cleanly(tmp_path):
     """K = 1, three points in order: 000 diverges (failed, with its reason); 001 runs until
     `sweep cancel` stops it at a step boundary (SIGTERM: its store closes, interrupted); 002 never

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from glasslab.core import trajectory
 from glasslab.tui.cli import app
 
-from slurm_cluster import slurm_cluster  # noqa: F401 - the session fixture
+from slurm_cluster import slurm_cluster  # noqa: F401 - the module fixture
 from sweep_support import assert_bitwise, manifest, point, reference, snapshots, wait_for, write_preset
 
-# Under pytest-xdist (make test) every test of the one cluster runs in one worker: a session
-# fixture is per worker, and two clusters on this host would fight over its ports.
+# Under pytest-xdist (make test) every test of the one cluster runs in one worker: a fixture
+# is per worker, and two clusters on this host would fight over its ports.
 pytestmark = pytest.mark.xdist_group("slurm")
 
 runner = CliRunner()
@@ -27,6 +27,7 @@ def _squeue(job_id: str, fmt: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", job_id, "-o", fmt], capture_output=True, text=True, timeout=60).stdout.strip()
 
 
+@pytest.mark.slow
 def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster, tmp_path):  # noqa: F811
     """Four points as one job array on the real slurmctld.  Point 000 gets the signal submitit asks
     Slurm to send before a time limit or preemption (USR2, what `scancel --signal` delivers): it
