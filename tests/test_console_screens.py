@@ -170,3 +170,25 @@ async def test_the_dynamics_dialog_uses_what_was_typed_just_before_enter(tmp_pat
         await _type_in_one_go(app, "ctrl+u", "1", "e", "-", "4", "enter")
         await wait_for(pilot, lambda: applied or not isinstance(app.screen, DynamicsDialog), what="the switch")
         assert applied and applied[0]["temperature"] == 1e-4, (applied, text_of(app.screen.query_one("#dialog-error", Static)) if isinstance(app.screen, DynamicsDialog) else "")
+
+
+async def test_the_chosen_radio_button_shows_without_colour(tmp_path, monkeypatch):
+    """Under NO_COLOR the dialogs' choices (dynamics kind, device) say which one is chosen by their
+    mark, not only by its colour: ● chosen, ○ the others."""
+    from textual.widgets import RadioButton
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(DynamicsDialog({"kind": "sgd", "lr": 0.1}, lambda changes: None))
+        await wait_for(pilot, lambda: isinstance(app.screen, DynamicsDialog) and app.screen.query("#kind-gd"),
+                       what="the dialog")
+
+        def marks() -> dict:
+            return {b.id: ("●" in b.render().plain) - ("○" in b.render().plain)
+                    for b in app.screen.query(RadioButton)}
+
+        assert marks() == {"kind-gd": -1, "kind-sgd": 1, "kind-langevin": -1}
+        app.screen.query_one("#kind-langevin", RadioButton).value = True
+        await wait_for(pilot, lambda: marks() == {"kind-gd": -1, "kind-sgd": -1, "kind-langevin": 1},
+                       what="the mark to move")

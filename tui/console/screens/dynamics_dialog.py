@@ -13,10 +13,11 @@ from typing import Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Input, Label, RadioSet, Static
 
 from glasslab.core.errors import BadInput
 
+from ..widgets.choice import Choice
 from .dialog import Dialog
 
 KINDS = ("gd", "sgd", "langevin")
@@ -55,7 +56,7 @@ class DynamicsDialog(Dialog[bool]):
             yield Label("Switch the dynamics of the running training", classes="dialog-title")
             with RadioSet(id="dynamics-kind", compact=True):
                 for k in KINDS:
-                    yield RadioButton(KIND_LABELS[k], value=k == kind, id=f"kind-{k}")
+                    yield Choice(KIND_LABELS[k], value=k == kind, id=f"kind-{k}")
             yield _field("learning rate", "dyn-lr", f"{cur.get('lr', 0.1):g}")
             yield _field("temperature T", "dyn-temperature", f"{cur.get('temperature', 0.0):g}")
             yield _field("momentum", "dyn-momentum", f"{cur.get('momentum', 0.0):g}")

@@ -14,13 +14,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
 from glasslab.core import data as datasets
 from glasslab.core import presets
 from glasslab.core.errors import BadInput
 from glasslab.core.presets import Preset
 
+from ..widgets.choice import Choice
 from .dialog import Dialog
 
 # Where torchvision fetches each data set from: a TCP connection to it says whether a download can work.
@@ -81,7 +82,7 @@ class StartDialog(Dialog[StartChoice | None]):
                 yield Label("device", classes="field-label")
                 with RadioSet(id="start-device", compact=True):
                     for d in self.devices:
-                        yield RadioButton(d, value=d == p.run.device, id=f"device-{d}")
+                        yield Choice(d, value=d == p.run.device, id=f"device-{d}")
             if not self.data_ok:  # say so now, not 10 s into the run; offer both fixes
                 yield Static(f"data {p.data.name} is missing here ({self.data_fix})", id="start-data-missing",
                              classes="dialog-error")
