@@ -16,7 +16,8 @@ group for its nodes (the writer's lock, RUN.zarr.lock, sits beside it too).
 
     RUN.zarr.control/
       process.json   who runs it: pid, host, uid, started, heartbeat (unix s), step, total,
-                     steps_per_s, dynamics, status; rewritten every HEARTBEAT_S (core/live.py reads it)
+                     steps_per_s, eta_s (seconds left, said at eta_at), dynamics, status;
+                     rewritten every HEARTBEAT_S (core/live.py reads it)
       req-ID.json    a request {"id", "action": "stop" | "switch", "changes", "reason", "pid", "host"}
       ans-ID.json    its answer {"id", "outcome": "applied" | "refused", "step", "reason"}
       output.log, preset.json   a detached run's output and the preset it was started with (core/launch.py)
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import os
 import socket
 import stat
@@ -204,6 +206,8 @@ class ControlChannel:
         info = self.info
         if isinstance(record, StepLogged):
             info["step"], info["steps_per_s"] = record.step, record.steps_per_s
+            # when it was said: a reader counts the seconds since off (core/live.py)
+            info["eta_s"], info["eta_at"] = (record.eta_s, time.time()) if math.isfinite(record.eta_s) else (None, None)
         elif isinstance(record, SnapshotTaken):
             info["step"] = record.step
         elif isinstance(record, RunStarted):

@@ -61,6 +61,7 @@ class LiveRun:
     total: int
     steps_per_s: float
     dynamics: str
+    eta_s: float = math.nan  # seconds left, as the run last estimated them, less the time since
 
     @property
     def stale(self) -> bool:
@@ -95,13 +96,16 @@ def describe(store: str | Path) -> LiveRun:
     dyn = (info.get("dynamics") or {}).get("kind") or _last_dynamics(attrs) or preset.get("dynamics", {}).get("kind", "?")
     rate = info.get("steps_per_s")
     step = int(info.get("step") or 0)
+    eta = math.nan
+    if info.get("eta_s") is not None and info.get("eta_at") is not None:
+        eta = max(float(info["eta_s"]) - (time.time() - float(info["eta_at"])), 0.0)
     if not alive:  # the heartbeat of a dead process says nothing now: the store's last step does
-        rate = None
+        rate, eta = None, math.nan
         step = _stored_step(attrs, step)
     return LiveRun(store, attrs.get("name") or info.get("name") or store.stem, status,
                    int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
                    step, int(attrs.get("total_steps") or info.get("total") or 0),
-                   float(rate) if rate is not None else math.nan, dyn)
+                   float(rate) if rate is not None else math.nan, dyn, eta)
 
 
 def _last_dynamics(attrs: dict) -> str | None:

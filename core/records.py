@@ -40,11 +40,17 @@ class RunStarted:
 
 @dataclass(frozen=True)
 class StepLogged:
-    """The running minibatch loss (read back from the device every log_every steps)."""
+    """The running minibatch loss (read back from the device every log_every steps).
+
+    steps_per_s: the rate over the last log interval, snapshots included.  eta_s: seconds
+    left to the run's last step, steps and snapshots costed apart (run.RemainingTime);
+    NaN where unknown.
+    """
 
     step: int
     loss: float
     steps_per_s: float
+    eta_s: float = math.nan
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ sinks, never here.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import queue
@@ -77,6 +78,40 @@ def out_of_memory_line(preset: Preset, n_params: int | None, err: BaseException)
             f"{' asked for ' + asked.group(1) if asked else ''}; lower dynamics.batch_size, dynamics.gd_chunk, "
             "recording.eval_chunk or data.train_size, or use a smaller model.width")
 
+
+
+class RemainingTime:
+    """Seconds left in a run, with its steps and its snapshots timed apart.
+
+    The snapshot grid is log-spaced (core/schedule.py), so most snapshots (an
+    evaluation, D and the displacements each) come in the first per cent of the
+    steps; a rate measured there, snapshots included, overstates the time left
+    many times over.  Here the seconds per snapshot are averaged over the
+    snapshots taken, the seconds per step over the rest of the time since the
+    loop began (checkpoints and control included), and each is multiplied by
+    what remains of it: the steps to `total_steps` and the grid's snapshots not
+    yet taken.
+    """
+
+    def __init__(self, snapshot_steps: list[int], total_steps: int):
+        self.grid, self.total = sorted(snapshot_steps), int(total_steps)
+        self.snapshot_s, self.snapshots = 0.0, 0
+
+    def snapshot_took(self, seconds: float) -> None:
+        self.snapshot_s += seconds
+        self.snapshots += 1
+
+    def at(self, step: int, steps_done: int, elapsed_s: float) -> float:
+        """Seconds left after `step` (its own snapshot, if the grid has one there, still to come).
+
+        steps_done: steps trained since the timing began, elapsed_s: seconds since then.
+        NaN before the first step."""
+        if steps_done <= 0:
+            return math.nan
+        per_step = max(elapsed_s - self.snapshot_s, 0.0) / steps_done
+        per_snapshot = self.snapshot_s / self.snapshots if self.snapshots else 0.0
+        snapshots_left = len(self.grid) - bisect.bisect_left(self.grid, step)
+        return per_step * max(self.total - step, 0) + per_snapshot * snapshots_left
 
 class Run:
     """A training run of one preset; iterate it to train."""
@@ -201,6 +236,8 @@ class Run:
         self._saved_step, self._saved_t = self.step, _clock()
         cadence_s = rec.checkpoint_minutes * 60.0
         last_log_t, last_log_step = time.perf_counter(), self.step
+        remaining = RemainingTime(self.snapshot_steps, p.run.steps)
+        loop_t, loop_step = last_log_t, self.step
         while self.step < p.run.steps:
             # ---- control between steps: switches (recorded ones replayed first), stop, checkpoint
             yield from self._apply_switches()
@@ -234,14 +271,17 @@ class Run:
                     now = time.perf_counter()
                     rate = (self.step - last_log_step) / max(now - last_log_t, 1e-9)
                     last_log_t, last_log_step = now, self.step
-                    yield StepLogged(self.step, value, rate)
+                    eta = remaining.at(self.step, self.step - loop_step, now - loop_t)
+                    yield StepLogged(self.step, value, rate, eta)
 
             # ---- snapshot on the log grid
             if self.next_snapshot < len(self.snapshot_steps) and self.step == self.snapshot_steps[self.next_snapshot]:
                 if not bool(torch.isfinite(self.flat.w).all()):
                     yield RunDiverged(self.step, time.perf_counter() - t_start, "weights", math.nan)
                     return
+                t_snap = time.perf_counter()
                 yield self._snapshot()
+                remaining.snapshot_took(time.perf_counter() - t_snap)  # its sinks' share included
 
         yield RunFinished(self.step, time.perf_counter() - t_start)
 

@@ -398,3 +398,13 @@ def test_settle_freezes_the_heap_and_the_next_settle_frees_cycles_it_froze():
         assert ref() is None
     finally:
         gc.unfreeze()
+
+
+def test_the_console_shows_the_time_left_the_run_reports(tmp_path):
+    """The ETA on the status line is the run's own (steps and snapshots costed apart, from its
+    heartbeat through the store follower), not steps left / the recent rate."""
+    from glasslab.core.follow import StoreFollower
+
+    path = write_store(tmp_path / "a.zarr", synthetic_records("toy-over", total=20000))
+    curves = curves_of(StoreFollower(path).poll(100.0, 42.0))  # 100 steps/s would say minutes
+    assert curves.steps_per_s == 100.0 and curves.eta_s == 42.0

@@ -4,7 +4,9 @@ sinks as `glasslab run --no-ui`; the requests come through the files, as from an
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 import threading
 import time
@@ -163,8 +165,15 @@ def test_glasslab_stop_and_switch_from_the_command_line(training):
 
 def test_ps_shows_live_and_stale_runs(training, tmp_path):
     t = training()
+    deadline = time.monotonic() + 30  # the time left comes with the first logged steps' heartbeat
+    while not math.isfinite(live.describe(t.path).eta_s):
+        assert time.monotonic() < deadline, live.describe(t.path)
+        time.sleep(0.05)
     res = runner.invoke(app, ["ps", str(tmp_path)])
     assert res.exit_code == 0 and "run.zarr" in res.output and "running" in res.output and str(os.getpid()) in res.output
+    header, row = res.output.splitlines()[:2]
+    eta = row.split()[header.split().index("ETA")]
+    assert re.fullmatch(r"\d+m\d\ds|\d+h\d\dm|\d+d\d\dh", eta), res.output
     assert row_of(Trajectory.open(t.path)).status == "running"
     t.run.stop("test over")
     t.thread.join(timeout=30)
@@ -221,3 +230,11 @@ def test_a_request_left_from_an_earlier_process_is_refused(training, tmp_path):
     assert answer is not None and not answer.applied and "before this run's process started" in answer.reason
     assert t.end is None and t.thread.is_alive()
     t.finish()
+
+
+def test_durations_read_alike_everywhere():
+    """One format for the ETA of the headless progress, the console's status line and glasslab ps."""
+    from glasslab.tui.numbers import duration
+
+    assert [duration(x) for x in (0, 59.6, 245, 3600 * 3 + 7 * 60, 86400 * 2 + 5 * 3600 + 59, math.nan)] == \
+        ["0m00s", "1m00s", "4m05s", "3h07m", "2d05h", "?"]

@@ -148,3 +148,41 @@ def test_the_run_applies_its_thread_count(monkeypatch):
     monkeypatch.setenv("GLASSLAB_THREADS", "many")
     with pytest.raises(BadInput, match="GLASSLAB_THREADS='many' must be a positive whole number"):
         Run(tiny_preset())
+
+
+def test_the_time_left_costs_steps_and_snapshots_apart():
+    """RemainingTime on a run whose costs are known: 1 ms a step, 0.2 s a snapshot, the preset
+    grid's 80 log-spaced snapshots over 100,000 steps.  Its estimate is the true time left at every
+    log step; the rate over the time so far (what the ETA was) overstates it early on, when the
+    dense early snapshots are most of that time (more than 5x at 1 % of the steps)."""
+    from glasslab.core.run import RemainingTime
+
+    total, per_step, per_snapshot = 100_000, 1e-3, 0.2
+    grid = log_grid(10, total, 80)
+    remaining = RemainingTime(grid, total)
+
+    def true_left(step):  # the steps after `step`, and the snapshots from `step` on (its own comes after its log)
+        return per_step * (total - step) + per_snapshot * sum(1 for s in grid if s >= step)
+
+    elapsed, taken = 0.0, grid.index(10)  # step 0's snapshot comes before the timed loop
+    for step in range(1, total + 1):
+        elapsed += per_step
+        if step % 100 == 0:
+            eta = remaining.at(step, step, elapsed)
+            assert eta == pytest.approx(true_left(step), rel=1e-9), step
+            if step == total // 100:
+                naive = (total - step) / (step / elapsed)
+                assert naive > 5 * true_left(step), (naive, true_left(step))
+        while taken < len(grid) and grid[taken] == step:
+            elapsed += per_snapshot
+            remaining.snapshot_took(per_snapshot)
+            taken += 1
+    assert RemainingTime(grid, total).at(0, 0, 0.0) != RemainingTime(grid, total).at(0, 0, 0.0)  # NaN before a step
+
+
+def test_every_logged_step_carries_the_time_left():
+    run = Run(tiny_preset(**{"run.steps": 400}))
+    logged = [r for r in run if isinstance(r, StepLogged)]
+    etas = [r.eta_s for r in logged]
+    assert logged and all(np.isfinite(etas)) and min(etas) >= 0
+    assert etas[-1] < etas[0]  # the last log step has only its snapshot left

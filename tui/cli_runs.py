@@ -19,6 +19,8 @@ import typer
 
 from glasslab.core.errors import BadInput, GlasslabError, RunFailed
 
+from .numbers import duration
+
 RunArg = Annotated[Path, typer.Argument(help="The run's store (a .zarr directory; glasslab ps lists them).")]
 WaitOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for the run's answer (it answers between steps).")]
 
@@ -119,7 +121,7 @@ def _fmt_rate(x: float) -> str:
 
 def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores (default: $GLASSLAB_OUT or runs).")] = None,
            all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False) -> None:
-    """The live runs under the given directories: store, preset, pid, step/total, steps/s, status, dynamics."""
+    """The live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
     from glasslab.core import live
 
     dirs = dirs or [Path(os.environ.get("GLASSLAB_OUT", "runs"))]
@@ -127,10 +129,10 @@ def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directorie
     if not rows:
         print(f"no live runs under {', '.join(map(str, dirs))}")
         return
-    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "STATUS", "DYNAMICS")]
+    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS")]
     for r in rows:
         table.append((str(r.store), r.name, str(r.pid or "-"), f"{r.step:,}/{r.total:,}", _fmt_rate(r.steps_per_s),
-                      r.status, r.dynamics))
+                      duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status, r.dynamics))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -1,5 +1,6 @@
-"""Numbers as the sweep tables print them (glasslab analyze SWEEP and the console's sweeps screen):
-one rule for a mean and its standard error, and a mu on the fit grid's end shown as the bound it is."""
+"""Numbers as glasslab prints them: one rule for a mean and its standard error and a mu on the fit
+grid's end shown as the bound it is (glasslab analyze SWEEP and the console's sweeps screen), and
+one format for a duration (the ETA of the headless progress, the console and glasslab ps)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ def bounded_mu(v, e, side: str | None, n_at: int = 1, n: int = 1) -> str:
     if n_at == n:  # every point on the bound: their spread says nothing
         return f"{BOUND_MARK[side]}{v:.3g} ({'' if n == 1 else f'{n_at}/{n} '}at fit bound)"
     return f"{BOUND_MARK[side]}{pm(v, e)} ({n_at}/{n} at fit bound)"
+
+
+def duration(s: float) -> str:
+    """Seconds as 4m05s, 3h07m or 2d05h (days-long runs); '?' when unknown (NaN)."""
+    if not math.isfinite(s):
+        return "?"
+    s = int(round(max(s, 0.0)))
+    if s >= 86400:
+        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

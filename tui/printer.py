@@ -8,18 +8,13 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from glasslab.core.records import (RESUME_SOURCES, DynamicsChanged, RunDiverged, RunInterrupted, RunStarted,
                                    SnapshotTaken, StepLogged, is_end)
 
-
-def _fmt_time(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+from .numbers import duration
 
 
 class HeadlessPrinter:
@@ -37,18 +32,18 @@ class HeadlessPrinter:
         self.snapshots = 0
         self.loss = math.nan
         self.rate = math.nan
+        self.eta_s = math.nan
         self.step = 0
         self._progress: Progress | None = None
         self._task = None
         self._last_print = 0.0
-        self._t0 = time.perf_counter()
 
     # -- sink --------------------------------------------------------------
     def handle(self, r) -> None:
         if isinstance(r, RunStarted):
             self._start(r)
         elif isinstance(r, StepLogged):
-            self.step, self.loss, self.rate = r.step, r.loss, r.steps_per_s
+            self.step, self.loss, self.rate, self.eta_s = r.step, r.loss, r.steps_per_s, r.eta_s
             self._progress_update()
         elif isinstance(r, SnapshotTaken):
             self.snapshots += 1
@@ -68,7 +63,6 @@ class HeadlessPrinter:
     # -- drawing -------------------------------------------------------------
     def _start(self, r: RunStarted) -> None:
         self.started, self.step = r, r.start_step
-        self._t0 = time.perf_counter()
         self._say(f"{r.name}: N = {r.n_params:,} parameters, P = {r.train_size:,} training samples, "
                   f"device {r.device}" + (f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else "")
                   + f", {len(r.snapshot_steps)} snapshots"
@@ -78,24 +72,23 @@ class HeadlessPrinter:
                 TextColumn("[bold]{task.description}"), BarColumn(),
                 TextColumn("{task.completed:>,}/{task.total:,}"),
                 TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} steps/s"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
                 console=self.console, transient=False)
             self._task = self._progress.add_task(r.name, total=r.total_steps, completed=r.start_step,
-                                                 loss="?", rate="?")
+                                                 loss="?", rate="?", eta="?")
             self._progress.start()
 
     def _progress_update(self) -> None:
         total = self.started.total_steps if self.started else 0
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.step, loss=f"{self.loss:.4g}", rate=f"{self.rate:,.0f}")
+            self._progress.update(self._task, completed=self.step, loss=f"{self.loss:.4g}", rate=f"{self.rate:,.0f}",
+                                  eta=duration(self.eta_s))
             return
         now = time.perf_counter()
         if now - self._last_print >= self.every_s or self.step >= total:
             self._last_print = now
-            done = self.step - (self.started.start_step if self.started else 0)
-            mean_rate = done / max(now - self._t0, 1e-9)  # smoother than the last interval's rate
-            eta = (total - self.step) / mean_rate if mean_rate > 0 else math.nan
-            print(f"step {self.step}/{total} loss {self.loss:.4g} {self.rate:,.0f} steps/s ETA {_fmt_time(eta)}",
+            # the run's own estimate (core.run.RemainingTime: steps and the log-spaced snapshots apart)
+            print(f"step {self.step}/{total} loss {self.loss:.4g} {self.rate:,.0f} steps/s ETA {duration(self.eta_s)}",
                   file=self.console.file, flush=True)
 
     def _say(self, text: str) -> None:

@@ -45,6 +45,7 @@ class RunCurves:
     start_step: int = 0
     step: int = 0
     steps_per_s: float = math.nan  # smoothed over the StepLogged rates
+    reported_eta_s: float = math.nan  # the run's own estimate of the seconds left (core.run.RemainingTime)
     device: str = ""
     n_params: int = 0
     train_size: int = 0
@@ -75,6 +76,7 @@ class RunCurves:
             self.loss_values.append(r.loss)
             rate = r.steps_per_s
             self.steps_per_s = rate if not math.isfinite(self.steps_per_s) else 0.8 * self.steps_per_s + 0.2 * rate
+            self.reported_eta_s = r.eta_s
         elif isinstance(r, SnapshotTaken):
             self._snapshot(r)
         elif isinstance(r, RunStarted):
@@ -179,6 +181,9 @@ class RunCurves:
     # ------------------------------------------------------------ derived ---
     @property
     def eta_s(self) -> float:
+        """The run's own estimate (steps and snapshots costed apart), else steps left / steps per s."""
+        if math.isfinite(self.reported_eta_s):
+            return self.reported_eta_s
         left = self.total_steps - self.step
         return left / self.steps_per_s if self.steps_per_s > 0 and left >= 0 else math.nan
 

@@ -7,17 +7,11 @@ import math
 from rich.text import Text
 from textual.widgets import Static
 
+from ...numbers import duration
 from ..curves import RunCurves
 
 STATUS_STYLE = {"running": "bold green", "starting": "bold yellow", "finished": "bold cyan",
                 "interrupted": "bold yellow", "diverged": "bold red", "failed": "bold red"}
-
-
-def duration(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 def dynamics_text(d: dict) -> str:
