@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
+from .threads import parse_threads
 
 MODEL_KINDS = ("toy", "fc", "smallnet", "resnet18", "harmonic")
 DATA_SETS = ("synthetic", "fashion-mnist", "mnist", "cifar10", "cifar100")
@@ -163,11 +164,10 @@ def _coerce(where: str, tp, value):
             raise BadInput(f"{where} must be a finite number, got {value!r}")
         value = float(value) if ok else value
     elif tp == "count":  # "auto" or a positive whole number (run.threads)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        ok = ((isinstance(value, int) and not isinstance(value, bool) and value >= 1)
-              or (isinstance(value, str) and value.strip().lower() == "auto"))
-        value = value.strip().lower() if ok and isinstance(value, str) else value
+        try:
+            value, ok = parse_threads(value), True
+        except ValueError:
+            ok = False
     elif tp is str:
         ok = isinstance(value, str)
     else:  # tuple[int, ...]

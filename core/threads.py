@@ -128,6 +128,22 @@ def free_cpus(cpus: int, busy: float | None = None) -> int:
     return max(1, min(cpus, cpus - math.floor(busy + 0.4)))
 
 
+def parse_threads(setting: int | str) -> int | str:
+    """A thread setting as given (run.threads, --threads): "auto", or a positive count.
+
+    Returns "auto" or the count (a string of digits becomes an int).  Raises ValueError,
+    naming what was given, for anything else (0, -2, 1.5, True, "many")."""
+    if isinstance(setting, str):
+        word = setting.strip().lower()
+        if word == "auto":
+            return "auto"
+        if word.isdigit() and int(word) >= 1:
+            return int(word)
+    elif isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1:
+        return setting
+    raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
+
+
 def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | None = None,
                     *, cpus: int | None = None, busy: float | None = None,
                     environ: dict[str, str] | None = None) -> int:
@@ -139,26 +155,20 @@ def resolve_threads(setting: int | str, device: str = "cpu", n_params: int | Non
     (whose GLASSLAB_THREADS replaces "auto").
     Raises ValueError for a count below 1 or a word other than "auto" (in GLASSLAB_THREADS too).
     """
-    if isinstance(setting, str):
-        if setting.strip().lower() != "auto":
-            if not setting.strip().isdigit():
-                raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
-            setting = int(setting)
-        else:
-            forced = (os.environ if environ is None else environ).get(ENV, "").strip()
-            if forced:
-                if not forced.isdigit() or int(forced) < 1:
-                    raise ValueError(f"{ENV}={forced!r} must be a positive whole number")
-                return int(forced)
-            cpus = usable_cpus() if cpus is None else cpus
-            n = free_cpus(cpus, busy)
-            if device != "cpu":
-                n = min(n, GPU_FEEDER_THREADS)
-            elif n_params is not None and n_params < TINY_MODEL:
-                n = 1
-            elif n_params is not None and n_params < SMALL_MODEL:
-                n = min(n, SMALL_MODEL_THREADS)
-            return n
-    if isinstance(setting, bool) or int(setting) < 1:
-        raise ValueError(f"threads must be 'auto' or a positive whole number, not {setting!r}")
-    return int(setting)
+    setting = parse_threads(setting)
+    if setting != "auto":
+        return setting
+    forced = (os.environ if environ is None else environ).get(ENV, "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise ValueError(f"{ENV}={forced!r} must be a positive whole number")
+        return int(forced)
+    cpus = usable_cpus() if cpus is None else cpus
+    n = free_cpus(cpus, busy)
+    if device != "cpu":
+        n = min(n, GPU_FEEDER_THREADS)
+    elif n_params is not None and n_params < TINY_MODEL:
+        n = 1
+    elif n_params is not None and n_params < SMALL_MODEL:
+        n = min(n, SMALL_MODEL_THREADS)
+    return n

@@ -82,6 +82,8 @@ def test_one_bad_point_fails_before_anything_is_submitted(tmp_path):
     (["--grid", "model.width=4", "--grid", "model.width=8"], "given twice"),
     (["--grid", "model.width=4", "--executor", "pbs"], "not known"),
     (["--grid", "model.width=4", "--parallel", "0"], "--parallel must be >= 1"),
+    (["--grid", "model.width=4", "--threads", "0"], "--threads must be 'auto' or a positive whole number, got '0'"),
+    (["--grid", "model.width=4", "--threads", "lots"], "--threads must be 'auto' or a positive whole number, got 'lots'"),
     (["--grid", "model.width=4", "--slurm-partition", "gpu"], "need --executor slurm"),
     (["--grid", "model.width=4", "--executor", "slurm", "--time", "soon"], "not a Slurm time"),
     ([], "at least one axis"),
@@ -152,6 +154,16 @@ def test_status_reports_points_whose_job_is_gone_as_lost(tmp_path, monkeypatch):
     assert [r["state"] for r in rows] == ["lost", "running", "requeued", "lost"]
     assert "7_1 is gone" in rows[3]["reason"]
     assert submit.to_resubmit(manifest.read(d)) == ["000", "003"]
+
+
+def test_threads_auto_is_the_cpus_each_point_gets(tmp_path):
+    """--threads N|auto on sweep as on run and resume: auto (the default) leaves each point the CPUs
+    it gets; a sweep command given auto goes past the option to its own work."""
+    from glasslab.tui.cli_sweep import _thread_count
+
+    assert (_thread_count(None), _thread_count("auto"), _thread_count(" AUTO "), _thread_count("3")) == (None, None, None, 3)
+    res = runner.invoke(app, ["sweep", "status", str(tmp_path / "nothing"), "--threads", "auto"])
+    assert res.exit_code == 2 and "--threads" not in res.stderr and "nothing" in res.stderr, res.output
 
 
 def test_local_points_share_the_cores_and_gpus(monkeypatch):

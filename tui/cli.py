@@ -31,7 +31,7 @@ StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of step
 DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
 ThreadsOpt = Annotated[Optional[str], typer.Option(
-    "--threads", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
+    "--threads", metavar="N|auto", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
 
 # A stop by one of these saves the resume state where it stops and exits 128 + the signal number
 # (SIGHUP: the terminal went away; SIGUSR1/SIGUSR2: the usual preemption warnings of a scheduler,

@@ -30,6 +30,18 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def _thread_count(text: str | None) -> int | None:
+    """--threads: a positive whole number, or auto / absent (None: the CPUs each point gets)."""
+    from glasslab.core.errors import BadInput
+    from glasslab.core.threads import parse_threads
+
+    try:
+        n = "auto" if text is None else parse_threads(text)
+    except ValueError:
+        raise BadInput(f"--threads must be 'auto' or a positive whole number, got {text!r}") from None
+    return None if n == "auto" else n
+
+
 def _print_table(m: dict, rows: list[dict]) -> None:
     from rich import box
     from rich.table import Table
@@ -166,7 +178,7 @@ def register(app: typer.Typer, clean_errors) -> None:
         parallel: Annotated[Optional[int], typer.Option("--parallel", "-k", help="Points at once (local: default 1; slurm: array limit).")] = None,
         gpus_per_run: Annotated[Optional[int], typer.Option("--gpus-per-run", help="GPUs per point (local default: 1 when each running point can have its own, else 0; slurm default 0).")] = None,
         cpus_per_run: Annotated[Optional[int], typer.Option("--cpus-per-run", help="CPUs per point (slurm default 1; local default cores / K).")] = None,
-        threads: Annotated[Optional[int], typer.Option("--threads", help="torch threads per point (default: its CPUs).")] = None,
+        threads: Annotated[Optional[str], typer.Option("--threads", metavar="N|auto", help="torch threads per point: N, or auto (the default): the CPUs each point gets (cores / K here, --cpus-per-run on Slurm).")] = None,
         partition: Annotated[Optional[str], typer.Option("--slurm-partition", help="Slurm partition.")] = None,
         time_limit: Annotated[Optional[str], typer.Option("--time", help="Time limit per job, Slurm syntax (default 4:00:00 on Slurm).")] = None,
         slurm_extra: Annotated[Optional[list[str]], typer.Option("--slurm-extra", help="Another sbatch option, name=value (repeatable).")] = None,
@@ -182,6 +194,7 @@ def register(app: typer.Typer, clean_errors) -> None:
 
         word = args[0]
         with clean_errors():
+            threads = _thread_count(threads)
             if word in SUBCOMMANDS:
                 if len(args) != 2:
                     raise BadInput(f"glasslab sweep {word} takes one sweep directory, e.g. glasslab sweep {word} sweeps/NAME")
