@@ -50,6 +50,7 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
             raise BadInput(f"{path} has no complete snapshot to resume from: start the run again")
         at = int(point["step"])
         preset = presets.from_stored(attrs["preset"])
+        planned = preset.run.steps
         if steps is not None:
             if steps <= at:
                 raise BadInput(f"--steps {steps} is not beyond the saved state (step {at:,}): ask for more steps")
@@ -78,7 +79,7 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         switches = [e for e in events if e.get("kind") == "dynamics_changed"]
         run.replay = [(int(e["step"]), presets.DynamicsConfig(**e["new"])) for e in switches[applied:]]
         run.resumed_from = {"step": at, "source": point.get("source", "snapshot"),
-                            "n_loss": _loss_entries(root, attrs, point), "switches": applied}
+                            "n_loss": _loss_entries(root, attrs, point), "switches": applied, "planned_steps": planned}
     except BaseException:
         checkpoint.release(lock)
         raise
@@ -108,6 +109,10 @@ def describe(run: Run) -> list[str]:
     lines = [f"resuming at step {point['step']:,} ({SOURCES.get(point['source'], point['source'])})"
              + (f", replaying {len(run.replay)} recorded dynamics switch(es)" if run.replay else ""),
              f"threads: {run.threads} ({run.threads_source})"]
+    planned, now = point.get("planned_steps"), run.preset.run.steps
+    if planned is not None and now != planned:
+        lines.append(f"note: --steps {now:,} {'shortens' if now < planned else 'extends'} the run, planned for "
+                     f"{planned:,} steps: it ends at step {now:,}")
     cpus = usable_cpus()
     if run.device.type == "cpu" and run.threads > cpus:
         lines.append(f"note: {run.threads} threads on the {cpus} CPU(s) this process may use will be slow; "

@@ -199,8 +199,12 @@ def test_a_stop_saves_the_state_where_it_stops_and_loses_no_step(refs, tmp_path)
     point = t.attrs["resume"]
     assert (point["step"], point["source"]) == (135, "stop")  # not the last snapshot: zero steps lost
     assert t.root["weights"].shape[0] == t.n_snapshots and t.loss()[0][-1] == 135  # no extra snapshot row
+    shorter, lock = resume.prepare(tmp_path / "s.zarr", steps=200)  # a user's --steps below the plan: said, not silent
+    checkpoint.release(lock)
+    assert "note: --steps 200 shortens the run, planned for 300 steps: it ends at step 200" in resume.describe(shorter)
     run = resume_into(tmp_path / "s.zarr")
     assert resume.describe(run)[0] == "resuming at step 135 (saved at stop)"
+    assert not any("--steps" in line for line in resume.describe(run))
     assert differences(tmp_path / "s.zarr", d / "plain.zarr") == []
     s, _ = trajectory.Trajectory.open(tmp_path / "s.zarr").loss()
     assert list(s) == list(range(5, 301, 5))  # 60 entries, strictly increasing, none twice
@@ -401,6 +405,7 @@ def test_resume_extends_a_finished_run(refs, tmp_path):
     # the summary counts this session's snapshots and the store's
     assert f"{t.n_snapshots - before} (resumed after {before}: {t.n_snapshots} in the store now)" in res.output
     assert "resuming at step 300 (the last snapshot)" in res.output
+    assert "note: --steps 450 extends the run, planned for 300 steps: it ends at step 450" in res.output
 
 
 def test_state_packing_round_trips_exactly():

@@ -118,7 +118,7 @@ def run_cmd(
 @app.command("resume")
 def resume_cmd(
     run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).")],
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Train to this total step count (extends the run).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="The run's new total step count: more than planned extends it, fewer shortens it (the resume says which).")] = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     threads: ThreadsOpt = None,
