@@ -192,8 +192,9 @@ def analyze_cmd(
     tw_max: Annotated[Optional[float], typer.Option("--tw-max", help="Largest waiting time in the fits.")] = None,
     boot: Annotated[int, typer.Option("--boot", min=10, help="Bootstrap replicates for the error of mu.")] = 200,
 ):
-    """Aging analysis of a run: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict; of a
-    sweep: the same per point, then means ± standard errors over its seeds.  Definitions: docs/science.md."""
+    """Aging analysis of a run or a sweep: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict.
+
+    Of a sweep: the same per point, then means ± standard errors over its seeds.  Definitions: docs/science.md."""
     import json
 
     from glasslab.core import report
