@@ -347,4 +347,4 @@ def availability(cfg: DataConfig, data_dir_override: str | None = None) -> tuple
         ok = _fashion_files(root) is not None
         return ok, "found" if ok else "apt-get install dataset-fashion-mnist, or --download"
     ok = _torchvision_present(cfg.name, root)
-    return ok, "found" if ok else f"put it in {root}, or --download, or --data-dir DIR"
+    return ok, "found" if ok else f"put it in {Path(root).absolute()}, or --download, or --data-dir DIR"
