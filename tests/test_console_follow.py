@@ -151,3 +151,27 @@ async def test_quitting_leaves_the_run_running_by_default_and_says_how_to_follow
     while Trajectory.open(store).status != "interrupted":
         assert time.monotonic() < deadline, "the stop did not reach the store"
         time.sleep(0.05)
+
+
+async def test_quitting_with_s_closes_once_the_live_screen_has_read_the_runs_end(tmp_path, tiny, monkeypatch):
+    """q then s stops the run and closes the console once the run has ended, and not before the live
+    screen has read that end: a small run completes its store and exits within a second, before
+    the follower's next read (slowed here to 3 s), and the console used to close on the process's
+    exit with the last records unread (its curves still `running`, a fresh clone's make test)."""
+    from glasslab.tui.console import session
+
+    p = tiny(**{"run.steps": 10_000_000, "recording.snapshots": 30})
+    app = make_app(out_dir=tmp_path / "runs", autostart=p)
+    async with app.run_test(size=SIZE) as pilot:
+        lv = app.live
+        await wait_for(pilot, lambda: lv.curves is not None and len(lv.curves.eval_steps) >= 4, what="the run to train")
+        monkeypatch.setattr(session, "POLL_S", 3.0)
+        await pilot.pause(0.5)  # the follower now sleeps between reads
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmQuit", what="the quit question")
+        await press(pilot, "s")
+        await wait_for(pilot, lambda: not app.is_running, timeout=90, what="the console to close")
+    t = Trajectory.open(Path(lv.curves.path))
+    assert t.status == "interrupted"
+    assert lv.curves.status == "interrupted", (lv.curves.status, lv.curves.message)  # it read the end
+    assert lv.curves.eval_steps == [int(s) for s in t.steps]  # and every snapshot before it

@@ -246,8 +246,11 @@ class GlasslabApp(App):
         # big run, and the run's own process does that whether the console waits or not.
         running = self.live.live_runs()
         shown = self.live.session
-        if shown is not None and shown.path in self._stopping and shown.path in running and shown.follower.ended is None:
-            return  # the live screen has not read the run's end yet: what it shows stays whole
+        if shown is not None and shown.path in self._stopping and not shown.finishing and self.live.running:
+            # The live screen has not read the run's end yet (and still reads): what it shows stays
+            # whole.  Not "while its process lives": a small run completes its store and exits
+            # before the follower's next read, and the console closed with the last snapshots unread.
+            return
         if all(p not in running or (store_attrs(p) or {}).get("status") in ENDED for p in self._stopping):
             self.live.drain()
             self._exit_saying()
