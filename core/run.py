@@ -79,7 +79,6 @@ def out_of_memory_line(preset: Preset, n_params: int | None, err: BaseException)
             "recording.eval_chunk or data.train_size, or use a smaller model.width")
 
 
-
 class RemainingTime:
     """Seconds left in a run, with its steps and its snapshots timed apart.
 
@@ -112,6 +111,7 @@ class RemainingTime:
         per_snapshot = self.snapshot_s / self.snapshots if self.snapshots else 0.0
         snapshots_left = len(self.grid) - bisect.bisect_left(self.grid, step)
         return per_step * max(self.total - step, 0) + per_snapshot * snapshots_left
+
 
 class Run:
     """A training run of one preset; iterate it to train."""
