@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,15 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 
 
 class Terminal:
-    """A detached tmux session on a private server (never the user's own tmux)."""
+    """A detached tmux session on a private server (never the user's own tmux), one server per
+    Terminal: kill-server returns before the old server has gone, and a new session on the same
+    socket could reach the dying server ("server exited unexpectedly": a fresh clone's make test,
+    two tmux tests back to back in one worker)."""
 
     def __init__(self, command: str, cwd: Path, size=(100, 30)):
-        self.socket = f"glasslab-test-{os.getpid()}"
+        self.socket = f"glasslab-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.tmux("new-session", "-d", "-s", "e2e", "-x", str(size[0]), "-y", str(size[1]), "-c", str(cwd), command)
+        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
 
     def tmux(self, *args: str) -> str:
         out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
@@ -50,6 +55,7 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        self.socket_path.unlink(missing_ok=True)  # kill-server leaves it, and no later Terminal reuses the name
 
 
 def glasslab_command() -> str:
