@@ -68,7 +68,10 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         state = checkpoint.read_slot(root, point["slot"])
         run.restore(None if "w" in state else root["weights"][n - 1], state)
         taken = [int(s) for s in root["snapshot_step"][:n]]
-        later = [t for t in log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots) if t > taken[-1]]
+        # The grid's steps still ahead: after the resume point, not merely after the last snapshot.  A
+        # new --steps gives a new grid, which may have a step between the two that the run has passed:
+        # the run waited for it forever and took no snapshot more (a stopped run, then --steps).
+        later = [t for t in log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots) if t > at]
         run.snapshot_steps = taken + later
         run.next_snapshot = n
         run.online.waiting = [int(i) for i in attrs.get("waiting_times", [])]

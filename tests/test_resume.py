@@ -24,6 +24,7 @@ from glasslab.core import run as run_mod
 from glasslab.core.errors import BadInput
 from glasslab.core.records import StepLogged
 from glasslab.core.run import Run, drive
+from glasslab.core.schedule import log_grid
 from glasslab.core.writer import TrajectoryWriter
 from conftest import tiny_preset
 
@@ -421,3 +422,23 @@ def test_state_packing_round_trips_exactly():
     np.random.set_state(st["np"])
     assert x == np.random.rand()
     assert back["py"][1] == st["py"][1]
+
+
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
+def test_extending_a_stopped_run_goes_on_taking_snapshots(refs, tmp_path):
+    """A new user stopped a run between two snapshots and resumed it with a larger --steps: the new
+    grid had a snapshot step between the last snapshot and the stop, already passed, and the run
+    waited for it forever: not one snapshot more to the end (the loss log went on)."""
+    p, _ = refs
+    t = train(tmp_path / "s.zarr", p, stop_at=135)
+    last, at = int(t.steps[-1]), 135
+    rec = p.recording
+    # a total whose grid puts a snapshot step where this run has already been
+    total = next(n for n in range(400, 5000, 50)
+                 if any(last < s <= at for s in log_grid(rec.first, n, rec.snapshots)))
+    run = resume_into(tmp_path / "s.zarr", steps=total)
+    t = trajectory.Trajectory.open(tmp_path / "s.zarr")
+    assert t.status == "finished" and int(t.steps[-1]) == total
+    new = [int(s) for s in t.steps if s > last]
+    assert new and new[0] > at and new == [s for s in log_grid(rec.first, total, rec.snapshots) if s > at]
+    assert run.snapshot_steps[:t.n_snapshots] == [int(s) for s in t.steps]
