@@ -15,6 +15,7 @@ sinks, never here.
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import math
 import queue
@@ -85,20 +86,26 @@ class RemainingTime:
     The snapshot grid is log-spaced (core/schedule.py), so most snapshots (an
     evaluation, D and the displacements each) come in the first per cent of the
     steps; a rate measured there, snapshots included, overstates the time left
-    many times over.  Here the seconds per snapshot are averaged over the
-    snapshots taken, the seconds per step over the rest of the time since the
-    loop began (checkpoints and control included), and each is multiplied by
-    what remains of it: the steps to `total_steps` and the grid's snapshots not
-    yet taken.
+    many times over.  Here the seconds per step are measured over the last
+    WINDOW_S seconds less the snapshots' own time (early steps also pay for the
+    writer's work on those snapshots in the background: an average since the
+    start stayed ~2x too long for minutes), the seconds per snapshot over the
+    last few snapshots, and each is multiplied by what remains of it: the steps
+    to `total_steps` and the grid's snapshots not yet taken.
     """
+
+    WINDOW_S = 30.0
+    LAST_SNAPSHOTS = 8
 
     def __init__(self, snapshot_steps: list[int], total_steps: int):
         self.grid, self.total = sorted(snapshot_steps), int(total_steps)
-        self.snapshot_s, self.snapshots = 0.0, 0
+        self.snapshot_s = 0.0  # all snapshots' seconds so far
+        self._recent: collections.deque = collections.deque(maxlen=self.LAST_SNAPSHOTS)
+        self._marks: collections.deque = collections.deque([(0.0, 0, 0.0)])  # (elapsed_s, steps_done, snapshot_s)
 
     def snapshot_took(self, seconds: float) -> None:
         self.snapshot_s += seconds
-        self.snapshots += 1
+        self._recent.append(seconds)
 
     def at(self, step: int, steps_done: int, elapsed_s: float) -> float:
         """Seconds left after `step` (its own snapshot, if the grid has one there, still to come).
@@ -107,8 +114,13 @@ class RemainingTime:
         NaN before the first step."""
         if steps_done <= 0:
             return math.nan
-        per_step = max(elapsed_s - self.snapshot_s, 0.0) / steps_done
-        per_snapshot = self.snapshot_s / self.snapshots if self.snapshots else 0.0
+        while len(self._marks) > 1 and self._marks[1][0] <= elapsed_s - self.WINDOW_S:
+            self._marks.popleft()  # keep one mark at or before the window's start
+        t0, n0, s0 = self._marks[0]
+        if elapsed_s - self._marks[-1][0] >= 1.0:  # a mark a second: the window holds ~WINDOW_S of them
+            self._marks.append((elapsed_s, steps_done, self.snapshot_s))
+        per_step = max((elapsed_s - t0) - (self.snapshot_s - s0), 0.0) / max(steps_done - n0, 1)
+        per_snapshot = sum(self._recent) / len(self._recent) if self._recent else 0.0
         snapshots_left = len(self.grid) - bisect.bisect_left(self.grid, step)
         return per_step * max(self.total - step, 0) + per_snapshot * snapshots_left
 

@@ -186,3 +186,21 @@ def test_every_logged_step_carries_the_time_left():
     etas = [r.eta_s for r in logged]
     assert logged and all(np.isfinite(etas)) and min(etas) >= 0
     assert etas[-1] < etas[0]  # the last log step has only its snapshot left
+
+
+def test_the_time_left_follows_the_present_pace():
+    """Steps that cost 3 ms for the first 20,000 (the writer busy with the dense early snapshots in
+    the background), then 1 ms: half a minute on, the estimate is the present pace's, where an
+    average since the start would stay far too long."""
+    from glasslab.core.run import RemainingTime
+
+    total = 100_000
+    remaining = RemainingTime([0, total], total)
+    elapsed = 0.0
+    for step in range(1, 60_001):
+        elapsed += 3e-3 if step <= 20_000 else 1e-3
+        if step % 100 == 0:
+            eta = remaining.at(step, step, elapsed)
+    true_left = 1e-3 * (total - 60_000)
+    assert eta == pytest.approx(true_left, rel=0.01)
+    assert (total - 60_000) * elapsed / 60_000 > 1.5 * true_left  # the average since the start
