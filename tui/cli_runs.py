@@ -121,7 +121,7 @@ def _fmt_rate(x: float) -> str:
 
 def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores (default: $GLASSLAB_OUT or runs).")] = None,
            all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False) -> None:
-    """The live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
+    """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
     from glasslab.core import live
 
     dirs = dirs or [Path(os.environ.get("GLASSLAB_OUT", "runs"))]

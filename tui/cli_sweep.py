@@ -178,7 +178,7 @@ def register(app: typer.Typer, clean_errors) -> None:
         parallel: Annotated[Optional[int], typer.Option("--parallel", "-k", help="Points at once (local: default 1; slurm: array limit).")] = None,
         gpus_per_run: Annotated[Optional[int], typer.Option("--gpus-per-run", help="GPUs per point (local default: 1 when each running point can have its own, else 0; slurm default 0).")] = None,
         cpus_per_run: Annotated[Optional[int], typer.Option("--cpus-per-run", help="CPUs per point (slurm default 1; local default cores / K).")] = None,
-        threads: Annotated[Optional[str], typer.Option("--threads", metavar="N|auto", help="torch threads per point: N, or auto (the default): the CPUs each point gets (cores / K here, --cpus-per-run on Slurm).")] = None,
+        threads: Annotated[Optional[str], typer.Option("--threads", metavar="N|auto", help="torch threads per point: N, or auto (the default): the CPUs each point gets (cores / --parallel here, --cpus-per-run on Slurm).")] = None,
         partition: Annotated[Optional[str], typer.Option("--slurm-partition", help="Slurm partition.")] = None,
         time_limit: Annotated[Optional[str], typer.Option("--time", help="Time limit per job, Slurm syntax (default 4:00:00 on Slurm).")] = None,
         slurm_extra: Annotated[Optional[list[str]], typer.Option("--slurm-extra", help="Another sbatch option, name=value (repeatable).")] = None,
