@@ -1,7 +1,7 @@
 """On-device index batching against torchvision's DataLoader, same model and steps.
 
 Index batching: the whole training set is one tensor on the device and a
-minibatch is x[perm[i:i+B]] (what core/dynamics.py does).  DataLoader: a
+minibatch is x[perm[i:i+B]] (what core/system/dynamics.py does).  DataLoader: a
 TensorDataset with shuffle=True and the default collate (num_workers=0, the
 usual setting for data already in memory).  Prints steps/s of both and the ratio.
 
@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-
-from glasslab.core import data as datasets  # noqa: E402
-from glasslab.core import models, presets  # noqa: E402
+from glasslab.core.config import presets
+from glasslab.core.system import data as datasets  # noqa: E402
+from glasslab.core.system import models  # noqa: E402
 
 
 def train(p, d, steps: int, loader: bool) -> float:

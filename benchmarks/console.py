@@ -1,6 +1,6 @@
 """The console's targets, now that every run is its own process and the console follows its store.
 
-(a) Throughput: the same preset trained by the same detached process (core/launch.py,
+(a) Throughput: the same preset trained by the same detached process (core/runs/launch.py,
     `glasslab run --no-ui` in its own session), once unwatched and once followed by the
     console (the app factory driven by App.run_test: the follower thread, the coalesced
     redraws and the plots all run; only the final write of escape sequences to a terminal is
@@ -34,8 +34,9 @@ from pathlib import Path
 
 from textual import events
 
-from glasslab.core import control, launch, live, presets
-from glasslab.core.trajectory import Trajectory
+from glasslab.core.config import presets
+from glasslab.core.runs import control, launch, live
+from glasslab.core.store.reader import Trajectory
 from glasslab.tui.app import make_app
 from glasslab.tui.console.screens.help_screen import HelpScreen
 
@@ -138,9 +139,9 @@ async def key_latency(p: presets.Preset, out: Path, presses: int) -> list[float]
 
 def writer_cost(p: presets.Preset, out: Path, flush_s: float) -> dict[str, list[float]]:
     """Wall time of the writer thread's work per record kind, in-process (the training process's view)."""
-    import glasslab.core.writer as writer
+    import glasslab.core.store.writer as writer
     from glasslab.core.records import SnapshotTaken, StepLogged
-    from glasslab.core.run import Run, drive
+    from glasslab.core.train.run import Run, drive
 
     costs: dict[str, list[float]] = {"snapshot": [], "flush": []}
     apply = writer.TrajectoryWriter._apply

@@ -1,9 +1,9 @@
-"""Cost of the two-time matrices (core/observables.py) streamed from a zarr v3 store.
+"""Cost of the two-time matrices (core/measure/observables.py) streamed from a zarr v3 store.
 
 Writes K snapshots of N float32 parameters (a random walk from w ~ N(0, 0.05^2)
 with steps N(0, (3e-4)^2): Delta(0, 1) = 9e-8 and, with eps = 0.05/100,
 Q(0, 1) = P(|z| < 1.67) = 0.905; chunks (1, min(N, 2^20)), no compression, as
-core/trajectory.py writes them),
+core/store/format.py writes them),
 then, each in a fresh child process so that its peak memory is its own:
 
 - all:  two_time_from_weights, all four matrices (a std pass + a pair pass);
@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
 
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
@@ -75,7 +74,7 @@ def _mem_kib(field: str) -> int:
 
 
 def child(path: str, mode: str, threads: int, budget_mb: int) -> dict:
-    from glasslab.core.observables import two_time_from_weights
+    from glasslab.core.measure.observables import two_time_from_weights
 
     arr = CountingArray(zarr.open_array(path, mode="r"))
     base = _mem_kib("VmRSS")

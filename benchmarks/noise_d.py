@@ -1,4 +1,4 @@
-"""Cost of the noise strength D (core/noise.py): hooked per-sample norms vs a loop vs torch.func vmap.
+"""Cost of the noise strength D (core/measure/noise.py): hooked per-sample norms vs a loop vs torch.func vmap.
 
 For fc (784-512-512-512-10) on 1x28x28 inputs and smallnet on 3x32x32 inputs,
 with a probe set of M = 1000 random float32 samples on the CPU, times (median of
@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-
 
 import torch  # noqa: E402
 
-from glasslab.core import noise  # noqa: E402
-from glasslab.core.models import build, mean_loss  # noqa: E402
-from glasslab.core.presets import ModelConfig  # noqa: E402
+from glasslab.core.config.presets import ModelConfig  # noqa: E402
+from glasslab.core.measure import noise  # noqa: E402
+from glasslab.core.system.models import build, mean_loss  # noqa: E402
 
 
 def median_time(fn, reps: int, clock) -> float:

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-
-from glasslab.core import data as datasets  # noqa: E402
-from glasslab.core import models, presets  # noqa: E402
-from glasslab.core.run import Run, drive  # noqa: E402
-from glasslab.core.writer import TrajectoryWriter  # noqa: E402
+from glasslab.core.config import presets
+from glasslab.core.store.writer import TrajectoryWriter  # noqa: E402
+from glasslab.core.system import data as datasets  # noqa: E402
+from glasslab.core.system import models  # noqa: E402
+from glasslab.core.train.run import Run, drive  # noqa: E402
 
 
 def bare(p: presets.Preset, d: datasets.DataSet) -> float:

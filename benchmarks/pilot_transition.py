@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from glasslab.core import presets
+from glasslab.core.config import presets
 from glasslab.core.records import SnapshotTaken, StepLogged, is_end
-from glasslab.core.run import Run
+from glasslab.core.train.run import Run
 
 PRESETS = {"jamming": "presets/transition-jamming.toml", "aging": "presets/transition-aging.toml"}
 

@@ -21,16 +21,13 @@ On a GPU server this is the measurement REPRODUCTION.md asks for ("Full-scale
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-
-from glasslab.core import data as datasets  # noqa: E402
-from glasslab.core import presets  # noqa: E402
-from glasslab.core.run import Run  # noqa: E402
+from glasslab.core.config import presets  # noqa: E402
+from glasslab.core.system import data as datasets  # noqa: E402
+from glasslab.core.train.run import Run  # noqa: E402
 
 FULL_SCALE = ["bj18-toy-cifar10", "bj18-fc-mnist", "bj18-smallnet-cifar10", "bj18-resnet18-cifar100"]
 

@@ -2,7 +2,7 @@
 
 Overhead: a sweep of M short points one at a time (K = 1), on the local
 executor and (as root, with slurm-wlm and munge installed) on a one-node Slurm
-cluster started here (tests/slurm_cluster.py).  Per point: (sweep wall time - the
+cluster started here (tests/support/slurm_cluster.py).  Per point: (sweep wall time - the
 points' own in-run training time) / M, which holds submission, the job's Python
 start-up and imports, loading data, manifest updates, completing the two-time
 matrices and the per-point analysis; set against the point's training time.

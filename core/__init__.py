@@ -1,15 +1,19 @@
-"""glasslab's engine: presets, data sets, models, dynamics, the run and its Zarr trajectory.
+"""glasslab's engine, grouped by the stages a run's data passes through.
 
-Nothing here imports textual, rich or tui/ (tests/test_core_imports.py proves it):
-the engine runs the same under the console, headless, or from a notebook.
+Nothing here imports textual, rich or tui/; imports point one way, from a stage to
+itself and the ones before it (tests/test_core_imports.py proves both):
 
-The modules, by seam (flat, so that an import names what it uses):
+    errors, records   the vocabulary every stage speaks: user errors, the records a run yields
+    config/           presets, the snapshot grid, threads
+    system/           data, models and their losses, dynamics
+    measure/          observables, noise (D), evaluation, the online recorder
+    store/            the Zarr layout, reader, writer, codec, resume state, completion, lock
+    train/            the training loop (a generator of records)
+    runs/             headless runs, detached starts, control, liveness, follow, resume
+    analysis/         aging fits, verdicts, the report (read-only on stores)
+    sweep/            grids of runs through submitit, and their ensembles
 
-- what trains:    presets, data, models, dynamics, run, records, schedule, threads
-- the store:      trajectory (the format), writer, hostcopy, checkpoint, resume, lock
-- measurements:   observables, online, evaluate, noise, analysis, collapse, report, ensemble
-- running ones:   control, follow, live, launch, sweep/ (grids, manifests, submitit jobs)
-- for the UIs:    catalog, errors
+docs/architecture.md draws the flow and which process runs which stage.
 """
 
 import os as _os

@@ -1,9 +1,9 @@
 """The records a run yields, named as past events.
 
-The training loop (core/run.py) is a generator of these; sinks consume them:
-the Zarr writer (core/trajectory.py), the headless printer and the console.
+The training loop (core/train/run.py) is a generator of these; sinks consume them:
+the Zarr writer (core/store/format.py), the headless printer and the console.
 They are small frozen dataclasses; a snapshot's weights travel as a host
-tensor (see core/hostcopy.py for who may read it when).
+tensor (see core/train/hostcopy.py for who may read it when).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
-
-
 
 # RunStarted.resumed_from["source"] -> how the resume message and summary name it
 RESUME_SOURCES = {"stop": "saved at stop", "checkpoint": "saved at a checkpoint", "snapshot": "the last snapshot"}
@@ -126,21 +124,3 @@ RunEnded = (RunFinished, RunInterrupted, RunDiverged)
 
 def is_end(record) -> bool:
     return isinstance(record, RunEnded)
-
-
-def to_event(record) -> dict[str, Any]:
-    """The store's `events` entry for a record (step and kind at least)."""
-    kind = type(record).__name__
-    if isinstance(record, DynamicsChanged):
-        return {"step": record.step, "kind": "dynamics_changed", "old": record.old, "new": record.new}
-    if isinstance(record, RunDiverged):
-        return {"step": record.step, "kind": "diverged", "what": record.what, "value": repr(record.value)}
-    if isinstance(record, RunInterrupted):
-        return {"step": record.step, "kind": "interrupted", "reason": record.reason}
-    if isinstance(record, RunFinished):
-        return {"step": record.step, "kind": "finished"}
-    if isinstance(record, RunStarted):
-        return {"step": record.start_step, "kind": "started"}
-    return {"step": getattr(record, "step", -1), "kind": kind}
-
-

@@ -6,7 +6,7 @@
 `glasslab analyze SWEEP_DIR` gives the ensemble table of the sweep (mu over all
 t_w, the late slope, the final loss, with standard errors over seeds).  The
 transition study needs three more numbers per point, read here from each
-point's store with core/report.py's own analysis (so the definitions are those
+point's store with core/analysis/report.py's own analysis (so the definitions are those
 of docs/science.md): N_Delta / P [SG19], the late-t_w mu on Delta and on
 Delta / D(t_w) [BJ18], and the loss trend that decides whether a run "has
 stopped".  Per width: mean and standard error over the seeds (std(ddof=1) / sqrt(n)).
@@ -26,12 +26,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 import torch
 
-from glasslab.core import models, presets, report
-from glasslab.core.run import Run
+from glasslab.core.analysis import report
+from glasslab.core.config import presets
 from glasslab.core.sweep import manifest
+from glasslab.core.train.run import Run
 
 
 def mean_sem(values) -> tuple[float | None, float | None]:

@@ -1,1 +1,1 @@
-"""The presets shipped with glasslab: short, commented TOML files (read by glasslab.core.presets)."""
+"""The presets shipped with glasslab: short, commented TOML files (read by glasslab.core.config.presets)."""

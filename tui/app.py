@@ -8,26 +8,32 @@ open, and what the console tests drive with Pilot.
 
 from __future__ import annotations
 
-
 from pathlib import Path
 from typing import Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
-from textual.command import CommandPalette
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
-from glasslab.core import control
-from glasslab.core.live import ENDED, store_attrs
+from glasslab.core.config.presets import Preset
 from glasslab.core.errors import GlasslabError
-from glasslab.core.presets import Preset
+from glasslab.core.runs import control
+from glasslab.core.runs.live import ENDED
+from glasslab.core.store.reader import store_attrs
 
 from .console import crash, heap, timers
 from .console.commands import PresetsAndRuns
-from .console.messages import FollowRun, PresetChosen, PresetPicked, ResumeRun, RunPicked
+from .console.messages import (
+    FollowRun,
+    PresetChosen,
+    PresetPicked,
+    ResumeRun,
+    RunPicked,
+)
 from .console.resumable import continue_step
 from .console.screens.confirm_quit import ConfirmQuit
 from .console.screens.dialog import DismissOnTop, Palette
@@ -267,7 +273,7 @@ class GlasslabApp(App):
 def left_running(live: LiveScreen, stopped: list[Path] = ()) -> list[str]:
     """The exit lines for the runs the console leaves training (they are their own processes);
     `stopped`: the runs it asked to stop, which may still be closing their stores but are not left."""
-    from glasslab.core.live import describe
+    from glasslab.core.runs.live import describe
 
     runs = [p for p in live.live_runs() if p not in stopped]
     shown = live.session.path if live.session is not None and live.running else None

@@ -11,8 +11,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from glasslab.core.records import (RESUME_SOURCES, DynamicsChanged, RunDiverged, RunInterrupted, RunStarted,
-                                   SnapshotTaken, StepLogged, is_end)
+from glasslab.core.records import (
+    RESUME_SOURCES,
+    DynamicsChanged,
+    RunDiverged,
+    RunInterrupted,
+    RunStarted,
+    SnapshotTaken,
+    StepLogged,
+    is_end,
+)
 
 from .numbers import duration
 

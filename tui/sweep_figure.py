@@ -9,7 +9,7 @@ under a hinge loss also N_Delta / P, the fraction of unsatisfied constraints
 ([SG19]: it drops to 0 at the jamming point N*/P), on a linear axis.
 
 A group mean of mu over points whose collapse fit stopped on an end of its mu
-grid (core/collapse.py) is a bound, not a value: it is drawn open, with an arrow
+grid (core/analysis/collapse.py) is a bound, not a value: it is drawn open, with an arrow
 away from the bound.  The legend sits below the panels, one entry per group
 colour (at most MAX_GROUP_KEYS of them) and one per line style (the t_w), so
 that it never covers a panel whatever the number of groups.

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import trajectory
-from ..errors import BadInput
+from glasslab.core.errors import BadInput
+from glasslab.core.store import reader
+from glasslab.core.sweep.grid import Plan
+
 from . import grid, manifest
-from .grid import Plan
 
 
 def default_dir(plan: Plan, root: str | Path = "sweeps") -> Path:
@@ -66,7 +67,7 @@ def status(sweep_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
         path = sweep_dir / p["store"]
         if path.exists():
             try:
-                t = trajectory.Trajectory.open(path)
+                t = reader.Trajectory.open(path)
                 n = t.n_snapshots
                 row["total"] = int(t.attrs.get("total_steps", 0)) or None
                 if n:

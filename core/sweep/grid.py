@@ -30,9 +30,9 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import data as datasets
-from .. import presets
-from ..errors import BadInput
+from glasslab.core.config import presets
+from glasslab.core.errors import BadInput
+from glasslab.core.system import data as datasets
 
 _INT_RANGE = re.compile(r"^(-?\d+):(-?\d+)(?::(-?\d+))?$")
 _LOG_RANGE = re.compile(r"^([0-9.eE+-]+)\.\.([0-9.eE+-]+)x(\d+)$")

@@ -8,7 +8,7 @@ handler runs in the main thread: on its preemption/timeout signal (USR2,
 the next step boundary, waits until the writer has closed the store (resume
 state saved), records a `requeued` event in the store, and hands submitit a
 fresh PointJob; submitit then requeues the job and exits.  The requeued job
-finds its own store at the fixed path and continues bitwise (core/resume.py).
+finds its own store at the fixed path and continues bitwise (core/runs/resume.py).
 
 SIGTERM and SIGINT (scancel, `glasslab sweep cancel`) stop the run cleanly too;
 the point ends `interrupted` (or `cancelled` when the sweep was cancelled) and
@@ -30,11 +30,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .. import presets, trajectory
-from ..errors import BadInput, GlasslabError
-from . import manifest
+from glasslab.core.config import presets
+from glasslab.core.errors import BadInput, GlasslabError
+from glasslab.core.store import layout, reader
+from glasslab.core.store import (
+    lock as store_lock,  # the store's writer lock: a lease its holder renews
+)
 
-from .. import lock as store_lock  # the store's writer lock: a lease its holder renews
+from . import manifest
 
 
 def job_id() -> str:
@@ -50,9 +53,9 @@ def append_event(path: Path, event: dict[str, Any]) -> None:
     """Add one entry to a closed store's `events` (under its writer lock)."""
     lock = store_lock.acquire(path)
     try:
-        root = trajectory.open_group(path, mode="r+")
+        root = reader.open_group(path, mode="r+")
         attrs = dict(root.attrs)
-        trajectory.commit_attrs(root, {"events": list(attrs.get("events", [])) + [event]})
+        layout.commit_attrs(root, {"events": list(attrs.get("events", [])) + [event]})
     finally:
         store_lock.release(lock)
 
@@ -156,10 +159,9 @@ class PointJob:
             manifest.set_point(self.sweep_dir, self.point_id, **fields)
 
     def _train_point(self) -> dict[str, Any]:
-        from .. import resume
-        from ..records import RunDiverged, RunFinished, RunInterrupted
-        from ..run import Run, drive
-        from ..writer import TrajectoryWriter
+        from glasslab.core.records import RunDiverged, RunFinished, RunInterrupted
+        from glasslab.core.runs import headless, resume
+        from glasslab.core.train.run import Run
 
         m = manifest.read(self.sweep_dir)
         pt = manifest.point(m, self.point_id)
@@ -186,7 +188,7 @@ class PointJob:
         self._run = run
         if self._stop_reason:
             run.stop(self._stop_reason)
-        end = drive(run, [TrajectoryWriter(path, lock=lock)])
+        end = headless.train(run, path, lock=lock, signals=False).end  # the scheduler's signals reach __call__
         if isinstance(end, RunFinished):
             return self._finished(path)
         if isinstance(end, RunDiverged):
@@ -201,7 +203,8 @@ class PointJob:
 
     def _finished(self, path: Path) -> dict[str, Any]:
         """Complete the two-time matrices and keep the point's headline numbers in the manifest."""
-        from ..report import analyze_store, complete_store, verdict_of
+        from glasslab.core.analysis.report import analyze_store, verdict_of
+        from glasslab.core.store.completion import complete_store
 
         complete_store(path)
         summary: dict[str, Any] = {}
@@ -222,7 +225,7 @@ def _note_slurm_requeue(path: Path) -> None:
     restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
     if not restarts:
         return
-    attrs = dict(trajectory.open_group(path).attrs)
+    attrs = dict(reader.open_group(path).attrs)
     events = attrs.get("events", [])
     if events and events[-1].get("kind") == "requeued":
         return
@@ -236,7 +239,7 @@ def _stored_status(path: Path) -> str:
     if not path.exists():
         return "none"
     try:
-        attrs = dict(trajectory.open_group(path).attrs)
+        attrs = dict(reader.open_group(path).attrs)
     except BadInput:
         return "unusable"
     if attrs.get("status") == "finished":

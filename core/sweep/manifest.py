@@ -38,8 +38,8 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from ..errors import BadInput
-from ..lock import pid_alive
+from glasslab.core.errors import BadInput
+from glasslab.core.store.lock import pid_alive
 
 FORMAT = "glasslab-sweep/1"
 NAME = "sweep.json"

@@ -28,10 +28,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import threads as cpu
-from ..errors import BadInput, RunFailed
+from glasslab.core.config import threads as cpu
+from glasslab.core.errors import BadInput, RunFailed
+from glasslab.core.sweep.job import PointJob
+
 from . import manifest
-from .job import PointJob
 
 LOCAL_TIME_MIN = 7 * 24 * 60  # submitit's local controller needs a limit: a week is "none"
 _TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")

@@ -27,6 +27,7 @@ import argparse
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # the stress script reuses the resume tests' helpers
 
-from glasslab.core import catalog, presets, trajectory  # noqa: E402
-from test_resume import PRESET as RESUME_PRESET  # noqa: E402
-from test_resume import SWITCH, differences  # noqa: E402
+from glasslab.core.config import presets
+from glasslab.core.runs import catalog  # noqa: E402
+from glasslab.core.store import reader
+
+from support.resume import PRESET as RESUME_PRESET  # noqa: E402
+from support.resume import SWITCH, differences  # noqa: E402
 
 CADENCE_MIN = 0.001  # a checkpoint every 0.06 s of wall time (a run lasts about a second), so that kills land between them
 STEPS, LOG_EVERY, SWITCH_AT = 2500, 10, 800
@@ -56,10 +60,11 @@ def child(argv: list[str]) -> None:
     """--child run PRESET STORE [--switch] | --child resume STORE [--switch]: train like
     `glasslab run --no-ui` / `glasslab resume`, print "@step N" for every logged step, and with
     --switch switch to Langevin at SWITCH_AT unless the run has that switch already."""
-    from glasslab.core import presets, resume
+    from glasslab.core.config import presets
     from glasslab.core.records import StepLogged
-    from glasslab.core.run import Run
-    from glasslab.tui.cli import train_headless
+    from glasslab.core.runs import resume
+    from glasslab.core.train.run import Run
+    from glasslab.tui.cli.run import train_headless
 
     mode, *rest = argv
     switch = "--switch" in rest
@@ -174,7 +179,7 @@ def main() -> None:
             refs[switched] = tmp / f"ref-{switched}.zarr"
             p = spawn("run", preset, refs[switched], *(["--switch"] if switched else []))
             _, _, err = run_until(p, STEPS + 1, signal.SIGKILL)
-            assert p.returncode == 0 and trajectory.Trajectory.open(refs[switched]).status == "finished", err
+            assert p.returncode == 0 and reader.Trajectory.open(refs[switched]).status == "finished", err
         ok, stop_lost, kill_lost_steps, kill_lost_s, tally = 0, [], [], [], {}
         for k in range(1, args.cases + 1):
             sig = rng.choice([signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
@@ -183,7 +188,7 @@ def main() -> None:
             path = tmp / f"case{k}.zarr"
             proc = spawn("run", preset, path, *(["--switch"] if switched else []))
             last, sent, err = run_until(proc, at, sig)
-            t = trajectory.Trajectory.open(path)
+            t = reader.Trajectory.open(path)
             point, saves = t.attrs.get("resume", {}), int(t.attrs.get("saves", 0))
             if sig == signal.SIGKILL:
                 kill_lost_steps.append(last - int(point.get("step", 0)))

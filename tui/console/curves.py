@@ -15,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from glasslab.core.records import (DynamicsChanged, RunDiverged, RunStarted, SnapshotTaken, StepLogged,
-                          is_end)
+from glasslab.core.records import (
+    DynamicsChanged,
+    RunDiverged,
+    RunStarted,
+    SnapshotTaken,
+    StepLogged,
+    is_end,
+)
 
 # How many Delta(t_w, t_w + t) curves a plot shows: more would be unreadable in 40 columns.
 SHOWN_WAITING_TIMES = 5

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glasslab.core import trajectory
 from glasslab.core.errors import GlasslabError
+from glasslab.core.store import reader
 
 
 def _attrs(path: str | Path) -> dict:
     """The store's attributes, or {} when it cannot be read (the console then says nothing of it)."""
     try:
-        return dict(trajectory.open_group(Path(path), mode="r").attrs)
+        return dict(reader.open_group(Path(path), mode="r").attrs)
     except (GlasslabError, OSError, ValueError, KeyError):
         return {}
 

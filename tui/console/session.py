@@ -1,13 +1,13 @@
 """The run behind the live screen: followed through its store, steered through its control channel.
 
-Every run is its own process, the one `glasslab run --no-ui` is (core/launch.py
+Every run is its own process, the one `glasslab run --no-ui` is (core/runs/launch.py
 starts it detached: own session, immune to the console's exit and to SIGHUP).
 The console never holds a run: it reads the store, like any other reader.  One
 data path for all runs, whoever started them: a thread (the screen's @work
 worker) polls the store every POLL_S with core.follow.StoreFollower and appends
 the records to a RecordBuffer; the UI thread drains that at 4 Hz and draws once
 per drain (the coalescing that keeps the key latency, BENCHMARKS.md).  Steering
-writes request files (core/control.py) that the run answers between steps; the
+writes request files (core/runs/control.py) that the run answers between steps; the
 answers come back through the same thread.
 
 What this replaced: the run trained in a child of the console and sent its
@@ -21,11 +21,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from glasslab.core import control, launch, live, presets
+from glasslab.core.config import presets
+from glasslab.core.config.presets import DynamicsConfig
 from glasslab.core.errors import BadInput, RunFailed
-from glasslab.core.follow import StoreFollower
-from glasslab.core.presets import DynamicsConfig
 from glasslab.core.records import DynamicsChanged, RunStarted
+from glasslab.core.runs import control, launch, live
+from glasslab.core.runs.follow import StoreFollower
 
 from .resumable import dynamics_at
 

@@ -1,6 +1,6 @@
 """A one-shot Textual timer fires once, however late; a delay at or below zero cannot spin the UI.
 
-Found by using the console on a busy machine (issue 12): continue a run from the
+Why: on a busy machine, continue a run from the
 runs screen, quit while it trains, and the console froze for good.  py-spy
 showed the UI thread in textual.timer.Timer._run with interval -0.0014 s: a
 toast was built for a notification that expired a moment earlier

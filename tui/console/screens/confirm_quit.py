@@ -1,6 +1,6 @@
 """ConfirmQuit: asked once when quitting while runs started here still train: leave them (the default) or stop them.
 
-The runs are their own processes (core/launch.py), so leaving them is the safe
+The runs are their own processes (core/runs/launch.py), so leaving them is the safe
 answer and the default; an SSH drop, which asks nothing, leaves them too.
 Dismissed with "leave", "stop", or None (esc: stay in the console).
 """

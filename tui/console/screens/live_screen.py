@@ -1,6 +1,6 @@
 """LiveScreen: start, follow, steer and stop a run (one shown at a time; any number may train).
 
-Every run is its own detached process (core/launch.py); this screen follows one
+Every run is its own detached process (core/runs/launch.py); this screen follows one
 through its store with a thread worker (console/session.py: one data path for
 the runs it started and for any other) and steers it through the run's control
 channel.  Every way the worker can end (finished, interrupted, diverged, stale,
@@ -20,9 +20,10 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from glasslab.core import launch, trajectory
+from glasslab.core.config.presets import Preset
 from glasslab.core.errors import BadInput, GlasslabError
-from glasslab.core.presets import Preset
+from glasslab.core.runs import launch
+from glasslab.core.store import reader
 
 from .. import heap
 from ..curves import RunCurves
@@ -114,7 +115,7 @@ class LiveScreen(Screen):
         """
         path = Path(path)
         try:
-            stored = trajectory.Trajectory.open(path)
+            stored = reader.Trajectory.open(path)
             process = launch.resume(path, data_dir=self.data_dir, download=self.download)
         except (GlasslabError, KeyError, OSError, ValueError) as err:
             self.notify(f"{path} cannot be resumed: {err}", severity="error", timeout=8)

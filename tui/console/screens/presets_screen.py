@@ -21,14 +21,14 @@ from textual.widgets import Footer, Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from glasslab.core import catalog, presets
+from glasslab.core.config import presets
 from glasslab.core.errors import BadInput
+from glasslab.core.runs import catalog
 
 from ..messages import PresetChosen
 from ..widgets.preset_details import PresetDetails
 from .start_dialog import StartChoice, StartDialog
 from .vi_keys import VI_MOVES
-
 
 FIRST = "quickstart"  # listed (and selected) first: the preset a new user should start with
 
@@ -223,7 +223,7 @@ class PresetsScreen(Screen):
         if preset is None:
             self.notify(error, title=f"{name} does not load", severity="error")
             return
-        from glasslab.core.run import available_devices
+        from glasslab.core.train.run import available_devices
 
         def chosen(result: StartChoice | None) -> None:
             if result is not None:

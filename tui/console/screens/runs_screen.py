@@ -20,13 +20,14 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from glasslab.core import live, trajectory
 from glasslab.core.errors import BadInput, GlasslabError
+from glasslab.core.runs import live
+from glasslab.core.store import reader
 
 from ..curves import RunCurves
 from ..messages import FollowRun, ResumeRun
@@ -71,7 +72,7 @@ class RunRow:
         return stem[len(self.name) + 1:] if stem.startswith(self.name + "-") else stem
 
 
-def row_of(t: trajectory.Trajectory) -> RunRow:
+def row_of(t: reader.Trajectory) -> RunRow:
     steps = t.steps
     point = t.attrs.get("resume")
     status = t.status
@@ -93,9 +94,9 @@ def analysis_of(path: Path, n_boot: int = 200) -> dict:
     """core.analysis of a stored run from the matrices the store holds (msd, overlap, D), shaped like
     core.report.analyze_store's result ("analysis", or "analysis_error"; "switches", "status").  The
     table's verdict and the analysis pane both come from here, so they cannot disagree."""
-    from glasslab.core.analysis import analyze
+    from glasslab.core.analysis.aging import analyze
 
-    t = trajectory.Trajectory.open(path)
+    t = reader.Trajectory.open(path)
     out = {"run": str(path), "name": t.attrs.get("name"), "status": t.status,
            "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
                          "new": e.get("new", {}).get("kind", "?")}
@@ -179,7 +180,7 @@ class RunsScreen(ListingScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
     def _list_runs(self) -> None:
-        rows = [row_of(t) for t in trajectory.list_runs(self.out_dir)] if self.out_dir.is_dir() else []
+        rows = [row_of(t) for t in reader.list_runs(self.out_dir)] if self.out_dir.is_dir() else []
         self.post_message(self.Listed(rows))
 
     def on_runs_screen_listed(self, message: Listed) -> None:
@@ -355,7 +356,7 @@ class RunsScreen(ListingScreen):
 
     @work(thread=True, exit_on_error=False, group="runs-load")
     def _load(self, key: str) -> None:
-        self.post_message(self.Loaded(key, RunCurves.from_store(trajectory.Trajectory.open(key))))
+        self.post_message(self.Loaded(key, RunCurves.from_store(reader.Trajectory.open(key))))
 
     def on_runs_screen_loaded(self, message: Loaded) -> None:
         self.curves[message.key] = message.curves

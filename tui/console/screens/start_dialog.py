@@ -16,10 +16,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
-from glasslab.core import data as datasets
-from glasslab.core import presets
+from glasslab.core.config import presets
+from glasslab.core.config.presets import Preset
 from glasslab.core.errors import BadInput
-from glasslab.core.presets import Preset
+from glasslab.core.system import data as datasets
 
 from ..widgets.choice import Choice
 from .dialog import Dialog

@@ -4,7 +4,7 @@ The top table lists the sweep directories (core/sweep: a manifest and one run
 store per point) with their counts by state, refreshed every few seconds while
 the screen is shown.  enter opens the highlighted sweep: its points (axis
 values, state, step / total, train loss, verdict) and, once computed on a
-thread worker, the ensembles over seeds of core/ensemble.py: the mean
+thread worker, the ensembles over seeds of core/sweep/ensemble.py: the mean
 Delta(t_w, t_w + t) of each group with dotted lines one standard error above
 and below (plotext has no bands), and the table of mu, late slope and final
 loss against the swept axes.  Reached from the command palette ("Sweeps").
@@ -175,8 +175,7 @@ class SweepsScreen(ListingScreen):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="sweeps-read")
     def _read(self, sweep_dir: Path, analyse: bool) -> None:
-        from glasslab.core import ensemble
-        from glasslab.core.sweep import status
+        from glasslab.core.sweep import ensemble, status
 
         m, rows = status(sweep_dir)
         self.post_message(self.Opened(sweep_dir, m, rows))

@@ -23,7 +23,7 @@ from ..curves import RunCurves
 # One colour per curve, as RGB: Textual's theme maps the 16 ANSI names onto its own palette, where
 # bright magenta and bright red both became colour 197 (and ESC[35m in 16 colours), so two t_w
 # curves could not be told apart.  These six stay distinct in 256 colours (45, 207, 220, 77, 203,
-# 69) and in 16 (bright cyan, magenta, yellow, green, red, blue): tests/test_console_units.py.
+# 69) and in 16 (bright cyan, magenta, yellow, green, red, blue): tests/console/test_console_units.py.
 PALETTE = ((0, 215, 255), (255, 95, 255), (255, 215, 0), (95, 215, 95), (255, 95, 95), (95, 135, 255))
 # Without colour (NO_COLOR) every curve is grey: each slot then gets its own marker instead.
 MARKERS = ("braille", "•", "+", "o", "*", "#")  # not x: that marks a switch

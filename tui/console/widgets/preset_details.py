@@ -7,9 +7,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from glasslab.core import catalog
-from glasslab.core import data as datasets
-from glasslab.core.presets import Preset
+from glasslab.core.config.presets import Preset
+from glasslab.core.runs import catalog
+from glasslab.core.system import data as datasets
 
 
 def parametrisation(n: int, p: int, classes: int) -> Text:

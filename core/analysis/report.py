@@ -1,0 +1,126 @@
+"""`glasslab analyze`: a run's store -> the aging analysis, as data (JSON-able) and tidy CSV.
+
+Works on finished, interrupted, diverged and still-running stores.  A store
+with no live writer gets its two-time matrices completed and saved (once); a
+live one is analysed on a consistent prefix, computed in memory, and left
+untouched (the writer owns it).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from glasslab.core.analysis import aging
+from glasslab.core.errors import BadInput
+from glasslab.core.measure.observables import two_time_from_weights
+from glasslab.core.store import completion, layout, reader
+from glasslab.core.store import lock as store_lock
+
+
+def load_two_time(path: Path) -> tuple[reader.Trajectory, dict[str, np.ndarray]]:
+    """The trajectory and its complete two-time matrices over the committed snapshots."""
+    t = reader.Trajectory.open(path)
+    n = t.n_snapshots
+    if n < 3:
+        raise BadInput(f"{path} has {n} snapshot(s): the aging analysis needs at least 3 (let the run go further)")
+    live = store_lock.lock_owner(path) is not None
+    if int(t.attrs.get("two_time_complete", 0)) != n:
+        if live:
+            f = float(t.preset.get("recording", {}).get("overlap_f", 100.0))
+            res = two_time_from_weights(t.weights, n, f=f)
+            mats = {"msd": res.msd, "overlap": res.overlap, "alpha2": res.alpha2, "participation": res.participation}
+            return t, mats
+        completion.complete_locked(path)
+        t = reader.Trajectory.open(path)
+    mats = {name: np.asarray(t.root[name][:n, :n]) for name in layout.TWO_TIME}
+    return t, mats
+
+
+def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200) -> dict:
+    """Every number of the analysis, with the run's identity and final losses."""
+    path = Path(path)
+    t, mats = load_two_time(path)
+    steps = t.steps
+    ev = t.evals()
+    D = t.array("observables/D")
+    out = {
+        "run": str(path),
+        "name": t.attrs.get("name"),
+        "status": t.status,
+        "n_params": t.n_params,
+        "train_size": t.attrs.get("train_size"),
+        "n_snapshots": t.n_snapshots,
+        "last_step": int(steps[-1]),
+        "dynamics": t.preset.get("dynamics", {}).get("kind"),
+        "final": {k: _clean(v[-1]) for k, v in ev.items()},
+        "n_delta": _n_delta(ev["n_delta"][-1], t.n_params, t.attrs.get("train_size")),
+        "docs": DOCS,
+        # The dynamics switches: a verdict on a run that changed its dynamics must name them.
+        "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
+                      "new": e.get("new", {}).get("kind", "?")}
+                     for e in t.events if e.get("kind") == "dynamics_changed"],
+    }
+    try:
+        out["analysis"] = aging.analyze(steps, mats["msd"], D=D, overlap=mats["overlap"],
+                                           train_loss=ev["train_loss"], tw_window=tw_window, n_boot=n_boot)
+    except BadInput as err:
+        out["analysis"] = None
+        out["analysis_error"] = str(err)
+    if D is not None and np.isfinite(D).sum() >= 2:
+        ok = np.isfinite(D) & (D > 0) & (steps > 0)
+        if ok.sum() >= 2:
+            slope = np.polyfit(np.log(steps[ok]), np.log(D[ok]), 1)[0]
+            out["D_trend"] = {"first": _clean(D[ok][0]), "last": _clean(D[ok][-1]), "loglog_slope": _clean(slope)}
+    return out
+
+
+DOCS = "docs/science.md"  # where the observables, fits and verdicts are defined
+
+
+def _n_delta(n_delta: float, n_params: int, train_size) -> dict | None:
+    """The last N_Delta (unsatisfied constraints y f < 1, [SG19]) with N_Delta/N and N_Delta/P; None without a hinge loss."""
+    if not math.isfinite(n_delta):
+        return None
+    return {"N_Delta": int(n_delta), "per_N": n_delta / n_params, "per_P": n_delta / train_size if train_size else None}
+
+
+def verdict_of(result: dict) -> str:
+    a = result.get("analysis")
+    return a["verdict"]["label"] if a and a.get("verdict") else "-"
+
+
+def write_csv(path: str | Path, out_dir: str | Path) -> list[Path]:
+    """One tidy CSV per observable: t_w, t (the lag), value; and one per-snapshot table."""
+    t, mats = load_two_time(Path(path))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps = t.steps
+    written = []
+    for name, m in mats.items():
+        f = out_dir / f"{name}.csv"
+        with f.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["t_w", "t", name])
+            for i in range(len(steps)):
+                for j in range(i + 1, len(steps)):
+                    if np.isfinite(m[i, j]):
+                        w.writerow([int(steps[i]), int(steps[j] - steps[i]), repr(float(m[i, j]))])
+        written.append(f)
+    f = out_dir / "snapshots.csv"
+    columns = {**t.evals(), **{k: t.array(f"observables/{k}") for k in layout.OBSERVABLES}}
+    with f.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["step", *columns])
+        for i, s in enumerate(steps):
+            w.writerow([int(s), *(repr(float(v[i])) if v is not None else "" for v in columns.values())])
+    written.append(f)
+    return written
+
+
+def _clean(x):
+    x = float(x)
+    return None if not math.isfinite(x) else x

@@ -1,0 +1,145 @@
+"""Which runs are live: their process, its heartbeat, and stale stores (`glasslab ps`, the console).
+
+A run's process is described by RUN.zarr.control/process.json (core/runs/control.py):
+pid, host, uid and a heartbeat rewritten every second by the run.  A store is
+
+- live      its process is there: on this host, the pid exists; on another host
+            (a shared file system), the heartbeat is younger than STALE_S;
+- stale     its status is still `running` but its process is gone (killed,
+            out of memory, the node rebooted): `glasslab resume` continues it;
+- starting  a detached run whose store does not exist yet (loading its data).
+
+Stores written without a control folder (older versions) fall back on the
+writer's lock (core/store/resume_state.py), which also holds pid and host.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from glasslab.core.store import lock as store_lock
+from glasslab.core.store.reader import store_attrs
+from glasslab.core.runs.control import STALE_S, SUFFIX, control_dir, read_json
+from glasslab.core.store.lock import pid_alive
+
+ENDED = ("finished", "interrupted", "diverged")
+
+
+def process_alive(info: dict | None) -> bool:
+    """Is the process that process.json (or a lock) describes still there?"""
+    if not info:
+        return False
+    if info.get("host") == socket.gethostname():
+        return pid_alive(int(info.get("pid", -1)))
+    beat = info.get("heartbeat")
+    return beat is not None and time.time() - float(beat) < STALE_S
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """One row of `glasslab ps`."""
+
+    store: Path
+    name: str
+    status: str  # starting | running | finishing | stale | failed (no store) | finished | interrupted | diverged
+    pid: int | None
+    host: str
+    step: int
+    total: int
+    steps_per_s: float
+    dynamics: str
+    eta_s: float = math.nan  # seconds left, as the run last estimated them, less the time since
+
+    @property
+    def stale(self) -> bool:
+        return self.status == "stale"
+
+    @property
+    def alive(self) -> bool:
+        return self.status in ("starting", "running", "finishing")
+
+
+def describe(store: str | Path) -> LiveRun:
+    """The state of one run, from its store's attributes and its process.json."""
+    store = Path(store)
+    attrs = store_attrs(store) or {}
+    info = read_json(control_dir(store) / "process.json")
+    if info is None:  # no control folder: the writer's lock is the only sign of a process
+        info = store_lock.lock_owner(store)
+    # A process that lives on after its run (a run driven inside a test or a notebook) is marked
+    # closed; a headless run's process stays "alive" until it exits, its store completed.
+    alive = process_alive(info) and not (info or {}).get("closed")
+    stored = attrs.get("status")
+    if alive and ((info or {}).get("status") == "starting" or not attrs):  # loading its data, or its writer
+        status = "starting"                                                 # has not made the store yet
+    elif not attrs:  # a detached launch that never made its store (see its output.log)
+        status = "failed"
+    elif stored == "running":
+        status = "running" if alive else "stale"
+    else:  # ended; its process may still complete the two-time matrices (under the writer lock)
+        status = "finishing" if alive or store_lock.lock_owner(store) is not None else stored or "stale"
+    info = info or {}
+    preset = attrs.get("preset") or {}
+    dyn = (info.get("dynamics") or {}).get("kind") or _last_dynamics(attrs) or preset.get("dynamics", {}).get("kind", "?")
+    rate = info.get("steps_per_s")
+    step = int(info.get("step") or 0)
+    eta = math.nan
+    if info.get("eta_s") is not None and info.get("eta_at") is not None:
+        eta = max(float(info["eta_s"]) - (time.time() - float(info["eta_at"])), 0.0)
+    if not alive:  # the heartbeat of a dead process says nothing now: the store's last step does
+        rate, eta = None, math.nan
+        step = _stored_step(attrs, step)
+    return LiveRun(store, attrs.get("name") or info.get("name") or store.stem, status,
+                   int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
+                   step, int(attrs.get("total_steps") or info.get("total") or 0),
+                   float(rate) if rate is not None else math.nan, dyn, eta)
+
+
+def _last_dynamics(attrs: dict) -> str | None:
+    changes = [e for e in attrs.get("events", []) if e.get("kind") == "dynamics_changed"]
+    return changes[-1]["new"].get("kind") if changes else None
+
+
+def _stored_step(attrs: dict, fallback: int) -> int:
+    events = attrs.get("events") or []
+    steps = [int(e.get("step", 0)) for e in events]
+    grid = attrs.get("snapshot_grid") or []
+    n = int(attrs.get("n_snapshots", 0) or 0)
+    if n and len(grid) >= n:
+        steps.append(int(grid[n - 1]))
+    return max(steps, default=fallback)
+
+
+def candidates(out_dir: str | Path) -> list[Path]:
+    """Every store directly under out_dir, and every control folder whose store is not there yet."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    stores = set(out.glob("*.zarr"))
+    stores |= {p.with_name(p.name[: -len(SUFFIX)]) for p in out.glob(f"*.zarr{SUFFIX}")}
+    return sorted(stores)
+
+
+def find(dirs: list[str | Path], *, all_runs: bool = False) -> list[LiveRun]:
+    """The runs under `dirs` that are live, stale or failed to start (every run with all_runs), newest first."""
+    rows = []
+    for d in dirs:
+        for store in candidates(d):
+            row = describe(store)
+            if all_runs or row.alive or row.status in ("stale", "failed"):
+                rows.append(row)
+    return sorted(rows, key=lambda r: _mtime(r.store), reverse=True)
+
+
+def _mtime(p: Path) -> float:
+    for q in (p, control_dir(p)):
+        try:
+            return q.stat().st_mtime
+        except OSError:
+            continue
+    return 0.0

@@ -1,0 +1,97 @@
+"""The record <-> store mapping, in one place: what a run's records become in a store's attributes, and back.
+
+The writer (core/store/writer.py) stores a RunStarted as the root attributes and every
+other record that ends up in `events` through `to_event`; a follower (core/runs/follow.py)
+turns the same attributes back into the RunStarted and the end record.  Both directions
+live here so that they cannot drift apart (tests/store/test_codec.py round-trips them).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from glasslab.core import __version__
+from glasslab.core.records import (
+    DynamicsChanged,
+    RunDiverged,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+)
+
+
+def git_commit() -> str | None:
+    """The commit of glasslab's own checkout, or None (not a checkout, no git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def started_attrs(r: RunStarted) -> dict[str, Any]:
+    """The root attributes of a new store for the run that RunStarted describes, provenance included."""
+    return {
+        "glasslab_version": __version__,
+        "name": r.name,
+        "preset": r.preset,
+        "seed": r.preset["run"]["seed"],
+        "device": r.device,
+        "threads": r.threads,
+        "torch_version": torch.__version__,
+        "git_commit": git_commit(),
+        "n_params": r.n_params,
+        "train_size": r.train_size,
+        "param_layout": [list(x) for x in r.param_layout],
+        "snapshot_grid": r.snapshot_steps,
+        "total_steps": r.total_steps,
+        "status": "running",
+        "events": [to_event(r)],
+        "waiting_times": list(r.waiting_times),
+        **r.notes,
+    }
+
+
+def to_event(record) -> dict[str, Any]:
+    """The store's `events` entry for a record (step and kind at least)."""
+    kind = type(record).__name__
+    if isinstance(record, DynamicsChanged):
+        return {"step": record.step, "kind": "dynamics_changed", "old": record.old, "new": record.new}
+    if isinstance(record, RunDiverged):
+        return {"step": record.step, "kind": "diverged", "what": record.what, "value": repr(record.value)}
+    if isinstance(record, RunInterrupted):
+        return {"step": record.step, "kind": "interrupted", "reason": record.reason}
+    if isinstance(record, RunFinished):
+        return {"step": record.step, "kind": "finished"}
+    if isinstance(record, RunStarted):
+        return {"step": record.start_step, "kind": "started"}
+    return {"step": getattr(record, "step", -1), "kind": kind}
+
+
+def run_started(attrs: dict) -> RunStarted:
+    """The RunStarted a store's attributes describe."""
+    notes = {k: attrs[k] for k in ("D_eval_mode", "probe_size") if k in attrs}
+    resumed = [int(e.get("step", 0)) for e in attrs.get("events", []) if e.get("kind") == "resumed"]
+    return RunStarted(attrs.get("name", "run"), attrs.get("preset", {}), int(attrs.get("n_params", 0)),
+                      int(attrs.get("train_size", 0)), attrs.get("device", ""),
+                      [tuple(x) for x in attrs.get("param_layout", [])], [int(s) for s in attrs.get("snapshot_grid", [])],
+                      int(attrs.get("total_steps", 0)), resumed[-1] if resumed else 0,
+                      [int(i) for i in attrs.get("waiting_times", [])], notes, resumed=bool(resumed),
+                      threads=int(attrs.get("threads", 0)))
+
+
+def end_record(event: dict, attrs: dict):
+    """The end record of a store's last event (finished, interrupted, diverged)."""
+    step, wall = int(event.get("step", 0)), float(attrs.get("wall_s", math.nan))
+    kind = event.get("kind")
+    if kind == "finished":
+        return RunFinished(step, wall)
+    if kind == "diverged":
+        return RunDiverged(step, wall, event.get("what", "loss"), float(event.get("value", "nan")))
+    return RunInterrupted(step, wall, event.get("reason", kind or "interrupted"))

@@ -1,0 +1,241 @@
+"""The control channel (core/runs/control.py): requests answered at a step, refused from other users, and the
+CLI commands over it (stop, switch, ps).  Runs train in a thread of the test process with the same
+sinks as `glasslab run --no-ui`; the requests come through the files, as from another process."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from glasslab.core.runs import control, live
+from glasslab.core.store.reader import Trajectory
+from glasslab.core.store.writer import TrajectoryWriter
+from glasslab.core.train.run import Run, drive
+from glasslab.tui.cli import app
+from glasslab.tui.console.screens.runs_screen import row_of
+
+runner = CliRunner()
+
+
+class Training:
+    """A long tiny run in a thread, with the writer and the control channel."""
+
+    def __init__(self, tiny, path, **over):
+        self.path = path
+        self.run = Run(tiny(**{"run.steps": 10_000_000, "recording.snapshots": 10, **over}))
+        self.channel = control.ControlChannel(path, self.run)
+        self.end = None
+        self.thread = threading.Thread(target=self._go, daemon=True)
+        self.thread.start()
+        # Running for the channel (process.json) and for the store (its writer thread has made it):
+        # until both, `glasslab ps` rightly says "starting".
+        wait_until(lambda: live.describe(path).status == "running", "the run to train")
+
+    def _go(self):
+        self.end = drive(self.run, [TrajectoryWriter(self.path), self.channel])
+
+    def finish(self):
+        self.run.stop("test over")
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+def wait_until(cond, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def training(tiny, tmp_path):
+    runs = []
+
+    def start(**over):
+        runs.append(Training(tiny, tmp_path / "run.zarr", **over))
+        return runs[-1]
+
+    yield start
+    for t in runs:
+        if t.thread.is_alive():
+            t.finish()
+
+
+def test_the_channel_is_private_and_describes_its_process(training, tmp_path):
+    t = training()
+    d = control.control_dir(t.path)
+    assert d.name == "run.zarr.control" and (os.stat(d).st_mode & 0o777) == 0o700
+    info = control.read_json(d / "process.json")
+    assert info["pid"] == os.getpid() and info["uid"] == os.getuid() and info["dynamics"]["kind"] == "sgd"
+    assert (os.stat(d / "process.json").st_mode & 0o777) == 0o600
+    t.finish()
+
+
+def test_stop_is_applied_at_a_step_and_the_store_ends_there(training):
+    t = training()
+    sent = time.monotonic()
+    answer = control.wait(t.path, control.send(t.path, "stop", reason="from the test"), timeout=10)
+    took = time.monotonic() - sent
+    assert answer is not None and answer.applied and answer.step > 0, answer
+    t.thread.join(timeout=30)
+    assert t.end.step == answer.step and t.end.reason == "from the test"
+    s = Trajectory.open(t.path)
+    assert s.status == "interrupted" and s.events[-1] == {"step": answer.step, "kind": "interrupted", "reason": "from the test"}
+    assert took < 1.0  # request to effect and answer, at this model's step rate
+    assert not list(control.control_dir(t.path).glob("req-*"))  # each request is consumed
+
+
+def test_switch_is_applied_at_the_step_the_store_records_and_a_bad_one_is_refused(training):
+    t = training()
+    bad = control.wait(t.path, control.send(t.path, "switch", changes={"lr": -1.0}), timeout=10)
+    assert bad is not None and not bad.applied and "dynamics.lr must be > 0" in bad.reason
+    rid = control.send(t.path, "switch", changes={"kind": "langevin", "momentum": 0.0, "temperature": 1e-4})
+    good = control.wait(t.path, rid, timeout=10)
+    assert good is not None and good.applied, good
+    wait_until(lambda: any(e["kind"] == "dynamics_changed" for e in Trajectory.open(t.path).events), "the event")
+    [event] = [e for e in Trajectory.open(t.path).events if e["kind"] == "dynamics_changed"]
+    assert event["step"] == good.step and event["new"]["kind"] == "langevin" and event["old"]["kind"] == "sgd"
+    wait_until(lambda: control.read_json(control.control_dir(t.path) / "process.json")["dynamics"]["kind"] == "langevin",
+               "the heartbeat to report the new dynamics")
+    t.finish()
+
+
+def _plant(d, name, *, uid=None, mode=0o600):
+    """A request put into the folder by hand (as another user would)."""
+    tmp = d / f".{name}.tmp"
+    tmp.write_text('{"id": "x", "action": "stop", "reason": "not yours"}')
+    os.chmod(tmp, mode)
+    if uid is not None:
+        os.chown(tmp, uid, -1)
+    os.replace(tmp, d / name)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
+def test_a_request_from_another_user_is_refused(training):
+    t = training()
+    d = control.control_dir(t.path)
+    _plant(d, "req-1-other.json", uid=65534)  # nobody
+    answer = control.wait(t.path, "1-other", timeout=10)
+    assert answer is not None and not answer.applied and "belongs to uid 65534" in answer.reason
+    assert t.thread.is_alive() and t.end is None  # the run goes on
+    t.finish()
+
+
+def test_a_changed_mode_is_refused(training):
+    t = training()
+    d = control.control_dir(t.path)
+    _plant(d, "req-2-open.json", mode=0o666)  # a request others could have written
+    answer = control.wait(t.path, "2-open", timeout=10)
+    assert answer is not None and not answer.applied and "mode 0666" in answer.reason
+    os.chmod(d, 0o777)  # the folder opened to everyone: every request is refused, and clients refuse to send
+    with pytest.raises(Exception, match="mode 0777"):
+        control.send(t.path, "stop")
+    _plant(d, "req-3-folder.json")
+    answer = control.wait(t.path, "3-folder", timeout=10)
+    assert answer is not None and not answer.applied and "mode 0777" in answer.reason
+    assert t.end is None
+    os.chmod(d, 0o700)
+    t.finish()
+
+
+def test_glasslab_stop_and_switch_from_the_command_line(training):
+    t = training()
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.kind=langevin", "--set", "dynamics.temperature=1e-4"])
+    assert res.exit_code == 0, res.output
+    assert "switch applied at step" in res.output  # momentum 0 was set for the overdamped Langevin
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.lr=-2"])
+    assert res.exit_code == 2 and "dynamics.lr must be > 0" in res.output
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "run.steps=5"])
+    assert res.exit_code == 2 and "only dynamics" in res.output
+    res = runner.invoke(app, ["stop", str(t.path)])
+    assert res.exit_code == 0 and "stop applied at step" in res.output, res.output
+    t.thread.join(timeout=30)
+    assert Trajectory.open(t.path).status == "interrupted"
+    res = runner.invoke(app, ["stop", str(t.path)])
+    assert res.exit_code == 2 and "not running (it is interrupted)" in res.output
+
+
+def test_ps_shows_live_and_stale_runs(training, tmp_path):
+    t = training()
+    deadline = time.monotonic() + 30  # the time left comes with the first logged steps' heartbeat
+    while not math.isfinite(live.describe(t.path).eta_s):
+        assert time.monotonic() < deadline, live.describe(t.path)
+        time.sleep(0.05)
+    res = runner.invoke(app, ["ps", str(tmp_path)])
+    assert res.exit_code == 0 and "run.zarr" in res.output and "running" in res.output and str(os.getpid()) in res.output
+    header, row = res.output.splitlines()[:2]
+    eta = row.split()[header.split().index("ETA")]
+    assert re.fullmatch(r"\d+m\d\ds|\d+h\d\dm|\d+d\d\dh", eta), res.output
+    assert row_of(Trajectory.open(t.path)).status == "running"
+    t.run.stop("test over")
+    t.thread.join(timeout=30)
+    assert "no live runs" in runner.invoke(app, ["ps", str(tmp_path)]).output
+
+    # A store still `running` whose process is gone: stale, with the resume hint.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    info = control.read_json(control.control_dir(t.path) / "process.json")
+    control.write_json(control.control_dir(t.path) / "process.json", {**info, "pid": gone.pid})
+    from glasslab.core.store.layout import commit_attrs
+    from glasslab.core.store.reader import open_group
+
+    root = open_group(t.path, mode="r+")
+    commit_attrs(root, {**dict(root.attrs), "status": "running"})
+    row = live.describe(t.path)
+    assert row.stale and row.pid == gone.pid
+    res = runner.invoke(app, ["ps", str(tmp_path)])
+    assert "stale" in res.output and f"glasslab resume {t.path}" in res.output
+    res = runner.invoke(app, ["stop", str(t.path)])
+    assert res.exit_code == 2 and "stale" in res.output and "glasslab resume" in res.output
+    # The console's runs table says the same, not the store's `running` (issue 12).
+    assert row_of(Trajectory.open(t.path)).status == "stale"
+
+
+def test_run_detach_prints_the_store_and_returns_while_the_run_trains_in_its_own_session(tmp_path):
+    preset = tmp_path / "small.toml"
+    preset.write_text('[model]\nkind = "toy"\nwidth = 16\n[data]\nshape = [8]\nclasses = 4\ntrain_size = 200\n'
+                      'test_size = 100\n[dynamics]\nbatch_size = 20\n[recording]\nsnapshots = 10\nfirst = 5\n'
+                      'log_every = 5\n[run]\nsteps = 300\ndevice = "cpu"\n')
+    out = tmp_path / "runs"
+    res = runner.invoke(app, ["run", str(preset), "--detach", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    store = Path(res.stdout.strip().splitlines()[0])
+    assert store.parent == out and store.name.startswith("small-") and "glasslab follow" in res.output
+    d = control.control_dir(store)
+    pid = control.read_json(d / "process.json")["pid"]
+    try:
+        assert os.getsid(pid) == pid  # its own session: the terminal's hang-up does not reach it
+        assert (os.stat(d).st_mode & 0o777) == 0o700 and (os.stat(d / "output.log").st_mode & 0o777) == 0o600
+        wait_until(lambda: live.describe(store).status == "finished", "the detached run to finish and exit", timeout=120)
+    finally:
+        os.waitpid(pid, 0)  # our child here (a shell's would be reaped by init)
+    t = Trajectory.open(store)
+    assert t.status == "finished" and t.attrs["two_time_complete"] == t.n_snapshots
+    assert f"{store}" in (d / "output.log").read_text()  # the headless summary went to the log
+
+
+def test_a_request_left_from_an_earlier_process_is_refused(training, tmp_path):
+    """A stop that reached a store after its run died must not stop the run that resumes it."""
+    d = control.make_dir(tmp_path / "run.zarr")
+    control.write_json(d / "req-0-old.json", {"id": "0-old", "action": "stop", "reason": "too late", "time": 1.0})
+    t = training()
+    answer = control.wait(t.path, "0-old", timeout=10)
+    assert answer is not None and not answer.applied and "before this run's process started" in answer.reason
+    assert t.end is None and t.thread.is_alive()
+    t.finish()
+
+
+def test_durations_read_alike_everywhere():
+    """One format for the ETA of the headless progress, the console's status line and glasslab ps."""
+    from glasslab.tui.numbers import duration
+
+    assert [duration(x) for x in (0, 59.6, 245, 3600 * 3 + 7 * 60, 86400 * 2 + 5 * 3600 + 59, math.nan)] == \
+        ["0m00s", "1m00s", "4m05s", "3h07m", "2d05h", "?"]

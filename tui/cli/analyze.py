@@ -1,0 +1,76 @@
+"""`glasslab analyze` and `glasslab overlay`: the aging analysis of a run or a sweep, and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import sweep as cli_sweep
+from .common import clean_errors
+
+
+def analyze_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run's store (a .zarr directory), finished or still running, or a sweep directory (glasslab sweep).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print every number as JSON on stdout.")] = False,
+    csv_dir: Annotated[Optional[Path], typer.Option("--csv", help="Write one tidy CSV per observable into DIR.")] = None,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write the paper-style figure (needs matplotlib).")] = None,
+    tw_min: Annotated[Optional[float], typer.Option("--tw-min", help="Smallest waiting time in the fits.")] = None,
+    tw_max: Annotated[Optional[float], typer.Option("--tw-max", help="Largest waiting time in the fits.")] = None,
+    boot: Annotated[int, typer.Option("--boot", min=10, help="Bootstrap replicates for the error of mu.")] = 200,
+):
+    """Aging analysis of a run or a sweep: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict.
+
+    Of a sweep: the same per point, then means ± standard errors over its seeds.  Definitions: docs/science.md."""
+    import json
+
+    from glasslab.core.analysis import report
+
+    window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
+    from glasslab.core.sweep.manifest import is_sweep
+
+    if is_sweep(run_dir):  # a sweep directory: per point, then ensembles over seeds
+        with clean_errors():
+            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window)
+    with clean_errors():
+        if png is not None:
+            from glasslab.tui.figure import require_matplotlib
+
+            require_matplotlib()  # fail before the long computation
+        result = report.analyze_store(run_dir, tw_window=window, n_boot=boot)
+        if csv_dir is not None:
+            report.write_csv(run_dir, csv_dir)
+        if png is not None:
+            from glasslab.tui.figure import paper_figure
+
+            paper_figure(run_dir, png)
+    if as_json:
+        print(json.dumps(result, indent=2, allow_nan=False))
+        return
+    from glasslab.tui.analysis_table import print_analysis
+
+    print_analysis(result)
+    if csv_dir is not None:
+        print(f"CSV written to {csv_dir}")
+    if png is not None:
+        print(f"figure written to {png}")
+
+
+def overlay_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run stores.")],
+    png: Annotated[Path, typer.Option("--png", help="Where to write the figure.")],
+    tw: Annotated[Optional[float], typer.Option("--tw", help="Waiting time of the Delta and Q panels (closest snapshot).")] = None,
+):
+    """Overlay runs in one figure: loss, Delta, Q, and Q against t / tau_e (time-temperature superposition)."""
+    from glasslab.tui.figure import overlay_figure, require_matplotlib
+
+    with clean_errors():
+        require_matplotlib()
+        overlay_figure(runs, png, tw)
+    print(f"figure written to {png}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze_cmd)
+    app.command("overlay")(overlay_cmd)

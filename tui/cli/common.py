@@ -1,0 +1,69 @@
+"""What every glasslab command shares: the one-line errors, the option aliases, the console's opening.
+
+Known errors (core.errors.GlasslabError) become one line on stderr and an exit
+code (2 bad input, 1 failed); never a traceback.  The console is imported
+lazily, so `glasslab run ... --no-ui` never imports textual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from glasslab.core.errors import BadInput, GlasslabError
+
+# Option aliases, defined once.
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that holds the run stores.")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda | mps (overrides run.device).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field: section.key=value (repeatable).")]
+StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
+DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
+ThreadsOpt = Annotated[Optional[str], typer.Option(
+    "--threads", metavar="N|auto", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
+
+def fail(err: GlasslabError) -> typer.Exit:
+    print(f"glasslab: error: {err}", file=sys.stderr, flush=True)
+    return typer.Exit(err.exit_code)
+
+
+@contextlib.contextmanager
+def clean_errors():
+    """Turn the engine's known errors into one line and an exit code."""
+    try:
+        yield
+    except GlasslabError as err:
+        raise fail(err) from None
+
+
+def load_preset(name: str, sets: list[str] | None, steps: int | None, device: str | None):
+    from glasslab.core.config import presets
+
+    overrides = list(sets or [])
+    if steps is not None:
+        overrides.append(f"run.steps={steps}")
+    if device is not None:
+        if device not in presets.DEVICES:
+            raise BadInput(f"--device {device!r} is not known: use auto, cpu, cuda or mps")
+        overrides.append(f"run.device={device}")
+    return presets.load(name, overrides)
+
+
+
+ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", envvar="GLASSLAB_OUT",
+                                             help="Directory that holds the run stores.")]
+
+
+def open_console(out: Path, autostart=None, data_dir: str | None = None, download: bool = False, follow=None) -> None:
+    """Run the Textual app; imported here so that headless commands never import textual."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
+    from glasslab.tui.app import make_app, run_console
+
+    code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow))
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,155 @@
+"""`glasslab ps`, `stop`, `switch` and `follow`: runs that live apart from any terminal.
+
+Thin commands over core/runs/launch.py (start a detached run), core/runs/control.py (the
+request files a run answers at its step boundaries) and core/runs/live.py (which
+runs are live or stale).
+Bad input (not a run, not yours, not running, a bad value) is one line and
+exit 2; a refused request or no answer in time is one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from glasslab.core.errors import BadInput, RunFailed
+
+from ..numbers import duration
+from . import common
+from .common import clean_errors
+
+RunArg = Annotated[Path, typer.Argument(help="The run's store (a .zarr directory; glasslab ps lists them).")]
+WaitOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for the run's answer (it answers between steps).")]
+
+
+def _store(path: Path) -> Path:
+    from glasslab.core.runs.control import control_dir
+
+    path = Path(str(path).rstrip("/"))
+    if path.name.endswith(".zarr.control"):
+        path = path.with_name(path.name[: -len(".control")])
+    if not path.exists() and not control_dir(path).exists():
+        raise BadInput(f"{path} does not exist: give a run's store (glasslab ps lists the live ones)")
+    return path
+
+
+def _live(store: Path):
+    from glasslab.core.runs import live
+
+    row = live.describe(store)
+    if row.stale:
+        raise BadInput(f"{store} is stale: its process (pid {row.pid}) is gone while the store says running; "
+                       f"continue it with: glasslab resume {store}")
+    if not row.alive or row.status == "finishing":
+        raise BadInput(f"{store} is not running (it is {row.status}): there is nothing to steer")
+    return row
+
+
+def _request(store: Path, action: str, timeout: float, **kw) -> None:
+    from glasslab.core.runs import control, live
+
+    rid = control.send(store, action, **kw)
+    info = lambda: live.process_alive(control.read_json(control.control_dir(store) / "process.json"))  # noqa: E731
+    answer = control.wait(store, rid, timeout, alive=info)
+    if answer is None:
+        raise RunFailed(f"no answer from the run within {timeout:g} s (it answers between steps; a slow model "
+                        f"may need --timeout longer); the request stays queued in {control.control_dir(store)}")
+    if not answer.applied:
+        raise RunFailed(f"{action} refused: {answer.reason}")
+    print(f"{action} {answer.line()} ({store})")
+
+
+def stop_cmd(run: RunArg, timeout: WaitOpt = 30.0) -> None:
+    """Stop a run at its next step boundary (the store keeps every snapshot, status interrupted)."""
+    with clean_errors():
+        store = _store(run)
+        _live(store)
+        _request(store, "stop", timeout, reason="stopped by glasslab stop")
+
+
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="A dynamics field: dynamics.key=value (repeatable).")]
+
+
+def switch_changes(sets: list[str]) -> dict:
+    """--set dynamics.k=v ... -> {k: v}; Langevin is overdamped, so a switch to it sets momentum 0 unless given."""
+    from glasslab.core.config import presets
+
+    if not sets:
+        raise BadInput("give the new dynamics with --set, e.g. --set dynamics.kind=langevin --set dynamics.temperature=1e-4")
+    changes = {}
+    for text in sets:
+        section, key, value = presets.parse_override(text)
+        if section != "dynamics":
+            raise BadInput(f"--set {text}: only dynamics.* can change during a run")
+        changes[key] = value
+    if changes.get("kind") == "langevin" and "momentum" not in changes:
+        changes["momentum"] = 0.0
+    return changes
+
+
+def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> None:
+    """Switch a run's dynamics at its next step boundary (recorded in the store's events)."""
+    from glasslab.core.config import presets
+    from glasslab.core.runs import control
+    from glasslab.core.store.reader import store_attrs
+
+    with clean_errors():
+        changes = switch_changes(set_ or [])  # the request itself first: a typo needs no run to be found
+        store = _store(run)
+        _live(store)
+        attrs = store_attrs(store) or {}
+        info = control.read_json(control.control_dir(store) / "process.json") or {}
+        if attrs.get("preset"):  # checked here as the run checks it, so a typo is exit 2 at once
+            current = presets.from_stored(attrs["preset"])
+            if info.get("dynamics"):
+                current = current.replace(dynamics=presets.DynamicsConfig(**info["dynamics"]))
+            presets.with_overrides(current, {f"dynamics.{k}": v for k, v in changes.items()})
+        _request(store, "switch", timeout, changes=changes)
+
+
+def _fmt_rate(x: float) -> str:
+    return f"{x:,.0f}" if math.isfinite(x) else "-"
+
+
+def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores (default: $GLASSLAB_OUT or runs).")] = None,
+           all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False) -> None:
+    """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
+    from glasslab.core.runs import live
+
+    dirs = dirs or [Path(os.environ.get("GLASSLAB_OUT", "runs"))]
+    rows = live.find(dirs, all_runs=all_runs)
+    if not rows:
+        print(f"no live runs under {', '.join(map(str, dirs))}")
+        return
+    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS")]
+    for r in rows:
+        table.append((str(r.store), r.name, str(r.pid or "-"), f"{r.step:,}/{r.total:,}", _fmt_rate(r.steps_per_s),
+                      duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status, r.dynamics))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for r in rows:
+        if r.stale:
+            print(f"{r.store}: its process is gone (pid {r.pid} on {r.host or 'this host'}); continue it with: glasslab resume {r.store}")
+        elif r.status == "failed":
+            print(f"{r.store}: the run did not start; see {r.store}.control/output.log")
+
+
+def follow_cmd(run: RunArg,
+               data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (for a resume).")] = None) -> None:
+    """Open the console on this run: live while it trains, whatever started it."""
+
+    with clean_errors():
+        store = _store(run)
+        common.open_console(store.parent, follow=store, data_dir=data_dir)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ps")(ps_cmd)
+    app.command("stop")(stop_cmd)
+    app.command("switch")(switch_cmd)
+    app.command("follow")(follow_cmd)

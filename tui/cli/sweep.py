@@ -1,0 +1,237 @@
+"""`glasslab sweep`: grids of runs through submitit (Slurm or a bounded local pool), and their status.
+
+    glasslab sweep PRESET|SWEEP.toml --grid model.width=2,4,8 --grid run.seed=0:5 [options]
+    glasslab sweep status DIR      a table of the points, with counts
+    glasslab sweep resume DIR      resubmit the points that are not finished
+    glasslab sweep cancel DIR      stop the sweep (points stop cleanly; resume continues them)
+
+The words status, resume and cancel come first; a preset file of one of those
+names is given as a path (./status.toml).  Thin commands over core/sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..numbers import bounded_mu, pm
+from .common import clean_errors
+
+SUBCOMMANDS = ("status", "resume", "cancel")
+
+
+def _console():
+    """A rich console; piped or captured output gets room for every column instead of 80."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _thread_count(text: str | None) -> int | None:
+    """--threads: a positive whole number, or auto / absent (None: the CPUs each point gets)."""
+    from glasslab.core.config.threads import parse_threads
+    from glasslab.core.errors import BadInput
+
+    try:
+        n = "auto" if text is None else parse_threads(text)
+    except ValueError:
+        raise BadInput(f"--threads must be 'auto' or a positive whole number, got {text!r}") from None
+    return None if n == "auto" else n
+
+
+def _print_table(m: dict, rows: list[dict]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from glasslab.core.sweep import counts
+
+    table = Table(title=f"sweep {m['name']} ({m['executor']['kind']}, {len(rows)} points)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    axes = list(m["axes"])
+    table.add_column("point", no_wrap=True)
+    for a in axes:
+        table.add_column(a.rsplit(".", 1)[-1], justify="right", no_wrap=True)
+    for col, just in (("state", "left"), ("starts", "right"), ("step / total", "right"), ("train loss", "right"),
+                      ("verdict", "left")):
+        table.add_column(col, justify=just, no_wrap=True)
+    colour = {"finished": "green", "failed": "red", "lost": "red", "interrupted": "yellow", "cancelled": "yellow"}
+    for r in rows:
+        from glasslab.core.sweep.grid import fmt
+
+        state = r["state"] if r["state"] not in colour else f"[{colour[r['state']]}]{r['state']}[/]"
+        step = f"{r['step'] if r['step'] is not None else '-'} / {r['total'] or '-'}"
+        loss = f"{r['train_loss']:.4g}" if r["train_loss"] is not None else "-"
+        table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, str(r["attempts"]), step, loss,
+                      r["verdict"] or "-")
+    console = _console()
+    console.print(table)
+    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts(rows).items())), highlight=False)
+    for r in rows:
+        if r["state"] in ("failed", "lost") and r["reason"]:
+            console.print(f"point {r['id']}: {r['reason']}", markup=False, highlight=False)
+
+
+def _progress(pid: str, p: dict) -> None:
+    from glasslab.core.sweep.grid import label
+
+    extra = f" ({p['reason']})" if p.get("reason") else ""
+    print(f"point {pid} {label(p['overrides'])}: {p['state']}{extra}", flush=True)
+
+
+def _launch(sweep_dir: Path, ids: list[str]) -> None:
+    """Submit (Slurm) or run (local) the given points; a local sweep exits 1 if a point did not finish."""
+    from glasslab.core.sweep import counts, status, submit
+    from glasslab.core.sweep import manifest as mf
+
+    m = mf.read(sweep_dir)
+    if m["executor"]["kind"] == "slurm":
+        jobs = submit.submit_slurm(sweep_dir, ids)
+        print(f"submitted {len(jobs)} point(s) to Slurm ({jobs[0].split('_')[0] if jobs else '-'}); "
+              f"follow with: glasslab sweep status {sweep_dir}")
+        return
+    print(f"running {len(ids)} point(s), {m['executor']['parallel']} at once, "
+          f"{m['executor']['threads']} thread(s) each; glasslab sweep status {sweep_dir} follows them", flush=True)
+    try:
+        submit.run_local(sweep_dir, ids, progress=_progress)
+    except KeyboardInterrupt:
+        submit.cancel(sweep_dir)
+        print(f"glasslab: sweep stopped; continue with: glasslab sweep resume {sweep_dir}", file=sys.stderr)
+        raise typer.Exit(130) from None
+    c = counts(status(sweep_dir)[1])
+    print("  ".join(f"{k}: {v}" for k, v in sorted(c.items())))
+    if set(c) - {"finished"}:
+        print(f"glasslab: not every point finished; see glasslab sweep status {sweep_dir}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
+            tw_window=None) -> None:
+    """`glasslab analyze SWEEP_DIR`: per point, then per seed group (means ± standard errors)."""
+    from rich import box
+    from rich.table import Table
+
+    from glasslab.core.sweep import ensemble
+    from glasslab.core.sweep.grid import fmt
+
+    if png is not None:
+        from glasslab.tui.figure import require_matplotlib
+
+        require_matplotlib()  # fail before the long computation
+    result = ensemble.analyze_sweep(sweep_dir, n_boot=n_boot, tw_window=tw_window)
+    if csv_dir is not None:
+        ensemble.write_csv(result, csv_dir)
+    if png is not None:
+        from glasslab.tui.sweep_figure import sweep_figure
+
+        sweep_figure(result, png)
+    if as_json:
+        print(json.dumps(ensemble.to_jsonable(result), allow_nan=False))
+        return
+    console = _console()
+    axes, gaxes = result["axes"], result["group_axes"]
+    nd = result.get("has_n_delta")  # N_Delta/P only under a hinge loss: elsewhere it does not exist
+    t = Table(title=f"points of {sweep_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ["point", *(a.rsplit(".", 1)[-1] for a in axes), "state", "final train loss", "mu", "late slope",
+                *(["N_Delta/P"] if nd else []), "verdict"]:
+        t.add_column(col, no_wrap=True)
+    for r in result["points"]:
+        t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], pm(r.get("final_train_loss"), None),
+                  bounded_mu(r.get("mu"), r.get("mu_err"), r.get("mu_at_bound")), pm(r.get("late_slope"), None),
+                  *([pm(r.get("N_Delta_over_P"), None)] if nd else []),
+                  r.get("verdict") or (r.get("analysis_error", "-")[:40]))
+    console.print(t)
+    seeds = ", ".join(result["seed_axes"]) or "no seed axis"
+    g = Table(title=f"ensembles over {seeds} (mean ± standard error)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "mu", "late slope", "final train loss",
+                *(["N_Delta/P"] if nd else []), "verdicts"]:
+        g.add_column(col, no_wrap=True)
+    for x in result["groups"]:
+        verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
+        g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
+                  f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-",
+                  bounded_mu(x["mu"], x["mu_sem"], x["mu_at_bound"], x["mu_n_at_bound"], x["n"]),
+                  pm(x["late_slope"], x["late_slope_sem"]), pm(x["final_train_loss"], x["final_train_loss_sem"]),
+                  *([pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
+    console.print(g)
+    if any(x["mu_at_bound"] for x in result["groups"]):
+        print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")
+    print(f"definitions of these numbers and fits: {result['docs']}")  # as single-run analyze says it
+    if csv_dir is not None:
+        print(f"CSV written to {csv_dir}")
+    if png is not None:
+        print(f"figure written to {png}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sweep` command to the glasslab app."""
+
+    @app.command("sweep")
+    def sweep_cmd(
+        args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a \\[sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
+        grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="An axis: section.key=ITEMS; items are values, a:b integer ranges (b excluded) or lo..hixn log ranges, comma-separated (repeatable).")] = None,
+        set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field in every point: section.key=value (repeatable).")] = None,
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The sweep directory (default sweeps/PRESET-TIME).")] = None,
+        executor: Annotated[str, typer.Option("--executor", help="local (this machine) or slurm.")] = "local",
+        parallel: Annotated[Optional[int], typer.Option("--parallel", "-k", help="Points at once (local: default 1; slurm: array limit).")] = None,
+        gpus_per_run: Annotated[Optional[int], typer.Option("--gpus-per-run", help="GPUs per point (local default: 1 when each running point can have its own, else 0; slurm default 0).")] = None,
+        cpus_per_run: Annotated[Optional[int], typer.Option("--cpus-per-run", help="CPUs per point (slurm default 1; local default cores / K).")] = None,
+        threads: Annotated[Optional[str], typer.Option("--threads", metavar="N|auto", help="torch threads per point: N, or auto (the default): the CPUs each point gets (cores / --parallel here, --cpus-per-run on Slurm).")] = None,
+        partition: Annotated[Optional[str], typer.Option("--slurm-partition", help="Slurm partition.")] = None,
+        time_limit: Annotated[Optional[str], typer.Option("--time", help="Time limit per job, Slurm syntax (default 4:00:00 on Slurm).")] = None,
+        slurm_extra: Annotated[Optional[list[str]], typer.Option("--slurm-extra", help="Another sbatch option, name=value (repeatable).")] = None,
+        signal_delay: Annotated[int, typer.Option("--signal-delay", help="Seconds before the time limit that the job is told to checkpoint.")] = 90,
+        retry_failed: Annotated[bool, typer.Option("--retry-failed", help="resume: resubmit failed points too.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="status: print the rows as JSON.")] = False,
+    ):
+        """Run a grid of one preset's points, each in its own store, on Slurm or this machine."""
+        from glasslab.core.errors import BadInput
+        from glasslab.core.sweep import create, default_dir, status, submit
+        from glasslab.core.sweep import grid as grids
+        from glasslab.core.sweep import manifest as mf
+
+        word = args[0]
+        with clean_errors():
+            threads = _thread_count(threads)
+            if word in SUBCOMMANDS:
+                if len(args) != 2:
+                    raise BadInput(f"glasslab sweep {word} takes one sweep directory, e.g. glasslab sweep {word} sweeps/NAME")
+                sweep_dir = Path(args[1])
+                if word == "status":
+                    m, rows = status(sweep_dir)
+                    if as_json:
+                        print(json.dumps({"sweep": str(sweep_dir), "points": rows}, indent=1))
+                    else:
+                        _print_table(m, rows)
+                    return
+                if word == "cancel":
+                    jobs = submit.cancel(sweep_dir)
+                    print(f"sweep cancelled; {len(jobs)} running point(s) told to stop ({', '.join(jobs) or 'none'}); "
+                          f"continue with: glasslab sweep resume {sweep_dir}")
+                    return
+                if mf.read(sweep_dir)["executor"]["kind"] == "local":
+                    submit.claim_driver(sweep_dir)  # refuses while another glasslab sweep drives it
+                submit.reconfigure(sweep_dir, parallel=parallel, threads=threads, gpus_per_run=gpus_per_run,
+                                   cpus_per_run=cpus_per_run, partition=partition, time_limit=time_limit,
+                                   slurm_extra=slurm_extra)
+                m = mf.read(sweep_dir)
+                ids = submit.to_resubmit(m, retry_failed=retry_failed)
+                if not ids:
+                    print("nothing to resume: every point is finished, failed (see --retry-failed) or still running")
+                    return
+                submit.reopen(sweep_dir, ids)
+            else:
+                if len(args) != 1:
+                    raise BadInput(f"glasslab sweep takes one preset, got {' '.join(args)}: give the axes with --grid")
+                plan = grids.plan(word, grid, set_)
+                cfg = submit.executor_config(executor, parallel=parallel, threads=threads, gpus_per_run=gpus_per_run,
+                                             cpus_per_run=cpus_per_run, partition=partition, time_limit=time_limit,
+                                             slurm_extra=slurm_extra, signal_delay_s=signal_delay)
+                sweep_dir = create(plan, out or default_dir(plan), cfg)
+                axes = ", ".join(f"{k} ({len(v)})" for k, v in plan.axes.items())
+                print(f"sweep of {len(plan.points)} points over {axes} in {sweep_dir}", flush=True)
+                ids = [p["id"] for p in mf.read(sweep_dir)["points"]]
+            _launch(sweep_dir, ids)
