@@ -100,6 +100,8 @@ class RunConfig:
     device: str = _f("auto", "auto | cpu | cuda | mps (auto: cuda, then mps, then cpu)", choices=DEVICES)
     name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")
     init_from: str = _f("", "start from the last snapshot of this run store (same model), e.g. a trained minimum ([KWJ24])")
+    init_step: int = _f(-1, "with init_from: start from its snapshot at this step (-1 = its last snapshot); "
+                        "glasslab control branches a run so", min=-1)
     threads: int | str = _f("auto", "CPU threads for torch: a count, or auto (the CPUs this process may use, "
                             "capped for small models and on a GPU; see core/config/threads.py)")
 

@@ -95,3 +95,10 @@ def end_record(event: dict, attrs: dict):
     if kind == "diverged":
         return RunDiverged(step, wall, event.get("what", "loss"), float(event.get("value", "nan")))
     return RunInterrupted(step, wall, event.get("reason", kind or "interrupted"))
+
+
+def dynamics_after(events: list[dict], step: int) -> dict | None:
+    """The dynamics a run trained with just after `step`: the `new` settings of the last switch
+    recorded at or before that step, or None when there was none (the preset's own)."""
+    switches = [e for e in events if e.get("kind") == "dynamics_changed" and int(e.get("step", 0)) <= step]
+    return dict(switches[-1]["new"]) if switches else None

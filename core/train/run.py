@@ -180,7 +180,7 @@ class Run:
         self.step = 0
         self.next_snapshot = 0  # index into snapshot_steps
         if preset.run.init_from and self._fresh:
-            self._init_from(preset.run.init_from)
+            self._init_from(preset.run.init_from, preset.run.init_step)
         self.online = OnlineObservables(preset, self.model, self.data, self.snapshot_steps)
         self._host = HostPool(self.n_params, self.flat.w.dtype, self.device)
 
@@ -199,16 +199,25 @@ class Run:
         torch.set_num_threads(n)
         return n
 
-    def _init_from(self, path: str) -> None:
-        """Start from the last committed snapshot of another run (e.g. an SGD-trained minimum, [KWJ24])."""
+    def _init_from(self, path: str, step: int = -1) -> None:
+        """Start from a committed snapshot of another run (e.g. an SGD-trained minimum, [KWJ24]):
+        its last one, or the one taken at `step` (a branch of that run, glasslab control)."""
         from glasslab.core.store.reader import Trajectory
 
         src = Trajectory.open(path)
         if src.n_params != self.n_params or src.n_snapshots == 0:
             raise BadInput(f"run.init_from = {path}: it holds {src.n_snapshots} snapshot(s) of {src.n_params:,} "
                            f"parameters, this model has {self.n_params:,}: give a run of the same model")
+        index = -1
+        if step >= 0:
+            steps = [int(s) for s in src.steps]
+            if step not in steps:
+                near = sorted(steps, key=lambda s: abs(s - step))[:2]
+                raise BadInput(f"run.init_step = {step}: {path} has no snapshot at that step "
+                               f"(the nearest: {', '.join(f'{s:,}' for s in sorted(near))}): give a snapshot's step")
+            index = steps.index(step)
         with torch.no_grad():
-            self.flat.w.copy_(torch.from_numpy(np.asarray(src.snapshot(-1))).to(self.flat.w))
+            self.flat.w.copy_(torch.from_numpy(np.asarray(src.snapshot(index))).to(self.flat.w))
 
     # -- control from any thread -------------------------------------------
     def stop(self, reason: str = "stopped") -> None:

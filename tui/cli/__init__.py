@@ -4,6 +4,7 @@
     runs.py      ps, stop, switch, follow
     sweep.py     sweep, sweep status | resume | cancel
     analyze.py   analyze, overlay
+    control.py   control (the noise-off control and replicas)
     presets.py   presets list, presets show
     common.py    the one-line errors, the option aliases, opening the console
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from . import analyze, common, presets, run, runs, sweep
+from . import analyze, common, control, presets, run, runs, sweep
 from .common import ConsoleOutOpt, DataDirOpt, DownloadOpt, clean_errors
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
@@ -39,7 +40,7 @@ def console_cmd(out: ConsoleOutOpt = Path("runs"), data_dir: DataDirOpt = None, 
 
 
 # Registered in the order `glasslab --help` lists them.
-for group in (run, analyze, presets, sweep):
+for group in (run, analyze, control, presets, sweep):
     group.register(app)
 app.command("console")(console_cmd)
 runs.register(app)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glasslab.core.store import codec
 from glasslab.core.errors import GlasslabError
 from glasslab.core.store import reader
 
@@ -35,6 +36,4 @@ def continue_step(path: str | Path) -> int | None:
 def dynamics_at(path: str | Path, step: int) -> dict | None:
     """The dynamics a run continued at `step` trains with: the last switch recorded before that step
     (core.resume replays those of the step itself), or None when there is none (the preset's)."""
-    events = _attrs(path).get("events", [])
-    switches = [e for e in events if e.get("kind") == "dynamics_changed" and int(e.get("step", 0)) < step]
-    return dict(switches[-1]["new"]) if switches else None
+    return codec.dynamics_after(_attrs(path).get("events", []), step - 1)

@@ -1,0 +1,48 @@
+"""`glasslab control RUN`: branches a real run, reports drift or noise, keeps what it trained, refuses bad input in one line."""
+
+import json
+
+from typer.testing import CliRunner
+
+from glasslab.core.runs import branch, headless
+from glasslab.core.store.reader import Trajectory
+from glasslab.core.train.run import Run
+from glasslab.tui.cli import app
+from support.presets import tiny_preset
+
+runner = CliRunner()
+
+
+def parent(tmp_path, **over):
+    path = tmp_path / "parent.zarr"
+    headless.train(Run(tiny_preset(**{"run.steps": 300, **over})), path, signals=False)
+    return path
+
+
+def test_control_trains_the_branches_reports_and_keeps_them(tmp_path):
+    path = parent(tmp_path)
+    res = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "60", "--replicas", "1"])
+    assert res.exit_code == 0, res.output
+    found = branch.find(path)
+    [tw] = found
+    assert set(found[tw]) == {"noise-off", "noise-on", "replica-1"}
+    off = Trajectory.open(found[tw]["noise-off"])
+    assert off.status == "finished" and off.preset["dynamics"]["kind"] == "gd"
+    assert off.preset["run"]["init_from"] == str(path.resolve()) and off.preset["run"]["init_step"] == tw
+    assert f"t_w = {tw:,}: " in res.stdout and "Delta_off" in res.stdout and "R = Delta_on / Delta_off" in res.stdout
+    again = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "60", "--json"])
+    assert again.exit_code == 0 and "already trained" in again.stderr and "steps of" not in again.stderr
+    [row] = json.loads(again.stdout)
+    assert row["tw"] == tw and row["verdict"] in ("drift", "mixed", "noise-driven") and len(row["lags"]) > 3
+
+
+def test_bad_control_input_is_one_line_and_exit_2(tmp_path):
+    path = parent(tmp_path)
+    for args, expect in [(["--at", "100000"], "lies outside the run's snapshots"),
+                         (["--at", "0"], "--at 0 is the initialisation"),
+                         (["--steps", "0"], "--steps 0 must be at least 1")]:
+        res = runner.invoke(app, ["control", str(path), *args])
+        assert res.exit_code == 2 and expect in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.output
+    res = runner.invoke(app, ["control", str(tmp_path / "nothing.zarr")])
+    assert res.exit_code == 2 and "does not exist" in res.stderr
+    assert not branch.controls_dir(path).exists()  # nothing trained, nothing written

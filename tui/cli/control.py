@@ -1,0 +1,78 @@
+"""`glasslab control RUN`: is the late motion drift or noise?  The noise-off control and replicas.
+
+Branches the run at chosen snapshots (core/runs/branch.py), trains each branch headless
+into RUN.controls/ (finished branches are kept, so a second call only reports), then
+prints Delta_on / Delta_off against the lag per t_w, the replica distance, and a
+verdict (core/analysis/controls.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import clean_errors
+
+
+def control_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).")],
+    at: Annotated[Optional[list[int]], typer.Option("--at", help="Branch at the snapshot nearest this step (repeatable; default: near 1/100, 1/10 and 1/2 of the run).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Steps of every branch (default t_w: the lags t <= t_w).")] = None,
+    replicas: Annotated[int, typer.Option("--replicas", help="Replicas per t_w: the run's dynamics with another minibatch order / noise.")] = 1,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the branch stores go (default RUN.controls/ beside the run).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")] = False,
+):
+    """Continue a run from its snapshots with its noise switched off and as replicas: drift or diffusion?"""
+    from glasslab.core.analysis import controls
+    from glasslab.core.runs import branch
+
+    with clean_errors():
+        plan = branch.plan(run_dir, at=at, steps=steps, replicas=replicas, out=out)
+        for b in plan:
+            if b.done:
+                print(f"t_w {b.tw:,} {b.role}: already trained ({b.path})", file=sys.stderr)
+                continue
+            print(f"t_w {b.tw:,} {b.role}: {b.preset.run.steps:,} steps of {b.preset.dynamics.kind} "
+                  f"into {b.path}", file=sys.stderr, flush=True)
+            outcome = branch.train(b)
+            if outcome.exit_code:
+                problem = outcome.problem(b.path) or f"the branch ended {outcome.end.status}"
+                print(f"glasslab: {problem}", file=sys.stderr)
+                raise typer.Exit(outcome.exit_code)
+        results = controls.analyze_controls(run_dir, out)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))
+        return
+    print_controls(results)
+
+
+def _g(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.3g}"
+
+
+def print_controls(results) -> None:
+    """Per t_w: a few lags with Delta_off, Delta_on, R and the replica distance, then the verdict."""
+    for r in results:
+        print(f"t_w = {r.tw:,}: {r.verdict} (median R = {_g(r.late_ratio)} over the late half of the lags"
+              + (f"; {r.replicas_read}: Delta_AB / Delta_on = {_g(r.replica_ratio)} at the last lag)" if r.replicas else ")"))
+        header = f"  {'lag t':>9}  {'Delta_off':>10}  {'Delta_on':>10}  {'R':>7}" + (f"  {'Delta_AB':>10}" if r.replicas else "")
+        print(header)
+        n = len(r.lags)
+        for i in sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1}):
+            line = f"  {r.lags[i]:>9,}  {r.delta_off[i]:>10.3e}  {r.delta_on[i]:>10.3e}  {_g(r.ratio[i]):>7}"
+            if r.replicas:
+                line += f"  {r.replica_distance[i]:>10.3e}"
+            print(line)
+    if not results:
+        print("no controls: run glasslab control RUN first")
+    else:
+        print("R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven (docs/science.md, Controls)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("control")(control_cmd)
