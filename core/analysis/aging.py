@@ -335,13 +335,12 @@ def _jsonable(v):
     return v
 
 
-def _slope_estimate(steps, msd_main, msd_other, rows, lag_max, tails=True, **kw):
+def _slope_estimate(steps, msd_main, msd_other, rows, lag_max, tails, **kw):
     """A slope with its OLS error and its band over the fit windows (as windows.mu_estimate)."""
     fit = late_time_slope(steps, msd_main, rows, **kw)
     other = f"same t_w, {windows.LAG_TEXT[windows.other_lag_window(lag_max)]}"
     variants = {other: (msd_other, rows)} if msd_other is not None else {}
-    if tails:
-        variants.update({k: (msd_main, r) for k, r in windows.tail_windows(steps, rows).items()})
+    variants.update({k: (msd_main, r) for k, r in tails.items()})
     vals = {k: late_time_slope(steps, m, r, **kw).slope for k, (m, r) in variants.items() if len(r)}
     e = windows.estimate(fit.slope, fit.slope_err, vals)
     return fit, e
@@ -377,10 +376,12 @@ def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
         rows["late_scaled"] = win["late"]
     est = {k: windows.mu_estimate(steps, main, other, f, rows[k], lag_max,
                                   D=D if k == "late_scaled" else None,
-                                  tails=k in ("all", "late", "late_scaled")) for k, f in fits.items()}
-    late_tw, est["late_tw_slope"] = _slope_estimate(steps, main, other, win["late"], lag_max,
+                                  variants=windows.fit_windows(steps, usable, win, k))
+           for k, f in fits.items()}
+    tails = windows.tail_windows(steps, usable)
+    late_tw, est["late_tw_slope"] = _slope_estimate(steps, main, other, win["late"], lag_max, tails,
                                                     min_ratio=0.0)
-    late_all, est["late_slope"] = _slope_estimate(steps, msd, None, usable, lag_max)
+    late_all, est["late_slope"] = _slope_estimate(steps, msd, None, usable, lag_max, tails)
     control = None
     if D is not None:
         ctrl = windows.limit_lags(steps, controls.diffusion_control_msd(steps, D), lag_max)

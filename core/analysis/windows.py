@@ -105,20 +105,32 @@ def estimate(value: float, stat: float, windows: dict, at_bound: bool = False,
                     state_of(value, lo, hi, at_bound))
 
 
+def fit_windows(steps, usable, win: dict, name: str) -> dict[str, np.ndarray]:
+    """The other t_w windows a fit named `name` is checked on (its band), on the main lag window.
+
+    "late" and "late_scaled": the last half, third and quarter of the usable log t_w range; "all":
+    those and the three thirds of aging_windows (a pooled mu means little when its thirds disagree);
+    "early", "intermediate": none (their lag-window variant only)."""
+    if name not in ("all", "late", "late_scaled"):
+        return {}
+    out = tail_windows(steps, usable)
+    if name == "all":
+        out.update({f"{k} third": win[k] for k in ("early", "intermediate", "late")})
+    return out
+
+
 def mu_estimate(steps, msd_main, msd_other, fit: AgingFit, rows, lag_max: str, D=None,
-                tails: bool = True) -> Estimate:
+                variants: dict | None = None) -> Estimate:
     """fit's mu with its bootstrap error and its band over the fit windows.
 
-    Windows: the same t_w rows on the other lag window, and (tails) the last half, third and
-    quarter of the rows' log t_w range on the main lag window.  Each is a fit without bootstrap.
-    A window whose minimum sits on the grid's end counts in the band and is named in bound_windows.
+    Windows: the same t_w rows on the other lag window, and `variants` (label -> rows, fitted on the
+    main lag window; fit_windows).  Each is a fit without bootstrap.  A window whose minimum sits on
+    the grid's end counts in the band and is named in bound_windows.
     """
     windows, bounds = {}, []
     other = f"same t_w, {LAG_TEXT[other_lag_window(lag_max)]}"
-    variants = [(other, msd_other, rows)]
-    if tails:
-        variants += [(name, msd_main, r) for name, r in tail_windows(steps, rows).items()]
-    for label, m, r in variants:
+    todo = [(other, msd_other, rows)] + [(k, msd_main, r) for k, r in (variants or {}).items()]
+    for label, m, r in todo:
         if len(r) < 2:
             continue
         f = fit_aging_exponent(steps, m, r, n_boot=0, D=D)
