@@ -36,7 +36,8 @@ def analyze_cmd(
 
     if is_sweep(run_dir):  # a sweep directory: per point, then ensembles over seeds
         with clean_errors():
-            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window)
+            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window,
+                                     lag_max=lag_max)
     with clean_errors():
         if png is not None:
             from glasslab.tui.figure import require_matplotlib
