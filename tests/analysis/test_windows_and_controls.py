@@ -159,7 +159,7 @@ def test_noise_size_of_a_simulated_sgd_on_constant_per_sample_gradients():
 # ---------------------------------------------------------------- radial ---
 
 def _msd_and_norm2(X):
-    K, N = X.shape
+    K = X.shape[0]
     msd = np.full((K, K), np.nan)
     for i in range(K):
         msd[i, i + 1:] = ((X[i + 1:] - X[i]) ** 2).mean(axis=1)
