@@ -78,7 +78,7 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
 
 
 def control_rows(r: dict) -> list[tuple[str, str]]:
-    """The noise-size check and the radial share of Delta, by t_w (core/analysis/controls.py)."""
+    """The noise-size check and the radial share of Delta, by t_w (core/analysis/checks.py)."""
     rows = []
     ns = r.get("noise_size")
     if ns and ns.get("rows"):

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glasslab.core.analysis import controls, windows
-from glasslab.core.analysis.relaxation import LossPlateau, loss_plateau, relaxation_times  # noqa: F401
+from glasslab.core.analysis import checks, windows
 from glasslab.core.analysis.collapse import (
     AgingFit,
     aging_windows,
@@ -33,6 +32,7 @@ from glasslab.core.analysis.collapse import (
     to_dict,
     usable_waiting_times,
 )
+from glasslab.core.analysis.relaxation import loss_plateau, relaxation_times
 from glasslab.core.errors import BadInput
 
 LABELS = ("aging", "interrupted aging (diffusive)", "time-translation invariant", "undecided")
@@ -314,7 +314,7 @@ def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
     late_all, est["late_slope"] = _slope_estimate(steps, msd, None, usable, lag_max, tails)
     control = None
     if D is not None:
-        ctrl = windows.limit_lags(steps, controls.diffusion_control_msd(steps, D), lag_max)
+        ctrl = windows.limit_lags(steps, checks.diffusion_control_msd(steps, D), lag_max)
         c = fit_aging_exponent(steps, ctrl, win["late"], n_boot=0, D=D)
         control = {"what": "pure diffusion with the measured D, Delta = int 2 D(s) ds, "
                            "through the late Delta/D(t_w) fit",

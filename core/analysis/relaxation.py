@@ -12,7 +12,6 @@ import numpy as np
 
 from glasslab.core.analysis.collapse import to_dict
 
-
 # ------------------------------------------------------------------- loss ---
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.analysis import aging, controls
+from glasslab.core.analysis import aging, checks
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
 from glasslab.core.store import completion, layout, reader
@@ -77,7 +77,7 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
     rows = _some_waiting_times(steps, out["analysis"])
     out["noise_size"] = noise_size(t, mats["msd"], D, rows)
     n2 = t.array("observables/weight_norm2")
-    out["radial"] = None if n2 is None else controls.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
+    out["radial"] = None if n2 is None else checks.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
     if D is not None and np.isfinite(D).sum() >= 2:
         ok = np.isfinite(D) & (D > 0) & (steps > 0)
         if ok.sum() >= 2:
@@ -97,7 +97,7 @@ def _some_waiting_times(steps, analysis, n: int = 4) -> np.ndarray:
 
 def noise_size(t: reader.Trajectory, msd, D, rows) -> dict:
     """Measured Delta / the uncorrelated-SGD-noise prediction at lags up to about an epoch
-    (controls.sgd_noise_prefactor; eta, B, m from the preset, P from train_size, N = n_params)."""
+    (checks.sgd_noise_prefactor; eta, B, m from the preset, P from train_size, N = n_params)."""
     dyn = t.preset.get("dynamics", {})
     kind = dyn.get("kind")
     P, N = t.attrs.get("train_size"), t.n_params
@@ -106,12 +106,12 @@ def noise_size(t: reader.Trajectory, msd, D, rows) -> dict:
     if D is None or not P:
         return {"kind": kind, "note": "needs observables/D and train_size"}
     B, lr, m = int(dyn.get("batch_size", 0)), float(dyn.get("lr", 0.0)), float(dyn.get("momentum", 0.0))
-    c = controls.sgd_noise_prefactor(lr, B, m, int(P), int(N))
+    c = checks.sgd_noise_prefactor(lr, B, m, int(P), int(N))
     epoch = P / B
     out = {"kind": kind, "lr": lr, "batch_size": B, "momentum": m, "train_size": int(P), "n_params": int(N),
            "prefactor": c, "epoch": epoch,
            "formula": "Delta_pred = eta^2 D(t_w) t (P - B) / ((1 - m)^2 B (P - 1) N)",
-           "rows": controls.noise_size_check(t.steps, msd, D, c, epoch, rows)}
+           "rows": checks.noise_size_check(t.steps, msd, D, c, epoch, rows)}
     if any(e.get("kind") == "dynamics_changed" for e in t.events):
         out["note"] = "the run switched its dynamics: the prediction uses the preset's SGD settings"
     return out

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from glasslab.core.analysis import aging, collapse
+from glasslab.core.analysis import aging, collapse, relaxation
 from glasslab.core.errors import BadInput
 
 
@@ -194,7 +194,7 @@ def test_relaxation_times_of_stretched_exponential(b):
     tau = 40.0 + 2.0 * STEPS.astype(float) ** 0.8          # aging: tau grows with t_w
     lag = (STEPS[None, :] - STEPS[:, None]).astype(float)
     Q = np.where(lag > 0, np.exp(-(np.abs(lag) / tau[:, None]) ** b), np.nan)
-    out = aging.relaxation_times(STEPS, Q)
+    out = relaxation.relaxation_times(STEPS, Q)
     checked = 0
     for key, level in [("tau_e", 1 / math.e), ("tau_90", 0.9)]:
         exact = tau * (-np.log(level)) ** (1 / b)   # Q = level at t = tau (-ln level)^(1/b)
@@ -216,10 +216,10 @@ def test_relaxation_times_nan_when_never_crossed_or_unresolved():
     Q[1, 2:] = [0.99, 0.95, 0.92]     # never below 0.9
     Q[2, 3:] = [0.2, 0.1]             # already below 1/e at the first lag
     Q[3, 4] = np.nan                  # row not filled
-    out = aging.relaxation_times(steps, Q)
+    out = relaxation.relaxation_times(steps, Q)
     assert np.isnan(out["tau_90"][1]) and np.isnan(out["tau_e"][2]) and np.isnan(out["tau_e"][3])
     Q[0, 1:] = [0.95, 0.85, 0.5, 0.3]  # lags 10, 20, 40, 80: crossing 0.9 half way in log t
-    out = aging.relaxation_times(steps, Q)
+    out = relaxation.relaxation_times(steps, Q)
     assert out["tau_90"][0] == pytest.approx(10 * 2**0.5)
 
 
@@ -228,13 +228,13 @@ def test_relaxation_times_nan_when_never_crossed_or_unresolved():
 def test_loss_plateau():
     t = STEPS.astype(float)
     falling = 1.0 - 0.2 * np.log10(np.maximum(t, 1))   # 1.0 -> 0.0 over 5 decades, linear in log t
-    out = aging.loss_plateau(STEPS, falling + 0.1)
+    out = relaxation.loss_plateau(STEPS, falling + 0.1)
     assert out.final_loss == pytest.approx(0.1)
     assert out.loss_decade_ago == pytest.approx(0.3)
     assert out.rel_drop == pytest.approx(2 / 3) and out.still_falling
     flat = np.where(t < 1e3, falling, 0.4)
     flat[-1] = np.nan                                   # last snapshot not measured yet
-    flat = aging.loss_plateau(STEPS, flat)
+    flat = relaxation.loss_plateau(STEPS, flat)
     assert flat.t_end == STEPS[-2] and flat.final_loss == pytest.approx(0.4)
     assert flat.rel_drop == 0 and not flat.still_falling
 
@@ -361,7 +361,7 @@ def test_the_analysis_table_names_each_figure_and_says_when_a_fit_hit_its_bound(
     out["aging"]["late"]["at_bound"] = True  # as a fit stuck on -0.5 reports it
     out["aging"]["late"]["mu"] = -0.5
     Q = np.exp(-aging_msd(STEPS, 1.0) * 5000)  # crosses 1/e within each curve
-    out["relaxation"] = aging._jsonable(aging.relaxation_times(STEPS, Q))
+    out["relaxation"] = aging._jsonable(relaxation.relaxation_times(STEPS, Q))
     result = {"run": "r.zarr", "name": "r", "status": "finished", "n_params": 19210, "train_size": 2000,
               "n_snapshots": 61, "last_step": 100000, "final": {k: 0.1 for k in ("train_loss", "train_acc", "test_loss", "test_acc")},
               "switches": [{"step": 3000, "old": "sgd", "new": "langevin"}], "analysis": out}

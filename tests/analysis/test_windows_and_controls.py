@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-
-from glasslab.core.analysis import aging, controls, windows
 from test_analysis import STEPS, aging_msd, interrupted_msd
+
+from glasslab.core.analysis import aging, checks, windows
 
 
 def pure_diffusion(steps, a, A=1.0):
@@ -38,11 +38,11 @@ def test_limit_lags_keeps_lags_up_to_tw():
 def test_the_diffusion_control_is_the_integral_of_2d():
     # D a power law is interpolated exactly (log-log), so the control is the closed form to rounding
     want, D = pure_diffusion(STEPS, 2.5)
-    got = controls.diffusion_control_msd(STEPS, D)
+    got = checks.diffusion_control_msd(STEPS, D)
     ok = np.isfinite(want)
     assert np.allclose(got[ok], want[ok], rtol=1e-9, atol=0)
     # D ~ 1/s (the log branch): Delta = 2 log(t' / t_w) = a function of t / t_w, simple aging
-    got = controls.diffusion_control_msd(STEPS, 1.0 / np.maximum(STEPS, 1.0))
+    got = checks.diffusion_control_msd(STEPS, 1.0 / np.maximum(STEPS, 1.0))
     assert got[10, 20] == pytest.approx(2 * math.log(STEPS[20] / STEPS[10]), rel=1e-12)
 
 
@@ -111,9 +111,9 @@ def test_estimate_interval_is_the_widest_of_bootstrap_and_band():
 # ------------------------------------------------------------ noise size ---
 
 def test_noise_prefactor_formula():
-    c = controls.sgd_noise_prefactor(0.1, 100, 0.5, 2000, 1000)
+    c = checks.sgd_noise_prefactor(0.1, 100, 0.5, 2000, 1000)
     assert c == pytest.approx(0.1**2 * 1900 / (0.25 * 100 * 1999 * 1000), rel=1e-12)
-    assert controls.sgd_noise_prefactor(0.1, 2000, 0.0, 2000, 1000) == 0.0   # B = P: GD, no noise
+    assert checks.sgd_noise_prefactor(0.1, 2000, 0.0, 2000, 1000) == 0.0   # B = P: GD, no noise
 
 
 def test_noise_size_ratio_on_a_known_input():
@@ -121,7 +121,7 @@ def test_noise_size_ratio_on_a_known_input():
     c, k = 3e-5, 7.0
     lag = (STEPS[None, :] - STEPS[:, None]).astype(float)
     msd = np.where(lag > 0, k * c * D[:, None] * lag, np.nan)
-    rows = controls.noise_size_check(STEPS, msd, D, c, epoch=50.0, tw_indices=[5, 20, 40])
+    rows = checks.noise_size_check(STEPS, msd, D, c, epoch=50.0, tw_indices=[5, 20, 40])
     assert rows and all(r["ratio"] == pytest.approx(k, rel=1e-12) for r in rows)
     assert all(r["lag"] <= 50 for r in rows if r["tw"] == STEPS[5])
     assert [r["lag"] for r in rows if r["tw"] == STEPS[40]] == [STEPS[41] - STEPS[40]]  # none that short
@@ -137,7 +137,7 @@ def test_noise_size_of_a_simulated_sgd_on_constant_per_sample_gradients():
     rng = np.random.default_rng(0)
     P, B, N, eta, T, R = 200, 10, 1000, 0.1, 20, 40
     steps = np.arange(T + 1)
-    c = controls.sgd_noise_prefactor(eta, B, 0.0, P, N)
+    c = checks.sgd_noise_prefactor(eta, B, 0.0, P, N)
     ratios = []
     for _ in range(R):
         g = rng.standard_normal((P, N))
@@ -148,7 +148,7 @@ def test_noise_size_of_a_simulated_sgd_on_constant_per_sample_gradients():
         msd = np.full((T + 1, T + 1), np.nan)
         for i in range(T + 1):
             msd[i, i + 1:] = ((X[i + 1:] - X[i]) ** 2).mean(axis=1)
-        rows = controls.noise_size_check(steps, msd, np.full(T + 1, D), c, epoch=P / B, tw_indices=[1, 10])
+        rows = checks.noise_size_check(steps, msd, np.full(T + 1, D), c, epoch=P / B, tw_indices=[1, 10])
         ratios.append([r["ratio"] for r in rows])
     ratios = np.array(ratios)                     # [R, lags]
     assert ratios.shape == (R, 6)
@@ -172,7 +172,7 @@ def test_radial_share_is_one_for_a_rescaling_and_zero_for_a_rotation():
     w0 = rng.standard_normal(500)
     scale = np.array([1.0, 1.2, 1.5, 1.9, 2.4, 3.0])
     msd, n2 = _msd_and_norm2(scale[:, None] * w0[None, :])
-    rows = controls.radial_share(steps, msd, n2, [1, 2, 3])
+    rows = checks.radial_share(steps, msd, n2, [1, 2, 3])
     assert len(rows) == 3 and all(r["share"] == pytest.approx(1.0, rel=1e-9) for r in rows)
     assert all(r["lag"] <= r["tw"] for r in rows)
     a, b = rng.standard_normal(500), rng.standard_normal(500)
@@ -180,11 +180,11 @@ def test_radial_share_is_one_for_a_rescaling_and_zero_for_a_rotation():
     b *= np.linalg.norm(a) / np.linalg.norm(b)
     theta = np.array([0.0, 0.1, 0.3, 0.6, 1.0, 1.5])
     msd, n2 = _msd_and_norm2(np.cos(theta)[:, None] * a + np.sin(theta)[:, None] * b)
-    rows = controls.radial_share(steps, msd, n2, [1, 2, 3])
+    rows = checks.radial_share(steps, msd, n2, [1, 2, 3])
     assert all(abs(r["share"]) < 1e-12 for r in rows) and all(r["delta"] > 1e-3 for r in rows)
     # any motion: the radial part never exceeds Delta (|a - b| >= ||a| - |b||)
     msd, n2 = _msd_and_norm2(np.cumsum(rng.standard_normal((6, 500)), axis=0))
-    rad = controls.radial_msd(n2)
+    rad = checks.radial_msd(n2)
     ok = np.isfinite(msd)
     assert np.all(rad[ok] <= msd[ok] * (1 + 1e-12))
 
@@ -199,13 +199,13 @@ def test_analyze_store_and_cli_report_the_window_the_controls_and_refuse_a_bad_l
     from typer.testing import CliRunner
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from support.presets import tiny_preset
-
     from glasslab.core.analysis import report
     from glasslab.core.store.writer import TrajectoryWriter
     from glasslab.core.train.run import Run, drive
     from glasslab.tui.analysis_table import print_analysis
     from glasslab.tui.cli import app
+
+    from support.presets import tiny_preset
 
     path = tmp_path / "tiny.zarr"
     drive(Run(tiny_preset(**{"run.steps": 400, "recording.snapshots": 30})), [TrajectoryWriter(path)])
@@ -213,7 +213,7 @@ def test_analyze_store_and_cli_report_the_window_the_controls_and_refuse_a_bad_l
     assert r["analysis"]["lag_max"] == "t_w" and "lags t <= t_w" in r["analysis"]["fit_window"]
     ns = r["noise_size"]   # tiny: SGD, eta 0.5, B 20, m 0.5, P 200
     assert ns["prefactor"] == pytest.approx(
-        controls.sgd_noise_prefactor(0.5, 20, 0.5, 200, r["n_params"]), rel=1e-12)
+        checks.sgd_noise_prefactor(0.5, 20, 0.5, 200, r["n_params"]), rel=1e-12)
     assert ns["epoch"] == 10 and ns["rows"] and all(x["ratio"] > 0 for x in ns["rows"])
     assert r["radial"] and all(0 <= x["share"] <= 1 + 1e-9 for x in r["radial"])
     console = Console(width=400, record=True, file=open("/dev/null", "w"))

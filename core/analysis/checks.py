@@ -1,4 +1,4 @@
-"""The controls that ship with the aging numbers (docs/science.md, section 5, "Controls").
+"""The checks that ship with the aging numbers (docs/science.md, section 5, "Controls").
 
 Owns: the pure-diffusion control built from a run's measured D (what a
 diffusion with that D gives through the same fit), the noise-size check of SGD
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 
 # ------------------------------------------------------- pure diffusion ---
 
