@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from glasslab.core.analysis.windows import text as estimate_text
+
 
 def _pm(x, err) -> str:
     if x is None:
@@ -16,14 +18,15 @@ def _g(x, fmt=".4g") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def mu_text(fit: dict) -> str:
-    """mu +- its error, or why there is no number: a minimum on the end of the mu range is no fit."""
+def mu_text(fit: dict, est: dict | None = None) -> str:
+    """mu in three parts (bootstrap error, band over fit windows, the interval and its state), or
+    why there is no number: a minimum on the end of the mu range is no fit."""
     if fit.get("at_bound"):
         grid = fit.get("mu_grid") or [None]
         lo, hi = grid[0], grid[-1]
         rng = f" in [{lo:g}, {hi:g}]" if lo is not None else ""
-        return f"no collapse{rng}: the fit stops at its bound ({fit['mu']:.2f})"
-    return _pm(fit["mu"], fit["mu_err"])
+        return f"at the bound ({fit['mu']:.2f}): no collapse{rng}, the fit stops there"
+    return estimate_text(est) if est else _pm(fit["mu"], fit["mu_err"])
 
 
 def switches_text(switches: list[dict]) -> str:
@@ -40,18 +43,26 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
     if a is None:
         rows.append(("analysis", r.get("analysis_error", "-")))
         return rows
+    est = a.get("estimates") or {}
+    if a.get("fit_window"):
+        rows.append(("fit window", a["fit_window"]))
     for name in ("all", "early", "intermediate", "late", "late_scaled"):
         fit = a["aging"].get(name)
         if fit:
             label = "mu, late t_w on Delta/D" if name == "late_scaled" else f"mu, {name} t_w"
             tw = fit.get("tw") or []
             span = f"  (t_w {int(tw[0]):,}..{int(tw[-1]):,}, {len(tw)} curves)" if tw else ""
-            rows.append((label, mu_text(fit) + ("" if fit.get("at_bound") else span)))
-    s = a["late_slope"]
-    rows.append(("slope d log Delta / d log t, last decade of lags, all t_w", _pm(s["slope"], s["slope_err"])))
-    s = a.get("late_tw_slope")
-    if s:
-        rows.append(("slope d log Delta / d log t, late third of t_w (verdict)", _pm(s["slope"], s["slope_err"])))
+            rows.append((label, mu_text(fit, est.get(name)) + ("" if fit.get("at_bound") else span)))
+    ctrl = a.get("control")
+    if ctrl and ctrl.get("mu_late_scaled") is not None:
+        bound = " (at the bound)" if ctrl.get("at_bound") else ""
+        rows.append(("control: pure diffusion with this D, mu late on Delta/D",
+                     f"{ctrl['mu_late_scaled']:.2f}{bound}  (what diffusion alone gives; read mu on Delta/D against it)"))
+    for key, label in (("late_slope", "slope d log Delta / d log t, last decade of lags, all t_w"),
+                       ("late_tw_slope", "slope d log Delta / d log t, late third of t_w (verdict)")):
+        s = a.get(key)
+        if s:
+            rows.append((label, estimate_text(est[key]) if est.get(key) else _pm(s["slope"], s["slope_err"])))
     dc = a.get("diffusion_collapse")
     if dc:
         rows.append(("Delta/D collapse (cost ratio)", _g(dc["ratio"], ".3g") + "  (< 1: dividing by D collapses)"))
@@ -59,9 +70,29 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
     if rel and rel.get("tw"):
         pairs = [f"t_w {int(tw):,}: {_g(te, '.3g')}" for tw, te in zip(rel["tw"], rel["tau_e"]) if te is not None][:6]
         rows.append(("tau_e (steps) by t_w", ", ".join(pairs) or "not reached"))
+    rows += control_rows(r)
     v = a["verdict"]
     switched = f"; the run switched its dynamics ({len(r['switches'])}x)" if r.get("switches") else ""
     rows.append(("verdict", f"[bold]{v['label']}[/]  ({v['reason']}{switched})"))
+    return rows
+
+
+def control_rows(r: dict) -> list[tuple[str, str]]:
+    """The noise-size check and the radial share of Delta, by t_w (core/analysis/checks.py)."""
+    rows = []
+    ns = r.get("noise_size")
+    if ns and ns.get("rows"):
+        by_tw: dict = {}
+        for e in ns["rows"]:
+            by_tw.setdefault(e["tw"], []).append(f"{int(e['lag']):,}: {_g(e['ratio'], '.3g')}")
+        text = "; ".join(f"t_w {int(tw):,} (lag: ratio) " + ", ".join(v) for tw, v in by_tw.items())
+        rows.append((f"Delta measured / SGD-noise prediction, lags <= an epoch ({ns['epoch']:.0f} steps)", text))
+    elif ns and ns.get("note"):
+        rows.append(("Delta / SGD-noise prediction", ns["note"]))
+    rad = r.get("radial")
+    if rad:
+        rows.append(("radial share of Delta (lag ~ t_w)", ", ".join(
+            f"t_w {int(e['tw']):,}: {_g(e['share'], '.2f')} of {_g(e['delta'], '.3g')}" for e in rad)))
     return rows
 
 

@@ -124,8 +124,8 @@ def overlay_figure(paths: list[str | Path], out: str | Path, tw: float | None = 
     name and what differs between the runs (run_labels); dynamics switches are dashed lines.
     """
     plt = require_matplotlib()
+    from glasslab.core.analysis import relaxation
     from glasslab.core.analysis.report import load_two_time
-    from glasslab.core.analysis import aging
 
     fig, ax = plt.subplots(1, 4, figsize=(19, 4.6))
     loaded = [load_two_time(Path(path)) for path in paths]
@@ -147,7 +147,7 @@ def overlay_figure(paths: list[str | Path], out: str | Path, tw: float | None = 
         ax[1].loglog(lag[ok], d[ok], color=colour)
         q = mats["overlap"][i, i + 1:]
         ax[2].semilogx(lag, q, color=colour)
-        tau = aging.relaxation_times(steps, mats["overlap"])
+        tau = relaxation.relaxation_times(steps, mats["overlap"])
         tau_e = dict(zip(tau["tw"], tau["tau_e"])).get(steps[i])
         if tau_e is not None and np.isfinite(tau_e):
             ax[3].semilogx(lag / tau_e, q, color=colour, label=f"{label}: tau_e = {tau_e:.3g}")

@@ -4,7 +4,8 @@ Owns: the collapse fit of the aging exponent mu (with a bootstrap error), the
 late-time slope of log Delta versus log t, the Delta/D(t_w) collapse of the
 diffusive regime, the loss-plateau test, the overlap relaxation times tau_90
 and tau_e, and the verdict "aging" / "interrupted aging (diffusive)" /
-"time-translation invariant".  Definitions are those of docs/science.md (section
+"time-translation invariant" / "undecided", read from intervals that include
+the spread over fit windows (core/analysis/windows.py).  Definitions are those of docs/science.md (section
 5, the aging analysis).  Pure numpy; no plotting, no UI.
 
 Inputs are the arrays of the run's Zarr store: `steps` int [K] (log-spaced,
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glasslab.core.analysis import checks, windows
 from glasslab.core.analysis.collapse import (
     AgingFit,
     aging_windows,
@@ -30,10 +32,10 @@ from glasslab.core.analysis.collapse import (
     to_dict,
     usable_waiting_times,
 )
+from glasslab.core.analysis.relaxation import loss_plateau, relaxation_times
 from glasslab.core.errors import BadInput
 
-LABELS = ("aging", "interrupted aging (diffusive)", "time-translation invariant")
-MU_ZERO_TOL = 0.1  # |mu| below max(MU_ZERO_TOL, 2 * mu_err) is "consistent with 0"
+LABELS = ("aging", "interrupted aging (diffusive)", "time-translation invariant", "undecided")
 DIFFUSIVE_SLOPE = (0.8, 1.2)
 
 
@@ -137,91 +139,26 @@ def diffusion_collapse(steps, msd, D, tw_indices=None, dx: float = 0.05) -> Diff
     return DiffusionCollapse(raw, scaled, ratio, np.asarray(steps, dtype=np.float64)[rows])
 
 
-# ------------------------------------------------------------------- loss ---
-
-@dataclass(frozen=True)
-class LossPlateau:
-    """Result of loss_plateau."""
-
-    final_loss: float
-    loss_decade_ago: float  # loss at t_end / 10^decades, linear in log t between snapshots
-    rel_drop: float         # (loss_decade_ago - final_loss) / |loss_decade_ago|
-    still_falling: bool     # rel_drop > threshold
-    t_start: float
-    t_end: float
-
-    def to_dict(self) -> dict:
-        return to_dict(self)
-
-
-def loss_plateau(steps, train_loss, decades: float = 1.0, threshold: float = 0.1) -> LossPlateau:
-    """Final train loss and whether it still falls over the last decade of t.
-
-    t_end is the last snapshot with a finite loss, t_start = t_end / 10^decades
-    (not before the first positive snapshot); L(t_start) is linearly
-    interpolated in log t.  Still falling when the relative drop
-    (L(t_start) - L(t_end)) / |L(t_start)| exceeds `threshold` (default 10% per
-    decade).  [BJ18]: over-parametrised nets approach zero loss, under-
-    parametrised ones stay on a non-zero plateau.
-    """
-    t = np.asarray(steps, dtype=np.float64)
-    loss = np.asarray(train_loss, dtype=np.float64)
-    ok = np.isfinite(loss) & (t > 0)
-    if not ok.any():
-        return LossPlateau(math.nan, math.nan, math.nan, False, math.nan, math.nan)
-    lt, ll = np.log(t[ok]), loss[ok]
-    t_end = float(t[ok][-1])
-    t_start = float(max(t_end / 10 ** decades, t[ok][0]))
-    l0, l1 = float(np.interp(math.log(t_start), lt, ll)), float(ll[-1])
-    rel = (l0 - l1) / abs(l0) if l0 != 0 else 0.0
-    return LossPlateau(l1, l0, rel, bool(rel > threshold), t_start, t_end)
-
-
-# ------------------------------------------------------------- relaxation ---
-
-def _first_crossing(lag, q, level: float) -> float:
-    ok = np.isfinite(q) & (lag > 0)
-    lag, q = lag[ok], q[ok]
-    below = np.flatnonzero(q < level)
-    if below.size == 0 or below[0] == 0:
-        return math.nan
-    k = below[0]
-    la, lb = math.log(lag[k - 1]), math.log(lag[k])
-    return math.exp(la + (q[k - 1] - level) / (q[k - 1] - q[k]) * (lb - la))
-
-
-def relaxation_times(steps, overlap) -> dict[str, np.ndarray]:
-    """tau_90 and tau_e of the overlap Q(t_w, t_w + t) for every row ([KWJ24]).
-
-    tau_c is the first lag t with Q < c (c = 0.9, 1/e), located by linear
-    interpolation of Q in log t between the last snapshot with Q >= c and the
-    first with Q < c.  NaN when Q never drops below c, and also when it is
-    already below c at the first measured lag (tau unresolved).  Returns
-    arrays "tw" (= steps), "tau_90", "tau_e" of length K.
-    """
-    t = np.asarray(steps, dtype=np.float64)
-    Q = np.asarray(overlap, dtype=np.float64)
-    tau = {0.9: [], 1 / math.e: []}
-    for i in range(len(t)):
-        for c in tau:
-            tau[c].append(_first_crossing(t[i + 1:] - t[i], Q[i, i + 1:], c))
-    return {"tw": t, "tau_90": np.array(tau[0.9]), "tau_e": np.array(tau[1 / math.e])}
-
-
 # ---------------------------------------------------------------- verdict ---
 
-def _zero(fit: AgingFit) -> bool:
-    if fit.at_bound:  # no minimum inside the mu range: the fit says nothing
-        return False
+def _interval(fit: AgingFit, intervals: dict | None, name: str) -> tuple[float, float]:
+    if intervals and intervals.get(name) is not None:
+        return tuple(intervals[name])
     err = fit.mu_err if np.isfinite(fit.mu_err) else 0.0
-    return bool(np.isfinite(fit.mu) and abs(fit.mu) < max(MU_ZERO_TOL, 2 * err))
+    return (fit.mu - windows.Z95 * err, fit.mu + windows.Z95 * err)
+
+
+def _state(fit: AgingFit, interval=None) -> str:
+    lo, hi = interval if interval is not None else _interval(fit, None, "")
+    return windows.state_of(fit.mu, lo, hi, fit.at_bound)
+
+
+def _zero(fit: AgingFit) -> bool:
+    return _state(fit) == "zero"
 
 
 def _ages(fit: AgingFit) -> bool:
-    if fit.at_bound:
-        return False
-    err = fit.mu_err if np.isfinite(fit.mu_err) else 0.0
-    return bool(np.isfinite(fit.mu) and fit.mu >= max(MU_ZERO_TOL, 2 * err))
+    return _state(fit) == "ages"
 
 
 @dataclass(frozen=True)
@@ -242,48 +179,74 @@ class Verdict:
     mu_late_scaled_err: float
     late_slope: float
     late_slope_err: float
+    states: dict = None        # fit name -> windows.state_of its interval
+    intervals: dict = None     # fit name -> [lo, hi], the interval the state was read from
 
     def to_dict(self) -> dict:
         return to_dict(self)
 
 
+def _iv_text(iv) -> str:
+    return f"[{iv[0]:.2f}, {iv[1]:.2f}]"
+
+
 def verdict(fit_all: AgingFit, fit_early: AgingFit, fit_intermediate: AgingFit,
             fit_late: AgingFit, late_slope: SlopeFit,
-            fit_late_scaled: AgingFit | None = None) -> Verdict:
+            fit_late_scaled: AgingFit | None = None, intervals: dict | None = None,
+            slope_interval: tuple[float, float] | None = None) -> Verdict:
     """Label the run from the collapse fits on the windows of aging_windows().
 
-    A fit is "consistent with 0" when |mu| < max(0.1, 2 mu_err), and "ages"
-    when mu >= max(0.1, 2 mu_err).  Rules, in this order:
-    1. "interrupted aging (diffusive)" ([BJ18]) if the early or intermediate
-       third ages, the late third is consistent with 0 (on Delta, or on
-       Delta / D(t_w) when `fit_late_scaled` is given: D(t_w) shifts log Delta
-       of straight lines like a t_w dependence would), and the late slope
-       (late_time_slope on the late third, min_ratio = 0) lies in [0.8, 1.2];
-    2. "time-translation invariant" if mu over the whole window is consistent with 0;
-    3. "aging" otherwise (simple aging, subaging [HMT22], uninterrupted aging).
+    Each fit is read through its interval (`intervals[name]`, the widest of mu +- 2 mu_err and the
+    band over fit windows, core/analysis/windows.py; mu +- 2 mu_err when not given) and its state
+    (windows.state_of: "ages" above 0, "zero" around 0 and nearer 0 than 1, "negative", "undecided",
+    "at the bound").  Rules, in this order:
+    1. "interrupted aging (diffusive)" ([BJ18]) if the early or intermediate third ages, the late third
+       is "zero" (on Delta, or on Delta / D(t_w) when `fit_late_scaled` is given: D(t_w) shifts log
+       Delta of straight lines like a t_w dependence would), its interval lies wholly below the aged
+       one's (the drop is resolved), and the late slope (late_time_slope on the late third,
+       min_ratio = 0; its interval `slope_interval` when given) lies in [0.8, 1.2];
+    2. "time-translation invariant" if mu over all usable t_w is "zero";
+    3. "aging" if it "ages" (simple aging, subaging [HMT22], uninterrupted aging);
+    4. "undecided" otherwise: an interval that contains 0 but reaches half way to simple aging, a
+       fit at its bound, or a negative mu.  Never "aging stops" on an interval that contains 0 and 1/2.
     Raises BadInput when the whole-window fit has no mu (fewer than two curves).
     """
     if not np.isfinite(fit_all.mu):
         raise BadInput("aging verdict needs at least two overlapping waiting-time curves")
     scaled = fit_late_scaled if fit_late_scaled is not None else AgingFit(
         math.nan, math.nan, math.nan, 0, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    named = {"all": fit_all, "early": fit_early, "intermediate": fit_intermediate, "late": fit_late,
+             "late_scaled": scaled}
+    iv = {k: _interval(f, intervals, k) for k, f in named.items()}
+    st = {k: _state(f, iv[k]) for k, f in named.items()}
     lo, hi = DIFFUSIVE_SLOPE
-    late_zero = _zero(fit_late) or _zero(scaled)
-    if ((_ages(fit_early) or _ages(fit_intermediate)) and late_zero
-            and lo <= late_slope.slope <= hi):
+    s_lo, s_hi = slope_interval if slope_interval is not None else (late_slope.slope, late_slope.slope)
+    aged = [k for k in ("early", "intermediate") if st[k] == "ages"]
+    stopped = [(a, z) for a in aged for z in ("late", "late_scaled")
+               if st[z] == "zero" and iv[z][1] < iv[a][0]]
+    if stopped and lo <= s_lo and s_hi <= hi:
+        a, z = stopped[0]
         label = LABELS[1]
-        reason = (f"ages before the late third, the late third is consistent with mu = 0 "
-                  f"and its late slope (d log Delta / d log t over the late third's t_w) "
-                  f"{late_slope.slope:.3g} lies in [{lo}, {hi}]")
-    elif _zero(fit_all):
+        reason = (f"the {a} third ages (interval {_iv_text(iv[a])}), the late third"
+                  f"{' on Delta/D(t_w)' if z == 'late_scaled' else ''} is consistent with mu = 0 "
+                  f"(interval {_iv_text(iv[z])}) and its late slope {late_slope.slope:.3g} "
+                  f"(windows {s_lo:.3g}..{s_hi:.3g}) lies in [{lo}, {hi}]")
+    elif st["all"] == "zero":
         label = LABELS[2]
-        reason = f"mu = {fit_all.mu:.3g} +- {fit_all.mu_err:.2g} is consistent with 0"
-    else:
+        reason = f"mu = {fit_all.mu:.3g}, interval {_iv_text(iv['all'])} contains 0 and stays within ±0.5"
+    elif st["all"] == "ages":
         label = LABELS[0]
-        reason = f"mu = {fit_all.mu:.3g} +- {fit_all.mu_err:.2g} is not consistent with 0"
+        reason = f"mu = {fit_all.mu:.3g}, interval {_iv_text(iv['all'])} lies above 0"
+    else:
+        label = LABELS[3]
+        why = {"at the bound": "stops at the bound of the mu grid (no measurement)",
+               "negative": "lies below 0 (older curves move faster)",
+               "undecided": "contains 0 but reaches half way to simple aging"}[st["all"]]
+        reason = f"mu over all t_w = {fit_all.mu:.3g}, interval {_iv_text(iv['all'])} {why}"
     return Verdict(label, reason, fit_all.mu, fit_all.mu_err, fit_early.mu, fit_early.mu_err,
                    fit_intermediate.mu, fit_intermediate.mu_err, fit_late.mu, fit_late.mu_err,
-                   scaled.mu, scaled.mu_err, late_slope.slope, late_slope.slope_err)
+                   scaled.mu, scaled.mu_err, late_slope.slope, late_slope.slope_err,
+                   st, {k: list(v) for k, v in iv.items()})
 
 
 # ---------------------------------------------------------------- analyze ---
@@ -302,40 +265,79 @@ def _jsonable(v):
     return v
 
 
+def _slope_estimate(steps, msd_main, msd_other, rows, lag_max, tails, **kw):
+    """A slope with its OLS error and its band over the fit windows (as windows.mu_estimate)."""
+    fit = late_time_slope(steps, msd_main, rows, **kw)
+    other = f"same t_w, {windows.LAG_TEXT[windows.other_lag_window(lag_max)]}"
+    variants = {other: (msd_other, rows)} if msd_other is not None else {}
+    variants.update({k: (msd_main, r) for k, r in tails.items()})
+    vals = {k: late_time_slope(steps, m, r, **kw).slope for k, (m, r) in variants.items() if len(r)}
+    e = windows.estimate(fit.slope, fit.slope_err, vals)
+    return fit, e
+
+
 def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
-            n_boot: int = 200, seed: int = 0) -> dict:
+            n_boot: int = 200, seed: int = 0, lag_max: str = "t_w") -> dict:
     """Every number of this module for one run, as a JSON-able dict (NaN -> None).
 
-    Keys: "tw_usable", "windows" (t_w of "all" and of each third), "aging"
-    (AgingFit.to_dict per window, plus "late_scaled" on Delta / D(t_w) when D
-    is given), "late_slope" (t >> t_w), "late_tw_slope" (late third, used by
-    the verdict), "slopes_by_tw", "diffusion_collapse", "loss", "relaxation"
-    (these three None when their input is absent), "verdict".  tw_window = (lo, hi) limits
-    the waiting times.  Raises BadInput with fewer than two usable curves.
+    Keys: "lag_max" and "fit_window" (the lag window of the collapse fits, in words), "tw_usable",
+    "windows" (t_w of "all" and of each third), "aging" (AgingFit.to_dict per window, plus
+    "late_scaled" on Delta / D(t_w) when D is given), "estimates" (windows.Estimate of each mu and
+    of both slopes: stat error, band over fit windows, interval, state), "control" (the pure
+    diffusion with the measured D through the late Delta/D fit; None without D), "late_slope"
+    (t >> t_w, all lags), "late_tw_slope" (late third, used by the verdict), "slopes_by_tw",
+    "diffusion_collapse", "loss", "relaxation" (these three None when their input is absent),
+    "verdict".  lag_max = "t_w" (default) fits the collapse on lags t <= t_w, "all" on every lag;
+    tw_window = (lo, hi) limits the waiting times.  Raises BadInput with fewer than two usable curves.
     """
     steps = np.asarray(steps)
     usable = usable_waiting_times(steps, msd, tw_window=tw_window)
     if usable.size < 2:
         raise BadInput(f"aging analysis needs two waiting times t_w <= t_last/2 with two valid "
                        f"Delta each, found {usable.size}: let the run go on")
+    main = windows.limit_lags(steps, msd, lag_max)
+    other = windows.limit_lags(steps, msd, windows.other_lag_window(lag_max))
     win = aging_windows(steps, usable)
-    fits = {k: fit_aging_exponent(steps, msd, v, n_boot=n_boot, seed=seed) for k, v in win.items()}
+    fits = {k: fit_aging_exponent(steps, main, v, n_boot=n_boot, seed=seed) for k, v in win.items()}
+    rows = dict(win)
     if D is not None:
-        fits["late_scaled"] = fit_aging_exponent(steps, msd, win["late"], n_boot=n_boot,
+        fits["late_scaled"] = fit_aging_exponent(steps, main, win["late"], n_boot=n_boot,
                                                  seed=seed, D=D)
-    late_tw = late_time_slope(steps, msd, win["late"], min_ratio=0.0)
+        rows["late_scaled"] = win["late"]
+    est = {k: windows.mu_estimate(steps, main, other, f, rows[k], lag_max,
+                                  D=D if k == "late_scaled" else None,
+                                  variants=windows.fit_windows(steps, usable, win, k))
+           for k, f in fits.items()}
+    tails = windows.tail_windows(steps, usable)
+    late_tw, est["late_tw_slope"] = _slope_estimate(steps, main, other, win["late"], lag_max, tails,
+                                                    min_ratio=0.0)
+    late_all, est["late_slope"] = _slope_estimate(steps, msd, None, usable, lag_max, tails)
+    control = None
+    if D is not None:
+        ctrl = windows.limit_lags(steps, checks.diffusion_control_msd(steps, D), lag_max)
+        c = fit_aging_exponent(steps, ctrl, win["late"], n_boot=0, D=D)
+        control = {"what": "pure diffusion with the measured D, Delta = int 2 D(s) ds, "
+                           "through the late Delta/D(t_w) fit",
+                   "mu_late_scaled": c.mu, "at_bound": c.at_bound}
+    intervals = {k: e.interval for k, e in est.items() if k in fits}
     out = {
+        "lag_max": lag_max,
+        "fit_window": (f"collapse fits on {windows.LAG_TEXT[lag_max]} (lag_max = {lag_max!r}); "
+                       f"the late slope over all t_w keeps t >= 10 t_w on all lags"),
         "tw_usable": steps[usable],
         "windows": {k: steps[v] for k, v in win.items()},
         "aging": {k: f.to_dict() for k, f in fits.items()},
-        "late_slope": late_time_slope(steps, msd, usable).to_dict(),
+        "estimates": {k: e.to_dict() for k, e in est.items()},
+        "control": control,
+        "late_slope": late_all.to_dict(),
         "late_tw_slope": late_tw.to_dict(),
         "slopes_by_tw": slopes_by_tw(steps, msd),
         "diffusion_collapse": None if D is None else
-        diffusion_collapse(steps, msd, D, win["late"]).to_dict(),
+        diffusion_collapse(steps, main, D, win["late"]).to_dict(),
         "loss": None if train_loss is None else loss_plateau(steps, train_loss).to_dict(),
         "relaxation": None if overlap is None else relaxation_times(steps, overlap),
         "verdict": verdict(fits["all"], fits["early"], fits["intermediate"], fits["late"],
-                           late_tw, fits.get("late_scaled")).to_dict(),
+                           late_tw, fits.get("late_scaled"), intervals,
+                           est["late_tw_slope"].interval).to_dict(),
     }
     return _jsonable(out)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.analysis import aging
+from glasslab.core.analysis import aging, checks
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
 from glasslab.core.store import completion, layout, reader
@@ -40,8 +40,11 @@ def load_two_time(path: Path) -> tuple[reader.Trajectory, dict[str, np.ndarray]]
     return t, mats
 
 
-def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200) -> dict:
-    """Every number of the analysis, with the run's identity and final losses."""
+def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200,
+                  lag_max: str = "t_w") -> dict:
+    """Every number of the analysis, with the run's identity and final losses, and its controls:
+    "noise_size" (measured Delta against the SGD-noise prediction at lags up to an epoch) and
+    "radial" (the share of Delta carried by the change of |w|).  lag_max: see aging.analyze."""
     path = Path(path)
     t, mats = load_two_time(path)
     steps = t.steps
@@ -66,15 +69,51 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
     }
     try:
         out["analysis"] = aging.analyze(steps, mats["msd"], D=D, overlap=mats["overlap"],
-                                           train_loss=ev["train_loss"], tw_window=tw_window, n_boot=n_boot)
+                                           train_loss=ev["train_loss"], tw_window=tw_window, n_boot=n_boot,
+                                           lag_max=lag_max)
     except BadInput as err:
         out["analysis"] = None
         out["analysis_error"] = str(err)
+    rows = _some_waiting_times(steps, out["analysis"])
+    out["noise_size"] = noise_size(t, mats["msd"], D, rows)
+    n2 = t.array("observables/weight_norm2")
+    out["radial"] = None if n2 is None else checks.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
     if D is not None and np.isfinite(D).sum() >= 2:
         ok = np.isfinite(D) & (D > 0) & (steps > 0)
         if ok.sum() >= 2:
             slope = np.polyfit(np.log(steps[ok]), np.log(D[ok]), 1)[0]
             out["D_trend"] = {"first": _clean(D[ok][0]), "last": _clean(D[ok][-1]), "loglog_slope": _clean(slope)}
+    return out
+
+
+def _some_waiting_times(steps, analysis, n: int = 4) -> np.ndarray:
+    """Row indices of n waiting times spread in log t_w over the usable ones (all t > 0 without an analysis)."""
+    tw = np.asarray(analysis["tw_usable"] if analysis else steps[steps > 0], dtype=np.float64)
+    if tw.size == 0:
+        return np.zeros(0, dtype=int)
+    picks = np.unique(np.round(np.linspace(0, tw.size - 1, min(n, tw.size))).astype(int))
+    return np.searchsorted(np.asarray(steps, dtype=np.float64), tw[picks])
+
+
+def noise_size(t: reader.Trajectory, msd, D, rows) -> dict:
+    """Measured Delta / the uncorrelated-SGD-noise prediction at lags up to about an epoch
+    (checks.sgd_noise_prefactor; eta, B, m from the preset, P from train_size, N = n_params)."""
+    dyn = t.preset.get("dynamics", {})
+    kind = dyn.get("kind")
+    P, N = t.attrs.get("train_size"), t.n_params
+    if kind != "sgd":
+        return {"kind": kind, "note": f"{kind} has no minibatch noise: no prediction"}
+    if D is None or not P:
+        return {"kind": kind, "note": "needs observables/D and train_size"}
+    B, lr, m = int(dyn.get("batch_size", 0)), float(dyn.get("lr", 0.0)), float(dyn.get("momentum", 0.0))
+    c = checks.sgd_noise_prefactor(lr, B, m, int(P), int(N))
+    epoch = P / B
+    out = {"kind": kind, "lr": lr, "batch_size": B, "momentum": m, "train_size": int(P), "n_params": int(N),
+           "prefactor": c, "epoch": epoch,
+           "formula": "Delta_pred = eta^2 D(t_w) t (P - B) / ((1 - m)^2 B (P - 1) N)",
+           "rows": checks.noise_size_check(t.steps, msd, D, c, epoch, rows)}
+    if any(e.get("kind") == "dynamics_changed" for e in t.events):
+        out["note"] = "the run switched its dynamics: the prediction uses the preset's SGD settings"
     return out
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import tomlkit
 from tomlkit.items import Item
 
-from glasslab.core.system import data as datasets
-from glasslab.core.system import models
 from glasslab.core.config import presets
 from glasslab.core.errors import BadInput
+from glasslab.core.system import data as datasets
+from glasslab.core.system import models
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glasslab.core.errors import BadInput
-from glasslab.core.records import DynamicsChanged, RunInterrupted, RunStarted, SnapshotTaken, StepLogged, is_end
+from glasslab.core.records import (
+    DynamicsChanged,
+    RunInterrupted,
+    RunStarted,
+    SnapshotTaken,
+    StepLogged,
+    is_end,
+)
 
 SUFFIX = ".control"
 POLL_S = 0.1  # how often the run looks for requests (wall clock); one listdir each time

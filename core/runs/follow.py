@@ -24,13 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.store import layout
-from glasslab.core.store import reader
+from glasslab.core.records import (
+    DynamicsChanged,
+    Evaluation,
+    SnapshotTaken,
+    StepLogged,
+)
 from glasslab.core.runs.live import ENDED
+from glasslab.core.store import layout, reader
 from glasslab.core.store.codec import end_record, run_started
 from glasslab.core.store.reader import store_attrs
-from glasslab.core.records import (DynamicsChanged, Evaluation, RunDiverged, RunFinished, RunInterrupted, RunStarted,
-                      SnapshotTaken, StepLogged)
 
 # Records at one step come in the order the run yields them.
 _ORDER = {StepLogged: 0, SnapshotTaken: 1, DynamicsChanged: 2}

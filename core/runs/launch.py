@@ -18,11 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from glasslab.core.runs import control
-from glasslab.core.store import paths
-from glasslab.core.store import reader
-from glasslab.core.errors import BadInput
 from glasslab.core.config.presets import Preset
+from glasslab.core.errors import BadInput
+from glasslab.core.runs import control
+from glasslab.core.store import paths, reader
 
 LOG = "output.log"
 PRESET = "preset.json"

@@ -15,17 +15,16 @@ writer's lock (core/store/resume_state.py), which also holds pid and host.
 
 from __future__ import annotations
 
-import json
 import math
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from glasslab.core.store import lock as store_lock
-from glasslab.core.store.reader import store_attrs
 from glasslab.core.runs.control import STALE_S, SUFFIX, control_dir, read_json
+from glasslab.core.store import lock as store_lock
 from glasslab.core.store.lock import pid_alive
+from glasslab.core.store.reader import store_attrs
 
 ENDED = ("finished", "interrupted", "diverged")
 

@@ -19,16 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.store import lock as store_lock
-from glasslab.core.store import resume_state
 from glasslab.core.config import presets
-from glasslab.core.store import reader
-from glasslab.core.errors import BadInput
-from glasslab.core.records import RESUME_SOURCES as SOURCES
-from glasslab.core.train.run import Run
 from glasslab.core.config.schedule import log_grid
 from glasslab.core.config.threads import usable_cpus
-
+from glasslab.core.errors import BadInput
+from glasslab.core.records import RESUME_SOURCES as SOURCES
+from glasslab.core.store import lock as store_lock
+from glasslab.core.store import reader, resume_state
+from glasslab.core.train.run import Run
 
 
 def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None = None,

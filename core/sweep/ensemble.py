@@ -59,7 +59,7 @@ def _stack_mean_sem(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return mean, sem
 
 
-def point_numbers(sweep_dir: Path, p: dict, n_boot: int, tw_window=None) -> dict[str, Any]:
+def point_numbers(sweep_dir: Path, p: dict, n_boot: int, tw_window=None, lag_max: str = "t_w") -> dict[str, Any]:
     """One point's headline numbers from its store (analysis_error when it has too little)."""
     path = sweep_dir / p["store"]
     row: dict[str, Any] = {"id": p["id"], "values": p["overrides"], "state": p["state"], "store": str(path)}
@@ -67,7 +67,7 @@ def point_numbers(sweep_dir: Path, p: dict, n_boot: int, tw_window=None) -> dict
         row["analysis_error"] = "no store yet"
         return row
     try:
-        r = report.analyze_store(path, tw_window=tw_window, n_boot=n_boot)
+        r = report.analyze_store(path, tw_window=tw_window, n_boot=n_boot, lag_max=lag_max)
     except BadInput as err:
         row["analysis_error"] = str(err)
         return row
@@ -101,7 +101,8 @@ def _curves(path: Path) -> dict[str, np.ndarray]:
             "D": D if D is not None else np.full(t.n_snapshots, np.nan), "msd": mats["msd"]}
 
 
-def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[float, float] | None = None) -> dict[str, Any]:
+def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[float, float] | None = None,
+                  lag_max: str = "t_w") -> dict[str, Any]:
     """Per point and per seed group; JSON-able except the groups' curve arrays (see to_jsonable).
 
     Keys: sweep, axes, group_axes, seed_axes, docs (where the numbers are defined), has_n_delta,
@@ -119,7 +120,7 @@ def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[flo
     m = manifest.read(sweep_dir)
     axes = list(m["axes"])
     group_axes = [a for a in axes if a not in SEED_AXES]
-    points = [point_numbers(sweep_dir, p, n_boot, tw_window) for p in m["points"]]
+    points = [point_numbers(sweep_dir, p, n_boot, tw_window, lag_max) for p in m["points"]]
     by_group: dict[tuple, list[dict]] = {}
     for p, row in zip(m["points"], points):
         if "mu" not in row and "final_train_loss" not in row:

@@ -13,6 +13,10 @@ import subprocess
 import time
 
 import pytest
+
+from glasslab.core.runs import live
+from glasslab.core.store.reader import Trajectory
+
 from support.terminal import (
     Terminal,
     glasslab_command,
@@ -20,9 +24,6 @@ from support.terminal import (
     pytestmark,  # noqa: F401 (the tmux skip)
     step_of,
 )
-
-from glasslab.core.runs import live
-from glasslab.core.store.reader import Trajectory
 
 
 def wait(cond, what: str, timeout: float = 60.0):

@@ -7,43 +7,37 @@ mixes both at random.
 """
 
 import dataclasses
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from support.presets import tiny_preset
 
 from glasslab.core.config.schedule import log_grid
 from glasslab.core.errors import BadInput
-from glasslab.core.records import StepLogged
 from glasslab.core.runs import resume
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store import reader, resume_state
-from glasslab.core.store.writer import TrajectoryWriter
 from glasslab.core.train import run as run_mod
-from glasslab.core.train.run import Run, drive
+
 from support.resume import (  # noqa: F401 (fixtures among them)
+    HISTORY,
     PRESET,
+    SWITCH,
+    assert_same_run,
     cli,
+    differences,
     finish,
     preset_file,
     reference,
-    store_of,
-    wait_for_snapshots,
-    HISTORY,
-    differences,
-    assert_same_run,
-    SWITCH,
-    train,
-    resume_into,
     refs,
+    resume_into,
+    store_of,
+    train,
+    wait_for_snapshots,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,13 @@ import math
 
 import pytest
 
-from glasslab.core.records import DynamicsChanged, RunDiverged, RunFinished, RunInterrupted, RunStarted
+from glasslab.core.records import (
+    DynamicsChanged,
+    RunDiverged,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+)
 from glasslab.core.store import codec
 
 

@@ -19,6 +19,8 @@ def analyze_cmd(
     tw_min: Annotated[Optional[float], typer.Option("--tw-min", help="Smallest waiting time in the fits.")] = None,
     tw_max: Annotated[Optional[float], typer.Option("--tw-max", help="Largest waiting time in the fits.")] = None,
     boot: Annotated[int, typer.Option("--boot", min=10, help="Bootstrap replicates for the error of mu.")] = 200,
+    lag_max: Annotated[str, typer.Option("--lag-max", help="Lags of the collapse fits: 't_w' (t <= t_w, the default: "
+                                         "D(t_w) still describes the lag) or 'all'.")] = "t_w",
 ):
     """Aging analysis of a run or a sweep: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict.
 
@@ -27,18 +29,21 @@ def analyze_cmd(
 
     from glasslab.core.analysis import report
 
+    if lag_max not in ("t_w", "all"):
+        raise typer.BadParameter(f"--lag-max must be 't_w' or 'all', got {lag_max!r}")
     window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
     from glasslab.core.sweep.manifest import is_sweep
 
     if is_sweep(run_dir):  # a sweep directory: per point, then ensembles over seeds
         with clean_errors():
-            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window)
+            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window,
+                                     lag_max=lag_max)
     with clean_errors():
         if png is not None:
             from glasslab.tui.figure import require_matplotlib
 
             require_matplotlib()  # fail before the long computation
-        result = report.analyze_store(run_dir, tw_window=window, n_boot=boot)
+        result = report.analyze_store(run_dir, tw_window=window, n_boot=boot, lag_max=lag_max)
         if csv_dir is not None:
             report.write_csv(run_dir, csv_dir)
         if png is not None:

@@ -109,7 +109,7 @@ def _launch(sweep_dir: Path, ids: list[str]) -> None:
 
 
 def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
-            tw_window=None) -> None:
+            tw_window=None, lag_max: str = "t_w") -> None:
     """`glasslab analyze SWEEP_DIR`: per point, then per seed group (means ± standard errors)."""
     from rich import box
     from rich.table import Table
@@ -121,7 +121,7 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
         from glasslab.tui.figure import require_matplotlib
 
         require_matplotlib()  # fail before the long computation
-    result = ensemble.analyze_sweep(sweep_dir, n_boot=n_boot, tw_window=tw_window)
+    result = ensemble.analyze_sweep(sweep_dir, n_boot=n_boot, tw_window=tw_window, lag_max=lag_max)
     if csv_dir is not None:
         ensemble.write_csv(result, csv_dir)
     if png is not None:

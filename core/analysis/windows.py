@@ -1,0 +1,156 @@
+"""Fit windows and the error model of every mu and slope glasslab quotes (docs/science.md, section 5).
+
+Owns: the lag window of the collapse fits (lags t <= t_w by default: dividing by
+D(t_w) means something only while D has not moved far from D(t_w)), the tail
+windows of waiting times (last half, third, quarter of the usable log t_w
+range), the systematic band of a number over those windows, the interval a
+verdict reads (the widest of the bootstrap interval and the band), and the
+state of an interval ("ages", "zero", "negative", "undecided", "at the bound").
+
+Why a band: a bootstrap over the curves of one run understates the error.  On
+the issue-23 audit run the bootstrap said +-0.02 while the same mu fitted on
+other reasonable windows ranged from -0.13 to 0.70.  Pure numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from glasslab.core.analysis.collapse import AgingFit, fit_aging_exponent, to_dict
+
+LAG_WINDOWS = ("t_w", "all")
+LAG_TEXT = {"t_w": "lags t <= t_w", "all": "all lags"}
+TAILS = (("last half", 1 / 2), ("last third", 1 / 3), ("last quarter", 1 / 4))
+# An interval "is zero" when it contains 0 and stays nearer to no aging (mu = 0) than to simple
+# aging (mu = 1) on both sides: |mu| < 1/2 everywhere in it.  Wider, it cannot tell the two apart.
+HALF_WAY = 0.5
+Z95 = 2.0  # the bootstrap part of an interval: mu +- 2 standard errors
+
+
+def limit_lags(steps, msd, lag_max: str = "t_w") -> np.ndarray:
+    """msd with the entries outside the lag window set to NaN ("t_w": keep t = t' - t_w <= t_w)."""
+    if lag_max not in LAG_WINDOWS:
+        raise ValueError(f"lag_max must be one of {LAG_WINDOWS}, got {lag_max!r}")
+    m = np.array(msd, dtype=np.float64)
+    if lag_max == "all":
+        return m
+    s = np.asarray(steps, dtype=np.float64)
+    lag = s[None, :] - s[:, None]
+    return np.where(lag <= s[:, None], m, np.nan)
+
+
+def other_lag_window(lag_max: str) -> str:
+    return "all" if lag_max == "t_w" else "t_w"
+
+
+def tail_windows(steps, rows) -> dict[str, np.ndarray]:
+    """The rows whose log t_w lies in the last half, third and quarter of the rows' log t_w range."""
+    rows = np.asarray(rows, dtype=int)
+    if rows.size == 0:
+        return {name: rows for name, _ in TAILS}
+    s = np.log(np.asarray(steps, dtype=np.float64)[rows])
+    a, b = s.min(), s.max()
+    return {name: rows[s >= b - frac * (b - a) - 1e-12] for name, frac in TAILS}
+
+
+# ---------------------------------------------------------------- estimates ---
+
+@dataclass(frozen=True)
+class Estimate:
+    """One quoted number in three parts: value +- stat (bootstrap or OLS), the band over fit windows,
+    and the interval a verdict reads (the widest of value +- 2 stat and the band)."""
+
+    value: float
+    stat: float
+    band: tuple[float, float]      # min and max over the fit windows (the value's own window included)
+    windows: dict                  # window label -> value on it
+    bound_windows: tuple           # labels of windows whose fit stopped at the mu grid's bound
+    interval: tuple[float, float]
+    at_bound: bool                 # the value itself stopped at the bound
+    state: str                     # see state_of
+
+    def to_dict(self) -> dict:
+        d = to_dict(self)
+        d["band"], d["interval"], d["bound_windows"] = list(self.band), list(self.interval), list(self.bound_windows)
+        return d
+
+
+def state_of(value: float, lo: float, hi: float, at_bound: bool = False) -> str:
+    """"at the bound" (no minimum inside the grid: no measurement), "none" (no value), "ages" (the
+    interval lies above 0), "negative" (below 0), "zero" (contains 0 and |mu| < 1/2 throughout), else
+    "undecided" (contains 0 but reaches half way to simple aging: it cannot tell them apart)."""
+    if at_bound:
+        return "at the bound"
+    if not math.isfinite(value):
+        return "none"
+    if lo > 0:
+        return "ages"
+    if hi < 0:
+        return "negative"
+    return "zero" if -HALF_WAY < lo and hi < HALF_WAY else "undecided"
+
+
+def estimate(value: float, stat: float, windows: dict, at_bound: bool = False,
+             bound_windows=()) -> Estimate:
+    """An Estimate from a value, its statistical error and its values on other fit windows."""
+    stat = stat if math.isfinite(stat) else 0.0
+    vals = [v for v in [value, *windows.values()] if math.isfinite(v)]
+    band = (min(vals), max(vals)) if vals else (math.nan, math.nan)
+    lo = min(value - Z95 * stat, band[0]) if vals else math.nan
+    hi = max(value + Z95 * stat, band[1]) if vals else math.nan
+    return Estimate(value, stat, band, dict(windows), tuple(bound_windows), (lo, hi), at_bound,
+                    state_of(value, lo, hi, at_bound))
+
+
+def fit_windows(steps, usable, win: dict, name: str) -> dict[str, np.ndarray]:
+    """The other t_w windows a fit named `name` is checked on (its band), on the main lag window.
+
+    "late" and "late_scaled": the last half, third and quarter of the usable log t_w range; "all":
+    those and the three thirds of aging_windows (a pooled mu means little when its thirds disagree);
+    "early", "intermediate": none (their lag-window variant only)."""
+    if name not in ("all", "late", "late_scaled"):
+        return {}
+    out = tail_windows(steps, usable)
+    if name == "all":
+        out.update({f"{k} third": win[k] for k in ("early", "intermediate", "late")})
+    return out
+
+
+def mu_estimate(steps, msd_main, msd_other, fit: AgingFit, rows, lag_max: str, D=None,
+                variants: dict | None = None) -> Estimate:
+    """fit's mu with its bootstrap error and its band over the fit windows.
+
+    Windows: the same t_w rows on the other lag window, and `variants` (label -> rows, fitted on the
+    main lag window; fit_windows).  Each is a fit without bootstrap.  A window whose minimum sits on
+    the grid's end counts in the band and is named in bound_windows.
+    """
+    windows, bounds = {}, []
+    other = f"same t_w, {LAG_TEXT[other_lag_window(lag_max)]}"
+    todo = [(other, msd_other, rows)] + [(k, msd_main, r) for k, r in (variants or {}).items()]
+    for label, m, r in todo:
+        if len(r) < 2:
+            continue
+        f = fit_aging_exponent(steps, m, r, n_boot=0, D=D)
+        if math.isfinite(f.mu):
+            windows[label] = f.mu
+            if f.at_bound:
+                bounds.append(label)
+    return estimate(fit.mu, fit.mu_err, windows, fit.at_bound, bounds)
+
+
+def text(e: dict, digits: int = 2) -> str:
+    """The three parts in words: "0.14 +- 0.02 (stat), windows -0.13..0.70, interval [...]"."""
+    if e.get("value") is None:
+        return "-"
+    if e.get("at_bound"):
+        return f"at the bound ({e['value']:.{digits}f}): no measurement"
+    lo, hi = e["band"]
+    stat = "-" if e["stat"] is None else f"{e['stat']:.{digits}f}"
+    out = f"{e['value']:.{digits}f} ± {stat} (stat), windows {lo:.{digits}f}..{hi:.{digits}f}"
+    if e.get("bound_windows"):
+        out += f" ({', '.join(e['bound_windows'])} at the bound)"
+    ilo, ihi = e["interval"]
+    return out + f"; interval [{ilo:.{digits}f}, {ihi:.{digits}f}]: {e['state']}"
