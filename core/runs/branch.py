@@ -105,8 +105,9 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
     """The branches `glasslab control` trains: noise-off, noise-on and `replicas` replicas per t_w.
 
     at: steps of the parent (each moved to its nearest snapshot; default three, see
-    default_waiting_times); steps: the length of every branch (default t_w: the lags t <= t_w over
-    which Delta/D(t_w) means something, at least 100).  Raises BadInput for a store that is not a
+    default_waiting_times); steps: the length of every branch (default t_w, the lags t <= t_w over
+    which Delta/D(t_w) means something, but at least 100 and, under SGD, 4 epochs: the minibatch
+    noise cancels over each whole epoch, core/analysis/controls.py).  Raises BadInput for a store that is not a
     finished or interrupted run, a step outside it, or a run with no noise to switch off.
     """
     store = Path(str(store).rstrip("/"))
@@ -129,7 +130,8 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
     for tw in tws:
         switched = codec.dynamics_after(parent.events, tw)
         on = dataclasses.replace(base.dynamics, **switched) if switched else base.dynamics
-        length = steps if steps is not None else max(tw, 100)
+        epochs4 = 4 * -(-int(parent.attrs.get("train_size", 0)) // on.batch_size) if on.kind == "sgd" else 0
+        length = steps if steps is not None else max(tw, 100, epochs4)
         roles = [("noise-off", noise_off(on), branch_seed(base.run.seed, tw, 0)),
                  ("noise-on", on, branch_seed(base.run.seed, tw, 0))]
         roles += [(f"replica-{k}", on, branch_seed(base.run.seed, tw, k)) for k in range(1, replicas + 1)]

@@ -110,6 +110,16 @@ def test_the_verdict_reads_the_late_half_of_the_lags(ratios, verdict):
     assert controls.verdict_of(lags, np.array(ratios))[1] == verdict
 
 
+def test_under_sgd_only_lags_of_an_epoch_or_more_count():
+    lags = np.array([10, 20, 40, 80, 160, 320, 640, 1280])
+    # noise visible inside the epoch, cancelled at whole epochs: drift over the lags that count
+    ratios = np.array([4.0, 4.0, 3.0, 2.0, 1.05, 1.1, 1.1, 1.1])
+    r, verdict, note = controls.verdict_of(lags, ratios, epoch=160)
+    assert verdict == "drift" and "one epoch" in note
+    r, verdict, note = controls.verdict_of(lags[:6], ratios[:6], epoch=200)  # 1.6 epochs
+    assert verdict == "undecided" and math.isnan(r) and "--steps 800" in note
+
+
 def test_a_gd_run_has_no_noise_to_switch_off(tmp_path):
     parent = tmp_path / "gd.zarr"
     headless.train(Run(tiny_preset(**{"dynamics.kind": "gd", "run.steps": 50})), parent, signals=False)

@@ -22,7 +22,7 @@ from .common import clean_errors
 def control_cmd(
     run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).")],
     at: Annotated[Optional[list[int]], typer.Option("--at", help="Branch at the snapshot nearest this step (repeatable; default: near 1/100, 1/10 and 1/2 of the run).")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Steps of every branch (default t_w: the lags t <= t_w).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Steps of every branch (default t_w: the lags t <= t_w; at least 4 epochs under SGD).")] = None,
     replicas: Annotated[int, typer.Option("--replicas", help="Replicas per t_w: the run's dynamics with another minibatch order / noise.")] = 1,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the branch stores go (default RUN.controls/ beside the run).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")] = False,
@@ -58,8 +58,12 @@ def _g(x: float) -> str:
 def print_controls(results) -> None:
     """Per t_w: a few lags with Delta_off, Delta_on, R and the replica distance, then the verdict."""
     for r in results:
-        print(f"t_w = {r.tw:,}: {r.verdict} (median R = {_g(r.late_ratio)} over the late half of the lags"
-              + (f"; {r.replicas_read}: Delta_AB / Delta_on = {_g(r.replica_ratio)} at the last lag)" if r.replicas else ")"))
+        if r.verdict == "undecided":
+            print(f"t_w = {r.tw:,}: undecided ({r.note})")
+        else:
+            print(f"t_w = {r.tw:,}: {r.verdict} (median R = {_g(r.late_ratio)} over the late half of the lags"
+                  + (f", {r.note}" if r.note else "")
+                  + (f"; {r.replicas_read}: Delta_AB / Delta_on = {_g(r.replica_ratio)} at the last lag)" if r.replicas else ")"))
         header = f"  {'lag t':>9}  {'Delta_off':>10}  {'Delta_on':>10}  {'R':>7}" + (f"  {'Delta_AB':>10}" if r.replicas else "")
         print(header)
         n = len(r.lags)
