@@ -39,6 +39,31 @@ from glasslab.core.sweep.grid import fmt
 SEED_AXES = ("run.seed", "data.seed")
 
 
+# Student-t quantiles t_{0.975, n-1} for n = 2 ... 31 points (two-sided 95 %), from the standard
+# tables; beyond 31 the normal value 1.96 is within 2 % of t.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_interval(mean: float | None, sem: float | None, n: int) -> list[float] | None:
+    """The two-sided 95 % Student-t interval of a mean over n independent seeds, or None below 2."""
+    if mean is None or sem is None or n < 2:
+        return None
+    q = _T975[n - 2] if n - 2 < len(_T975) else 1.96
+    return [mean - q * sem, mean + q * sem]
+
+
+def reading(interval: list[float] | None) -> str:
+    """What a t-interval says of the sign: "above 0", "below 0", or "contains 0: undecided"."""
+    if interval is None:
+        return "one seed: no interval"
+    if interval[0] > 0:
+        return "above 0"
+    if interval[1] < 0:
+        return "below 0"
+    return "contains 0: undecided"
+
+
 def _mean_sem(values) -> tuple[float | None, float | None]:
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
     if v.size == 0:
@@ -73,9 +98,11 @@ def point_numbers(sweep_dir: Path, p: dict, n_boot: int, tw_window=None, lag_max
         return row
     a = r.get("analysis") or {}
     aging = (a.get("aging") or {}).get("all") or {}
+    scaled = (a.get("aging") or {}).get("late_scaled") or {}
     row.update(n_params=r["n_params"], train_size=r["train_size"], last_step=r["last_step"],
                final_train_loss=r["final"].get("train_loss"), final_test_loss=r["final"].get("test_loss"),
                mu=aging.get("mu"), mu_err=aging.get("mu_err"),
+               mu_late_scaled=None if scaled.get("at_bound") else scaled.get("mu"),
                late_slope=(a.get("late_slope") or {}).get("slope"), verdict=report.verdict_of(r))
     row["mu_at_bound"] = _bound_side(aging)
     nd = r.get("n_delta")  # None without a hinge loss (evals/n_delta is NaN there)
@@ -109,6 +136,8 @@ def analyze_sweep(sweep_dir: str | Path, n_boot: int = 200, tw_window: tuple[flo
     points [{id, values, state, n_params, train_size, final_train_loss, mu, mu_err, mu_at_bound,
     late_slope, N_Delta, N_Delta_over_P, verdict} or analysis_error], groups [{values, n, ids, N, P,
     N_over_P, steps [K], train_loss_mean/sem [K], D_mean/sem [K], delta_mean/sem [K, K], mu, mu_sem,
+    mu_t95 and mu_reading (the 95 % Student-t interval over seeds, and whether it excludes 0; the same
+    for mu_late_scaled, mu on Delta/D(t_w) over the late t_w, and late_slope),
     mu_n_at_bound, mu_at_bound, late_slope, late_slope_sem, final_train_loss, final_train_loss_sem,
     N_Delta_over_P, N_Delta_over_P_sem, verdicts}].
     N_Delta and N_Delta_over_P are None without a hinge loss; has_n_delta says whether any point has them.
@@ -156,8 +185,12 @@ def _group(sweep_dir: Path, group_axes: list[str], rows: list[dict]) -> dict[str
     for name in ("train_loss", "D"):
         out[f"{name}_mean"], out[f"{name}_sem"] = _stack_mean_sem([c[name][:k] for c in same])
     out["delta_mean"], out["delta_sem"] = _stack_mean_sem([c["msd"][:k, :k] for c in same])
-    for name in ("mu", "late_slope", "final_train_loss", "N_Delta_over_P"):
+    for name in ("mu", "mu_late_scaled", "late_slope", "final_train_loss", "N_Delta_over_P"):
         out[name], out[f"{name}_sem"] = _mean_sem(r.get(name) for r in rows)
+    for name in ("mu", "mu_late_scaled", "late_slope"):  # over seeds: the error that counts (docs/science.md)
+        n = sum(1 for r in rows if r.get(name) is not None)
+        out[f"{name}_t95"] = t_interval(out[name], out[f"{name}_sem"], n)
+        out[f"{name}_reading"] = reading(out[f"{name}_t95"])
     sides = {r["mu_at_bound"] for r in rows if r.get("mu_at_bound")}
     # A mean over points of which some sit on the upper end of the grid is itself only a lower bound.
     out["mu_n_at_bound"] = sum(1 for r in rows if r.get("mu_at_bound"))

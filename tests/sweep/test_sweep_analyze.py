@@ -279,3 +279,18 @@ async def test_the_consoles_sweeps_screen_shows_N_Delta_and_the_bound_as_analyze
             assert row[-1] == pm(g["N_Delta_over_P"], g["N_Delta_over_P_sem"])
             assert row[header.index("mu")] == bounded_mu(g["mu"], g["mu_sem"], g["mu_at_bound"], g["mu_n_at_bound"], g["n"])
         assert any("at fit bound" in str(table.get_row_at(i)[header.index("mu")]) for i in range(table.row_count))
+
+
+def test_student_t_intervals_over_seeds_and_what_they_say_of_zero():
+    from glasslab.core.sweep import ensemble
+
+    # mean 0.1, sem 0.03 over 5 seeds: t_{0.975,4} = 2.776 gives [0.0167, 0.1833], above 0
+    lo, hi = ensemble.t_interval(0.1, 0.03, 5)
+    assert abs(lo - (0.1 - 2.776 * 0.03)) < 1e-12 and abs(hi - (0.1 + 2.776 * 0.03)) < 1e-12
+    assert ensemble.reading([lo, hi]) == "above 0"
+    # the same sem over 3 seeds (t = 4.303) reaches below zero: undecided
+    assert ensemble.reading(ensemble.t_interval(0.1, 0.03, 3)) == "contains 0: undecided"
+    assert ensemble.reading(ensemble.t_interval(-0.3, 0.03, 5)) == "below 0"
+    assert ensemble.t_interval(0.1, None, 1) is None and ensemble.reading(None) == "one seed: no interval"
+    # against numpy's own t quantile is not available without scipy: check the table's monotone fall to 1.96
+    assert list(ensemble._T975) == sorted(ensemble._T975, reverse=True) and ensemble._T975[-1] > 1.96

@@ -157,6 +157,14 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
                   pm(x["late_slope"], x["late_slope_sem"]), pm(x["final_train_loss"], x["final_train_loss_sem"]),
                   *([pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
     console.print(g)
+    s = Table(title=f"over {seeds}: 95 % Student-t intervals (the verdict reads these, not the standard errors)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "mu", "mu late, on Delta/D(t_w)", "late slope"]:
+        s.add_column(col, no_wrap=True)
+    for x in result["groups"]:
+        s.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]),
+                  *(_interval(x.get(f"{k}_t95"), x.get(f"{k}_reading")) for k in ("mu", "mu_late_scaled", "late_slope")))
+    console.print(s)
     if any(x["mu_at_bound"] for x in result["groups"]):
         print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")
     print(f"definitions of these numbers and fits: {result['docs']}")  # as single-run analyze says it
@@ -164,6 +172,11 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
         print(f"CSV written to {csv_dir}")
     if png is not None:
         print(f"figure written to {png}")
+
+
+def _interval(iv, said) -> str:
+    """[lo, hi] and what it says of the sign ("-" without an interval)."""
+    return "-" if not iv else f"[{iv[0]:.3g}, {iv[1]:.3g}] {said}"
 
 
 def register(app: typer.Typer) -> None:
