@@ -15,7 +15,8 @@ BENCHMARKS.md).  Beside the store, not inside: zarr takes folders inside a
 group for its nodes (the writer's lock, RUN.zarr.lock, sits beside it too).
 
     RUN.zarr.control/
-      process.json   who runs it: pid, host, uid, started, heartbeat (unix s), step, total,
+      process.json   who runs it: pid, start (the process's start time: a reused pid is not it), host,
+                     uid, started, heartbeat (unix s), step, total,
                      steps_per_s, eta_s (seconds left, said at eta_at), dynamics, status;
                      rewritten every HEARTBEAT_S (core/runs/live.py reads it)
       req-ID.json    a request {"id", "action": "stop" | "switch", "changes", "reason", "pid", "host"}
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glasslab.core.errors import BadInput
+from glasslab.core.store import lock as store_lock
 from glasslab.core.records import DynamicsChanged, RunInterrupted, RunStarted, SnapshotTaken, StepLogged, is_end
 
 SUFFIX = ".control"
@@ -187,7 +189,8 @@ class ControlChannel:
         (a run driven inside a longer-lived process) close() marks the process as done with the run."""
         self.store, self.run, self.completes = Path(store), run, completes
         self.dir = make_dir(store)
-        self.info = {"pid": os.getpid(), "host": socket.gethostname(), "uid": os.getuid(), "store": str(self.store),
+        self.info = {"pid": os.getpid(), "start": store_lock.process_start(os.getpid()), "host": socket.gethostname(),
+                     "uid": os.getuid(), "store": str(self.store),
                      "started": time.time(), "heartbeat": time.time(), "status": "starting",
                      "step": int(getattr(run, "step", 0)), "total": int(run.total_steps), "steps_per_s": None,
                      "dynamics": _dynamics_of(run), "name": run.preset.run.name or run.preset.name}
