@@ -46,9 +46,10 @@ from pathlib import Path
 
 from glasslab.core.errors import BadInput
 from glasslab.core.store import lock as store_lock
+from glasslab.core.store.paths import CONTROL_SUFFIX
 from glasslab.core.records import DynamicsChanged, RunInterrupted, RunStarted, SnapshotTaken, StepLogged, is_end
 
-SUFFIX = ".control"
+SUFFIX = CONTROL_SUFFIX
 POLL_S = 0.1  # how often the run looks for requests (wall clock); one listdir each time
 HEARTBEAT_S = 1.0  # how often process.json is rewritten; readers call a silent writer elsewhere stale after STALE_S
 STALE_S = 30.0
