@@ -103,6 +103,11 @@ def print_analysis(r: dict, console: Console | None = None) -> None:
     t.add_column()
     t.add_row("N / P", f"{r['n_params']:,} / " + (f"{r['train_size']:,}" if r['train_size'] else "-"))
     t.add_row("snapshots / last step", f"{r['n_snapshots']:,} / {r['last_step']:,}")
+    if r.get("missing_rows"):
+        t.add_row("missing rows", f"{', '.join(map(str, r['missing_rows']))}: committed but never written "
+                                  "(a copy taken while its run wrote?); left out")
+    if r.get("two_time_not_written"):
+        t.add_row("two-time matrices", r["two_time_not_written"])
     f = r["final"]
     t.add_row("final train loss / acc", f"{_g(f['train_loss'])} / {_g(f['train_acc'], '.3f')}")
     t.add_row("final test loss / acc", f"{_g(f['test_loss'])} / {_g(f['test_acc'], '.3f')}")

@@ -2,8 +2,10 @@
 
 Works on finished, interrupted, diverged and still-running stores.  A store
 with no live writer gets its two-time matrices completed and saved (once); a
-live one is analysed on a consistent prefix, computed in memory, and left
-untouched (the writer owns it).
+live one, or one on a read-only file system, is analysed with the matrices
+computed in memory and left untouched.  A committed row whose step is -1 was
+never written (a store copied while its run wrote it): such rows are left out
+and named (`missing_rows`).
 """
 
 from __future__ import annotations
@@ -27,17 +29,38 @@ def load_two_time(path: Path) -> tuple[reader.Trajectory, dict[str, np.ndarray]]
     n = t.n_snapshots
     if n < 3:
         raise BadInput(f"{path} has {n} snapshot(s): the aging analysis needs at least 3 (let the run go further)")
-    live = store_lock.lock_owner(path) is not None
     if int(t.attrs.get("two_time_complete", 0)) != n:
-        if live:
-            f = float(t.preset.get("recording", {}).get("overlap_f", 100.0))
-            res = two_time_from_weights(t.weights, n, f=f)
-            mats = {"msd": res.msd, "overlap": res.overlap, "alpha2": res.alpha2, "participation": res.participation}
-            return t, mats
-        completion.complete_locked(path)
-        t = reader.Trajectory.open(path)
-    mats = {name: np.asarray(t.root[name][:n, :n]) for name in layout.TWO_TIME}
-    return t, mats
+        if store_lock.lock_owner(path) is None:
+            try:
+                completion.complete_locked(path)
+                return _committed(reader.Trajectory.open(path))
+            except store_lock.StoreReadOnly:
+                t.attrs["two_time_not_written"] = "the store is read-only: computed here, not written to it"
+        f = float(t.preset.get("recording", {}).get("overlap_f", 100.0))
+        res = two_time_from_weights(t.weights, n, f=f)
+        return t, {"msd": res.msd, "overlap": res.overlap, "alpha2": res.alpha2, "participation": res.participation}
+    return _committed(t)
+
+
+def _committed(t: reader.Trajectory) -> tuple[reader.Trajectory, dict[str, np.ndarray]]:
+    n = t.n_snapshots
+    return t, {name: np.asarray(t.root[name][:n, :n]) for name in layout.TWO_TIME}
+
+
+def _written(t: reader.Trajectory, mats: dict[str, np.ndarray]):
+    """Steps, matrices, evals and D over the rows actually written (step >= 0), and the missing rows."""
+    steps = np.asarray(t.steps)
+    ok = steps >= 0
+    ev, D = t.evals(), t.array("observables/D")
+    missing = np.flatnonzero(~ok).tolist()
+    if missing:
+        steps, ev = steps[ok], {k: v[ok] for k, v in ev.items()}
+        mats = {k: m[np.ix_(ok, ok)] for k, m in mats.items()}
+        D = D[ok] if D is not None else None
+        if len(steps) < 3:
+            raise BadInput(f"{t.path} has {len(steps)} written snapshot(s) ({len(missing)} committed rows were never "
+                           "written: a copy taken while its run wrote?): the aging analysis needs at least 3")
+    return steps, mats, ev, D, missing
 
 
 def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200,
@@ -47,16 +70,15 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
     "radial" (the share of Delta carried by the change of |w|).  lag_max: see aging.analyze."""
     path = Path(path)
     t, mats = load_two_time(path)
-    steps = t.steps
-    ev = t.evals()
-    D = t.array("observables/D")
+    steps, mats, ev, D, missing = _written(t, mats)
     out = {
         "run": str(path),
         "name": t.attrs.get("name"),
         "status": t.status,
         "n_params": t.n_params,
         "train_size": t.attrs.get("train_size"),
-        "n_snapshots": t.n_snapshots,
+        "n_snapshots": len(steps),
+        "missing_rows": missing,  # committed rows never written (step -1): left out of everything here
         "last_step": int(steps[-1]),
         "dynamics": t.preset.get("dynamics", {}).get("kind"),
         "final": {k: _clean(v[-1]) for k, v in ev.items()},
@@ -75,9 +97,13 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         out["analysis"] = None
         out["analysis_error"] = str(err)
     rows = _some_waiting_times(steps, out["analysis"])
-    out["noise_size"] = noise_size(t, mats["msd"], D, rows)
+    out["noise_size"] = noise_size(t, steps, mats["msd"], D, rows)
     n2 = t.array("observables/weight_norm2")
+    if n2 is not None:
+        n2 = n2[np.asarray(t.steps) >= 0]  # the rows actually written, as steps
     out["radial"] = None if n2 is None else checks.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
+    if "two_time_not_written" in t.attrs:
+        out["two_time_not_written"] = t.attrs["two_time_not_written"]
     if D is not None and np.isfinite(D).sum() >= 2:
         ok = np.isfinite(D) & (D > 0) & (steps > 0)
         if ok.sum() >= 2:
@@ -95,7 +121,7 @@ def _some_waiting_times(steps, analysis, n: int = 4) -> np.ndarray:
     return np.searchsorted(np.asarray(steps, dtype=np.float64), tw[picks])
 
 
-def noise_size(t: reader.Trajectory, msd, D, rows) -> dict:
+def noise_size(t: reader.Trajectory, steps, msd, D, rows) -> dict:
     """Measured Delta / the uncorrelated-SGD-noise prediction at lags up to about an epoch
     (checks.sgd_noise_prefactor; eta, B, m from the preset, P from train_size, N = n_params)."""
     dyn = t.preset.get("dynamics", {})
@@ -111,7 +137,7 @@ def noise_size(t: reader.Trajectory, msd, D, rows) -> dict:
     out = {"kind": kind, "lr": lr, "batch_size": B, "momentum": m, "train_size": int(P), "n_params": int(N),
            "prefactor": c, "epoch": epoch,
            "formula": "Delta_pred = eta^2 D(t_w) t (P - B) / ((1 - m)^2 B (P - 1) N)",
-           "rows": checks.noise_size_check(t.steps, msd, D, c, epoch, rows)}
+           "rows": checks.noise_size_check(steps, msd, D, c, epoch, rows)}
     if any(e.get("kind") == "dynamics_changed" for e in t.events):
         out["note"] = "the run switched its dynamics: the prediction uses the preset's SGD settings"
     return out
@@ -135,9 +161,10 @@ def verdict_of(result: dict) -> str:
 def write_csv(path: str | Path, out_dir: str | Path) -> list[Path]:
     """One tidy CSV per observable: t_w, t (the lag), value; and one per-snapshot table."""
     t, mats = load_two_time(Path(path))
+    steps, mats, _, _, missing = _written(t, mats)
+    ok = np.asarray(t.steps) >= 0
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps = t.steps
     written = []
     for name, m in mats.items():
         f = out_dir / f"{name}.csv"
@@ -151,6 +178,7 @@ def write_csv(path: str | Path, out_dir: str | Path) -> list[Path]:
         written.append(f)
     f = out_dir / "snapshots.csv"
     columns = {**t.evals(), **{k: t.array(f"observables/{k}") for k in layout.OBSERVABLES}}
+    columns = {k: (v[ok] if v is not None else None) for k, v in columns.items()}
     with f.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["step", *columns])

@@ -234,12 +234,15 @@ def from_stored(d: dict) -> Preset:
     return from_dict({k: v for k, v in d.items() if k != "name"}, name=d.get("name", "preset"))
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+NAME_MAX = 100  # a store name adds -YYYYmmdd-HHMMSS-K.zarr and .control: well inside a file system's 255
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def check(p: Preset) -> None:
     """Cross-field checks that single-field ranges cannot express."""
     d, dyn, m = p.data, p.dynamics, p.model
+    if p.run.name and len(p.run.name) > NAME_MAX:
+        raise BadInput(f"run.name is {len(p.run.name)} characters long: the limit is {NAME_MAX}; choose a shorter name")
     if p.run.name and not _SAFE_NAME.fullmatch(p.run.name):
         # A preset is data: it must not be able to point the output outside --out.
         raise BadInput(f"run.name = {p.run.name!r} must be a plain name (letters, digits, . _ -, no slashes): "

@@ -15,7 +15,8 @@ BENCHMARKS.md).  Beside the store, not inside: zarr takes folders inside a
 group for its nodes (the writer's lock, RUN.zarr.lock, sits beside it too).
 
     RUN.zarr.control/
-      process.json   who runs it: pid, host, uid, started, heartbeat (unix s), step, total,
+      process.json   who runs it: pid, start (the process's start time: a reused pid is not it), host,
+                     uid, started, heartbeat (unix s), step, total,
                      steps_per_s, eta_s (seconds left, said at eta_at), dynamics, status;
                      rewritten every HEARTBEAT_S (core/runs/live.py reads it)
       req-ID.json    a request {"id", "action": "stop" | "switch", "changes", "reason", "pid", "host"}
@@ -52,8 +53,10 @@ from glasslab.core.records import (
     StepLogged,
     is_end,
 )
+from glasslab.core.store import lock as store_lock
+from glasslab.core.store.paths import CONTROL_SUFFIX
 
-SUFFIX = ".control"
+SUFFIX = CONTROL_SUFFIX
 POLL_S = 0.1  # how often the run looks for requests (wall clock); one listdir each time
 HEARTBEAT_S = 1.0  # how often process.json is rewritten; readers call a silent writer elsewhere stale after STALE_S
 STALE_S = 30.0
@@ -194,7 +197,8 @@ class ControlChannel:
         (a run driven inside a longer-lived process) close() marks the process as done with the run."""
         self.store, self.run, self.completes = Path(store), run, completes
         self.dir = make_dir(store)
-        self.info = {"pid": os.getpid(), "host": socket.gethostname(), "uid": os.getuid(), "store": str(self.store),
+        self.info = {"pid": os.getpid(), "start": store_lock.process_start(os.getpid()), "host": socket.gethostname(),
+                     "uid": os.getuid(), "store": str(self.store),
                      "started": time.time(), "heartbeat": time.time(), "status": "starting",
                      "step": int(getattr(run, "step", 0)), "total": int(run.total_steps), "steps_per_s": None,
                      "dynamics": _dynamics_of(run), "name": run.preset.run.name or run.preset.name}

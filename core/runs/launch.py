@@ -54,16 +54,11 @@ def start(preset: Preset, out_dir: str | Path, *, data_dir: str | None = None,
     """
     out = paths.check_out_dir(out_dir)
     name = preset.run.name or preset.name
-    store = first = paths.new_run_path(out, name)
-    k = 2
-    while True:  # the control folder reserves the name: two launches in one second get -2, -3 ...
-        try:
-            control.control_dir(store).mkdir(mode=0o700)
-            break
-        except FileExistsError:
-            store, k = first.with_name(f"{first.name[:-5]}-{k}.zarr"), k + 1
-        except OSError as err:
-            raise BadInput(f"cannot create {control.control_dir(store)} ({err.strerror}): choose a writable --out") from None
+    store = paths.new_run_path(out, name)  # claims the name (its empty directory): two launches, two names
+    try:
+        control.control_dir(store).mkdir(mode=0o700)
+    except OSError as err:
+        raise BadInput(f"cannot create {control.control_dir(store)} ({err.strerror}): choose a writable --out") from None
     control.write_json(control.control_dir(store) / PRESET, preset.to_dict())
     return store, _launch("_train", store, preset, data_dir, download)
 

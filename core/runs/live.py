@@ -34,7 +34,7 @@ def process_alive(info: dict | None) -> bool:
     if not info:
         return False
     if info.get("host") == socket.gethostname():
-        return pid_alive(int(info.get("pid", -1)))
+        return pid_alive(int(info.get("pid", -1)), info.get("start"))  # a reused pid is not the run
     beat = info.get("heartbeat")
     return beat is not None and time.time() - float(beat) < STALE_S
 

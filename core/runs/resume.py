@@ -67,7 +67,9 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         if run.n_params != int(attrs["n_params"]):
             raise BadInput(f"{path} holds {attrs['n_params']} parameters but its preset builds {run.n_params}: the store does not match this glasslab version")
         state = resume_state.read_slot(root, point["slot"])
-        run.restore(None if "w" in state else root["weights"][n - 1], state)
+        row = None if "w" in state else np.asarray(root["weights"][n - 1])
+        _check_saved(path, at, state, row, int(root["snapshot_step"][n - 1]))
+        run.restore(row, state)
         taken = [int(s) for s in root["snapshot_step"][:n]]
         # The grid's steps still ahead: after the resume point, not merely after the last snapshot.  A
         # new --steps gives a new grid, which may have a step between the two that the run has passed:
@@ -88,6 +90,19 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         store_lock.release(lock)
         raise
     return run, lock
+
+
+def _check_saved(path: Path, at: int, state: dict, row, row_step: int) -> None:
+    """The saved state must be the one the root announces, with its weights written: a store copied
+    while its run wrote it can hold a newer root than state (restoring it would train from the wrong
+    point, and call the copy diverged for good)."""
+    saved = int(state.get("step", at))
+    w = state["w"] if row is None else row
+    if saved != at or (row is not None and row_step != at) or not np.isfinite(np.asarray(w, dtype=np.float64)).all():
+        found = f"a state of step {saved:,}" if saved != at else (
+            f"weights of step {row_step:,}" if row is not None and row_step != at else "unwritten (NaN) weights")
+        raise BadInput(f"{path} announces a saved state at step {at:,} but holds {found} (a copy taken while its run "
+                       "wrote it?): resume the original store, or copy it again once its run has stopped")
 
 
 def _switches_applied(state: dict, events: list[dict], at: int) -> int:

@@ -60,7 +60,8 @@ def _array(group, name, shape, chunks, dtype, fill, dims, shards=None):
 
 
 def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss_capacity: int) -> zarr.Group:
-    """A new trajectory group with every array at full size (all fill); fails if `path` exists."""
+    """A new trajectory group with every array at full size (all fill); fails if a group is at `path`
+    (an empty directory is fine: core/store/paths.py claims a new store's name by creating it)."""
     root = zarr.open_group(store=str(path), mode="w-", zarr_format=3)
     # Float32 weights barely compress (1.1x, NOTES.md): no compressor, a faster writer.
     # One shard per snapshot, so a row lands in one atomic rename; inner chunks of

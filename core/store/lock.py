@@ -1,36 +1,69 @@
-"""The one-writer lock of a run store: a lease that its writer renews.
+"""The one-writer lock of a run store: a lease that its writer renews, taken over atomically.
 
-`RUN.zarr.lock` beside the store holds {pid, host, since} and, under Slurm,
-{job, restart} (SLURM_JOB_ID, SLURM_RESTART_COUNT).
-While a writer holds it, a thread of its process touches the file every
-RENEW_S seconds; the file's modification time is the lease.  The lock is live
-while
-- its process runs, when it was taken on this host (a dead pid frees it at once);
-- its lease is younger than LEASE_S, when it was taken on another host (a
-  process there cannot be asked; on a shared file system the server sets the
-  time, so the hosts' clocks need not agree);
+`RUN.zarr.lock` beside the store holds {pid, start, host, since, token} and,
+under Slurm, {job, restart} (SLURM_JOB_ID, SLURM_RESTART_COUNT).  `start` is
+the writer's process start time (/proc/PID/stat field 22), so a pid reused by
+a later process does not keep a dead writer's lock; `token` names this one
+taking of the lock.  It is created whole (written to a private file, then
+hard-linked into place: link fails if the name exists, like O_EXCL, and also
+on NFS), and a thread of its process touches it every RENEW_S seconds.
+
+The lock is live while
+- its process runs (same pid and start time), when it was taken on this host;
+- its lease is renewed, when it was taken on another host.  Two hosts' clocks
+  are never compared: a lease that looks older than LEASE_S by this host's
+  clock is watched for LEASE_S of this host's own time (monotonic) and taken
+  over only if its modification time and content never changed meanwhile;
 and it is taken over at once when it belongs to an earlier instance of this
 Slurm job (a requeued job keeps its id, counts up SLURM_RESTART_COUNT, and may
-land on another node; Slurm runs one instance of a job at a time).  `force=True` (`glasslab resume --force`) takes any lock:
-for a writer known to be gone whose lease has not run out yet.
+land on another node; Slurm runs one instance of a job at a time).
+`force=True` (`glasslab resume --force`) takes any lock.
+
+Taking over is atomic: the lock judged stale is renamed aside and compared with
+what was judged; if another process took the lock over in between, its lock is
+put back and this one loses.  The holder fences its writes: `held_by_other`
+before each commit says whether the lock is still its own (core/store/writer.py).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Callable
 
 from glasslab.core.errors import BadInput
 
 LOCK_SUFFIX = ".lock"  # RUN.zarr.lock beside the store: zarr would warn about a stray file inside it
-LEASE_S = 180.0  # a lock from another host not renewed for this long is stale
+LEASE_S = 180.0  # a lock from another host not renewed for this long (watched by this host's clock) is stale
 RENEW_S = 20.0  # how often the holder renews it (well inside the lease, even on a slow file system)
+WATCH_POLL_S = 2.0  # how often a takeover looks at a lease it is watching
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 _renewers: dict[Path, threading.Event] = {}  # lock path -> the event that stops its renewer
+_held: dict[Path, str] = {}  # lock path -> the token of our lock there
+
+# The clocks and the host name, through names that tests replace (a fake clock, a fake host).
+_wall = time.time
+_monotonic = time.monotonic
+_sleep = time.sleep
+
+
+def _host() -> str:
+    return socket.gethostname()
+
+
+def _judged_stale(lock: Path) -> None:
+    """Test hook: called between judging a lock stale and taking it over (tests pause here)."""
+
+
+class StoreReadOnly(BadInput):
+    """The lock cannot be created: the store's directory is read-only."""
 
 
 def lock_path(path: Path) -> Path:
@@ -38,10 +71,21 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
-def pid_alive(pid: int) -> bool:
+def process_start(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot (/proc/PID/stat field 22), or None
+    when there is no such process or no /proc.  With the pid it names one process for good."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])  # fields after ')' start at field 3
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int, start: int | None = None) -> bool:
     """Is there a process `pid` here that has not exited (a zombie, exited but not yet reaped by its
-    parent, counts as gone)?  The one answer for the lock, live runs (core/runs/live.py) and a sweep's
-    local controllers (core/sweep/manifest.py)."""
+    parent, counts as gone)?  With `start` (process_start when it was recorded), a later process that
+    got the same pid counts as gone too.  The one answer for the lock, live runs (core/runs/live.py)
+    and a sweep's local controllers (core/sweep/manifest.py)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -50,13 +94,18 @@ def pid_alive(pid: int) -> bool:
         return pid > 0
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            fields = f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return True  # no /proc (macOS): kill(0) is all we know
+    if fields[0] == "Z":
+        return False
+    return start is None or int(fields[19]) == int(start)
 
 
-def _me() -> dict:
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+def _me(token: str) -> dict:
+    pid = os.getpid()
+    me = {"pid": pid, "start": process_start(pid), "host": _host(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+          "token": token}
     if os.environ.get("SLURM_JOB_ID"):
         me["job"] = os.environ["SLURM_JOB_ID"]
         me["restart"] = _restart_count()
@@ -68,20 +117,35 @@ def _restart_count() -> int:
     return int(count) if count.isdigit() else 0
 
 
-def lock_owner(path: Path, *, now: float | None = None) -> dict | None:
-    """The live writer of a store ({pid, host, job?, since, age_s}), or None (no lock, or a stale one)."""
-    lock = lock_path(path)
+def _read(lock: Path) -> tuple[str, dict, int] | None:
+    """(text, owner, mtime_ns) of the lock file now, or None when there is none (or it is not a lock)."""
     try:
-        owner = json.loads(lock.read_text())
-        age = (time.time() if now is None else now) - lock.stat().st_mtime
+        with open(lock) as f:
+            text = f.read()
+            mtime = os.fstat(f.fileno()).st_mtime_ns
+        owner = json.loads(text)
     except (OSError, ValueError):
         return None
-    if not isinstance(owner, dict):
+    return (text, owner, mtime) if isinstance(owner, dict) else None
+
+
+def _live_here(owner: dict) -> bool:
+    return pid_alive(int(owner.get("pid", -1)), owner.get("start"))
+
+
+def lock_owner(path: Path, *, now: float | None = None) -> dict | None:
+    """The live-looking writer of a store ({pid, host, job?, since, age_s}), or None (no lock, or a stale one).
+
+    For another host's lock the age is by this host's clock: a hint (ps, analyze) that never
+    decides a takeover alone (acquire watches the lease first)."""
+    read = _read(lock_path(path))
+    if read is None:
         return None
-    owner["age_s"] = age
-    if owner.get("host") == socket.gethostname():
-        return owner if pid_alive(int(owner.get("pid", -1))) else None
-    return owner if age < LEASE_S else None
+    _, owner, mtime = read
+    owner["age_s"] = (_wall() if now is None else now) - mtime / 1e9
+    if owner.get("host") == _host():
+        return owner if _live_here(owner) else None
+    return owner if owner["age_s"] < LEASE_S else None
 
 
 def _ours(owner: dict) -> bool:
@@ -90,44 +154,131 @@ def _ours(owner: dict) -> bool:
     return bool(job) and owner.get("job") == job and int(owner.get("restart", 0)) < _restart_count()
 
 
-def acquire(path: Path, *, force: bool = False) -> Path:
+def _busy(path: Path, owner: dict, why: str) -> BadInput:
+    where = f"on {owner.get('host')}" + (f" (Slurm job {owner['job']})" if owner.get("job") else "")
+    return BadInput(f"{path} is being written by pid {owner.get('pid')} {where} since {owner.get('since')}, "
+                    f"{why}: wait for it, or if that writer is gone, glasslab resume --force")
+
+
+def _judge(path: Path, lock: Path, force: bool, notify: Callable[[str], None] | None) -> str | None:
+    """The text of the lock there if it is stale (or forced, or this Slurm job's own); None if it is
+    gone or changed meanwhile (try again).  Raises BadInput while its writer is live."""
+    read = _read(lock)
+    if read is None:
+        return None
+    text, owner, mtime = read
+    if force or _ours(owner):
+        return text
+    if owner.get("host") == _host():
+        if _live_here(owner):
+            raise _busy(path, owner, "and that process is running") from None
+        return text
+    age = _wall() - mtime / 1e9
+    if age < LEASE_S:
+        raise _busy(path, owner, f"its lease renewed {age:.0f} s ago") from None
+    # Old by this host's clock: the other host's clock may differ.  Watch the lease by our own clock.
+    if notify:
+        notify(f"the lock of pid {owner.get('pid')} on {owner.get('host')} looks stale: watching its lease "
+               f"for {LEASE_S:.0f} s before taking it over")
+    end = _monotonic() + LEASE_S
+    while _monotonic() < end:
+        _sleep(WATCH_POLL_S)
+        now = _read(lock)
+        if now is None or now[0] != text:
+            return None  # gone or taken over by someone else: look again
+        if now[2] != mtime:
+            raise _busy(path, owner, "its lease renewed while this host watched it") from None
+    return text
+
+
+def _take_over(lock: Path, judged: str) -> None:
+    """Remove the lock only if it is still the one judged stale: rename it aside (atomic, only one
+    process can), compare, and put back a lock that someone else took over meanwhile."""
+    aside = lock.with_name(f"{lock.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.stale")
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return
+    try:
+        if aside.read_text() != judged:
+            try:
+                os.link(aside, lock)  # not ours to remove: give it back (unless a newer one is there)
+            except FileExistsError:
+                pass
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _create(lock: Path, token: str) -> bool:
+    """Create the lock whole: False if one is there.  StoreReadOnly if the directory is not writable."""
+    tmp = lock.with_name(f".{lock.name}.{os.getpid()}-{token[:8]}.new")
+    try:
+        with open(tmp, "x") as f:
+            json.dump(_me(token), f)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, lock)
+        except FileExistsError:
+            return False
+    except OSError as err:
+        if err.errno in READ_ONLY:
+            raise StoreReadOnly(f"cannot write beside {lock.parent / lock.name[:-len(LOCK_SUFFIX)]} "
+                                f"({os.strerror(err.errno)}): the store is read-only here") from None
+        raise
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    return True
+
+
+def acquire(path: Path, *, force: bool = False, notify: Callable[[str], None] | None = None) -> Path:
     """Take the store's writer lock and start renewing its lease.
 
-    Raises BadInput if a live writer holds it (unless force, or it is this Slurm job's own).
+    Raises BadInput if a live writer holds it (unless force, or it is this Slurm job's own), and
+    StoreReadOnly if the lock cannot be written.  notify(line): told when a takeover must wait.
     """
     lock = lock_path(path)
-    for _ in range(3):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = lock_owner(path)
-            if owner is not None and not force and not _ours(owner):
-                where = f"on {owner.get('host')}" + (f" (Slurm job {owner['job']})" if owner.get("job") else "")
-                renewed = f"its lease renewed {owner['age_s']:.0f} s ago" if owner.get("host") != socket.gethostname() \
-                    else "and that process is running"
-                raise BadInput(f"{path} is being written by pid {owner.get('pid')} {where} since {owner.get('since')}, "
-                               f"{renewed}: wait for it, or if that writer is gone, glasslab resume --force") from None
-            lock.unlink(missing_ok=True)  # stale, ours, or forced
+    for _ in range(5):
+        token = uuid.uuid4().hex
+        if not _create(lock, token):
+            judged = _judge(path, lock, force, notify)
+            if judged is not None:
+                _judged_stale(lock)
+                _take_over(lock, judged)
             continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(_me(), f)
-        _start_renewing(lock)
+        read = _read(lock)
+        if read is None or read[1].get("token") != token:  # removed by a forced takeover meanwhile
+            continue
+        _held[lock] = token
+        _start_renewing(lock, token)
         return lock
-    raise BadInput(f"could not take the lock {lock}: another process is racing for it")
+    raise BadInput(f"could not take the lock {lock}: other processes are racing for it; try again")
 
 
-def _start_renewing(lock: Path) -> None:
+def held_by_other(lock: Path) -> dict | None:
+    """None while the lock is still the one this process took; otherwise its holder now ({} if none).
+    The writer asks before each commit (fencing): one small read."""
+    read = _read(lock)
+    if read is not None and read[1].get("token") == _held.get(lock):
+        return None
+    return read[1] if read is not None else {}
+
+
+def _start_renewing(lock: Path, token: str) -> None:
     stop = threading.Event()
     _renewers[lock] = stop
-    pid = os.getpid()
 
     def renew() -> None:
         while not stop.wait(RENEW_S):
+            read = _read(lock)
+            if read is None or read[1].get("token") != token:
+                return  # taken over (--force, or it went stale): not ours to renew
             try:
-                if json.loads(lock.read_text()).get("pid") != pid:
-                    return  # taken over (--force): not ours to renew
                 os.utime(lock)  # times=None: on NFS the server's clock sets it
-            except (OSError, ValueError):
+            except OSError:
                 return
 
     threading.Thread(target=renew, name="glasslab-lease", daemon=True).start()
@@ -140,9 +291,7 @@ def release(lock: Path | None) -> None:
     stop = _renewers.pop(lock, None)
     if stop is not None:
         stop.set()
-    try:
-        owner = json.loads(lock.read_text())
-        if owner.get("pid") == os.getpid():
-            lock.unlink()
-    except (OSError, ValueError):
-        pass
+    token = _held.pop(lock, None)
+    read = _read(lock)
+    if token is not None and read is not None and read[1].get("token") == token:
+        _take_over(lock, read[0])  # removes it only if it is still ours

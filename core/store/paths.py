@@ -1,22 +1,35 @@
-"""Where run stores go: the output directory and a new store's name."""
+"""Where run stores go: the output directory, and a new store's name, claimed atomically."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from glasslab.core.errors import BadInput
 
+CONTROL_SUFFIX = ".control"  # RUN.zarr.control beside a store (core/runs/control.py) also claims its name
+
 
 def new_run_path(out_dir: str | Path, name: str, now=None) -> Path:
-    """out_dir/NAME-YYYYmmdd-HHMMSS.zarr, with -2, -3 ... if that exists; nothing is created."""
+    """out_dir/NAME-YYYYmmdd-HHMMSS.zarr, with -2, -3 ... if that is taken; the store's (empty) directory
+    is created here, with mkdir, which only one process can do: two runs started in the same second
+    into one directory get two names.  A name whose control folder exists (a detached run still
+    loading its data) is taken too."""
     import datetime as _dt
 
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = Path(out_dir) / f"{name}-{stamp}"
     path, k = base.with_name(base.name + ".zarr"), 2
-    while path.exists():
+    while True:
+        if not path.with_name(path.name + CONTROL_SUFFIX).exists():
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                pass
+            except OSError as err:
+                raise BadInput(f"cannot create {path} ({err.strerror}): choose a writable --out") from None
         path, k = base.with_name(f"{base.name}-{k}.zarr"), k + 1
-    return path
 
 
 def check_out_dir(out_dir: str | Path) -> Path:

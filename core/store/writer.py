@@ -6,6 +6,11 @@ store and applies records in order.  A write error (disk full, permission)
 is kept and raised as RunFailed from the next `handle()` or from `close()`,
 so the run stops cleanly; the thread then still tries to mark the store
 `interrupted` so that what was written stays usable.
+
+Fencing: before writing a snapshot and before each commit the writer checks
+that the store's lock is still its own (core/store/lock.py).  If another
+process has taken it over, the writer stops with LockLost and writes nothing
+more, not even `interrupted`: the store is the new holder's.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ from glasslab.core.store import lock as store_lock
 from glasslab.core.store.codec import started_attrs, to_event
 
 _CLOSE = object()
+
+
+class LockLost(Exception):
+    """Another process took the store's lock over: this writer must not write again."""
+
 # The running loss is published at least this often (wall clock) between snapshots, so that a
 # console following the store (core/runs/follow.py) draws it live; one commit costs a few ms here.
 LIVE_FLUSH_S = 1.0
@@ -56,6 +66,7 @@ class TrajectoryWriter:
         self._handles: dict[str, Any] = {}
         self._slots: dict[str, Any] = {}
         self._saves = 0  # stop/checkpoint states written; saved0/saved1 alternate by it
+        self.committed_step = -1  # the last step whose snapshot, state or loss entry is committed
         self._thread = threading.Thread(target=self._work, name="glasslab-writer", daemon=True)
         self._thread.start()
 
@@ -101,8 +112,9 @@ class TrajectoryWriter:
         except BaseException as err:  # noqa: BLE001 - reported through handle()/close()
             self.error = err
             _release(record)
-            self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
-                                           "error": str(err)})
+            if not isinstance(err, LockLost):  # after a takeover the store is not ours to mark
+                self._try_mark("interrupted", {"step": getattr(record, "step", -1), "kind": "write_failed",
+                                               "error": str(err)})
             self.failed = True  # only now: the store is marked before anyone hears of it
 
     def _apply(self, record) -> None:
@@ -137,6 +149,7 @@ class TrajectoryWriter:
             self.n_loss = min(int(point.get("n_loss", self._attrs["n_loss"])), int(self._attrs["n_loss"]))
             self._attrs["events"] = kept_events(self._attrs.get("events", []), int(point.get("switches", 1 << 62)))
             self._saves = int(self._attrs.get("saves", 0))
+            self.committed_step = int(r.start_step)
             layout.add_missing_evals(self.root, capacity)  # a store older than N_Delta
             layout.set_sizes(self.root, capacity, loss_capacity)
             layout.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
@@ -157,7 +170,17 @@ class TrajectoryWriter:
             arr = self._handles[name] = self.root[name]
         return arr
 
+    def _fence(self) -> None:
+        """Raise LockLost if the store's lock is no longer ours (one small read; see core/store/lock.py)."""
+        if self.lock is None:
+            return
+        other = store_lock.held_by_other(self.lock)
+        if other is not None:
+            who = f"pid {other.get('pid')} on {other.get('host')}" if other else "nobody (it was removed)"
+            raise LockLost(f"lost the store's lock to {who}: stopped, nothing after step {self.committed_step} written")
+
     def _snapshot(self, r: SnapshotTaken) -> None:
+        self._fence()
         root, n, arr = self.root, self.n_snapshots, self._arr
         try:
             w = r.weights.tensor().numpy()
@@ -185,7 +208,7 @@ class TrajectoryWriter:
             self._attrs["resume"] = {"slot": slot, "snapshot": n, "step": r.step, "source": "snapshot",
                                      "n_loss": self.n_loss, "saved_at": r.state.get("taken_at", time.time())}
         self.n_snapshots = n + 1
-        self._commit()
+        self._commit(step=r.step)
 
     def _save_state(self, r: StateSaved) -> None:
         """A stop or checkpoint state: into the saved slot that the committed pointer does not use
@@ -196,7 +219,7 @@ class TrajectoryWriter:
         self._flush_loss()
         self._attrs["resume"] = {"slot": slot, "snapshot": self.n_snapshots - 1, "step": r.step, "source": r.why,
                                  "n_loss": self.n_loss, "saved_at": r.state.get("taken_at", time.time())}
-        self._commit(saves=self._saves)
+        self._commit(saves=self._saves, step=r.step)
 
     def _flush_loss(self) -> None:
         if not self._loss_buf:
@@ -209,8 +232,11 @@ class TrajectoryWriter:
         self.n_loss += len(steps)
         self._loss_buf.clear()
 
-    def _commit(self, status: str | None = None, events: list[dict] | None = None, **extra) -> None:
-        """Publish the committed counts (and status/events) in one atomic attributes write."""
+    def _commit(self, status: str | None = None, events: list[dict] | None = None, step: int = -1, **extra) -> None:
+        """Publish the committed counts (and status/events) in one atomic attributes write, if the lock
+        is still ours (fencing)."""
+        self._fence()
+        step = max(step, self._loss_buf[-1][0] if self._loss_buf else -1)
         self._flush_loss()
         if events:
             self._attrs["events"] = list(self._attrs.get("events", [])) + events
@@ -221,6 +247,7 @@ class TrajectoryWriter:
         self._attrs["n_loss"] = self.n_loss
         layout.commit_attrs(self.root, self._attrs)
         self._committed_at = time.monotonic()
+        self.committed_step = max(self.committed_step, step)
 
     def _try_mark(self, status: str, event: dict) -> None:
         if self.root is None:
@@ -264,6 +291,8 @@ def _release(record) -> None:
 
 
 def describe_write_error(path: Path, err: BaseException) -> str:
+    if isinstance(err, LockLost):
+        return str(err)
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return f"disk full while writing {path}: free space and start again; every snapshot committed so far in it is kept"
     if isinstance(err, PermissionError):

@@ -98,13 +98,13 @@ def _write(sweep_dir: Path, m: dict[str, Any]) -> None:
 
 
 def create(sweep_dir: Path, m: dict[str, Any]) -> None:
-    """Write a new manifest; BadInput if the directory already holds a sweep."""
-    if is_sweep(sweep_dir):
-        raise BadInput(f"{sweep_dir} already holds a sweep: continue it with glasslab sweep resume {sweep_dir}, "
-                       "or choose another --out")
-    (sweep_dir / "points").mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "jobs").mkdir(exist_ok=True)
+    """Write a new manifest; BadInput if the directory already holds a sweep.  The check and the
+    write are one step under the lease: of two sweeps started into one directory, one gets it."""
     with lease(sweep_dir):
+        if is_sweep(sweep_dir):
+            raise BadInput(f"{sweep_dir} already holds a sweep (glasslab sweep status {sweep_dir})")
+        (sweep_dir / "points").mkdir(parents=True, exist_ok=True)
+        (sweep_dir / "jobs").mkdir(exist_ok=True)
         _write(sweep_dir, {"format": FORMAT, **m})
 
 

@@ -8,6 +8,7 @@ from glasslab.core.runs import branch, headless
 from glasslab.core.store.reader import Trajectory
 from glasslab.core.train.run import Run
 from glasslab.tui.cli import app
+
 from support.presets import tiny_preset
 
 runner = CliRunner()

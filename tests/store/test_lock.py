@@ -87,18 +87,36 @@ def test_a_lock_from_another_host_is_a_lease(refs, tmp_path, monkeypatch):
     assert not path.exists()
     other_host(lock_mod.LEASE_S + 1)  # not renewed for a whole lease: its writer is gone
     assert store_lock.lock_owner(store) is None
+    fake_clock(monkeypatch)  # the takeover watches the lease for LEASE_S of this host's time first
     store_lock.release(store_lock.acquire(store))
     # The same Slurm job after a requeue (restart count up) takes its own lock over at once.
     other_host(5, job="991", restart=0)
     monkeypatch.setenv("SLURM_JOB_ID", "991")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     lock = store_lock.acquire(store)
-    assert json.loads(path.read_text()) | {"since": "x"} == {"pid": os.getpid(), "host": socket.gethostname(),
-                                                               "since": "x", "job": "991", "restart": 1}
+    assert json.loads(path.read_text()) | {"since": "x", "token": "t"} == {
+        "pid": os.getpid(), "start": store_lock.process_start(os.getpid()), "host": socket.gethostname(),
+        "since": "x", "token": "t", "job": "991", "restart": 1}
     store_lock.release(lock)
     other_host(5, job="991", restart=1)  # the same instance elsewhere (an allocation of two nodes): refused
     with pytest.raises(BadInput, match="Slurm job 991"):
         store_lock.acquire(store)
+
+
+def fake_clock(monkeypatch, on_sleep=None) -> list[float]:
+    """This host's monotonic clock, advanced only by the lock's own waits (no test sleeps)."""
+    from glasslab.core.store import lock as lock_mod
+
+    clock = [0.0]
+
+    def sleep(s):
+        clock[0] += s
+        if on_sleep:
+            on_sleep(clock[0])
+
+    monkeypatch.setattr(lock_mod, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(lock_mod, "_sleep", sleep)
+    return clock
 
 
 def test_the_holder_renews_its_lease(tmp_path, monkeypatch):

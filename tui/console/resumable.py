@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glasslab.core.store import codec
 from glasslab.core.errors import GlasslabError
-from glasslab.core.store import reader
+from glasslab.core.store import codec, reader
 
 
 def _attrs(path: str | Path) -> dict:
