@@ -32,6 +32,15 @@ def new_run_path(out_dir: str | Path, name: str, now=None) -> Path:
         path, k = base.with_name(f"{base.name}-{k}.zarr"), k + 1
 
 
+def release_claim(path: str | Path) -> None:
+    """Give back a name new_run_path claimed when nothing was written into it (a run that could not
+    start: its data missing, say).  os.rmdir removes an empty directory only: a store is never lost."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 def check_out_dir(out_dir: str | Path) -> Path:
     """The output directory, created if missing; BadInput if it cannot be written."""
     import os

@@ -115,11 +115,16 @@ def train_detached_cmd(store: Annotated[Path, typer.Argument()],
     """The process of a detached run (core/runs/launch.py): the preset it was given, trained as `glasslab run --no-ui`."""
     from glasslab.core.config import presets
     from glasslab.core.runs import launch
+    from glasslab.core.store.paths import release_claim
     from glasslab.core.train.run import Run
 
     with clean_errors():
-        p = presets.from_stored(launch.stored_preset(store))
-        run = Run(p, data_dir=data_dir, download=download)
+        try:
+            p = presets.from_stored(launch.stored_preset(store))
+            run = Run(p, data_dir=data_dir, download=download)
+        except GlasslabError:
+            release_claim(store)  # the name launch.start claimed: no store was written
+            raise
     train_headless(run, store)
 
 
