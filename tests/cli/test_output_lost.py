@@ -15,40 +15,10 @@ import pytest
 
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store import reader
+from support.presets import tiny_toml as preset
 from support.terminal import Terminal, glasslab_command
 
 ROOT = Path(__file__).resolve().parents[2]
-
-PRESET = """
-[model]
-kind = "toy"
-width = 16
-[data]
-name = "synthetic"
-shape = [16]
-classes = 4
-train_size = 200
-test_size = 100
-[dynamics]
-kind = "sgd"
-lr = 0.3
-batch_size = 20
-[recording]
-snapshots = 30
-first = 5
-log_every = 5
-[run]
-steps = {steps}
-device = "cpu"
-threads = 1
-"""
-
-
-def preset(tmp_path: Path, steps: int) -> Path:
-    f = tmp_path / "lost.toml"
-    f.write_text(PRESET.format(steps=steps))
-    return f
-
 
 def the_store(out: Path) -> Path:
     [path] = out.glob("*.zarr")

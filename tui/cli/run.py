@@ -54,8 +54,10 @@ def run_cmd(
         p = load_preset(preset, sets, steps, device)
         if detach:  # the same headless process, started apart from this terminal
             return detach_run(p, out, data_dir, download)
-        if not no_ui:  # the console trains it, feeding the same records to the same writer
+        if not no_ui and common.has_terminal():  # the console trains it, feeding the same records to the same writer
             return common.open_console(out, autostart=p, data_dir=data_dir, download=download)
+        if not no_ui:  # a batch script, `</dev/null >file`: the console would hang, so train as --no-ui does
+            print("glasslab: no terminal: training headless, as with --no-ui", file=sys.stderr, flush=True)
         run = Run(p, data_dir=data_dir, download=download)
         out_dir = paths.check_out_dir(out)
         path = paths.new_run_path(out_dir, p.run.name or p.name)
