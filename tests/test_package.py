@@ -130,3 +130,13 @@ def test_installed_console_starts(installed, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     screen, widgets = res.stdout.split()
     assert screen == "PresetsScreen" and int(widgets) > 5
+
+
+def test_the_readme_presets_table_is_every_shipped_preset_and_its_description():
+    """The README listed 7 of 16 presets (issue 22): its table is each preset's own `description`."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("| preset | what |", 1)[1].split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| `([^`]+)` \| (.*) \|$", table, re.M))
+    shipped = {f.stem: tomllib.loads(f.read_text())["description"]
+               for f in (Path(__file__).resolve().parents[1] / "presets").glob("*.toml")}
+    assert rows == shipped

@@ -51,13 +51,15 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
             raise BadInput(f"{path} has no complete snapshot to resume from: start the run again")
         at = int(point["step"])
         preset = presets.from_stored(attrs["preset"])
-        planned = preset.run.steps
-        if steps is not None:
-            if steps <= at:
-                raise BadInput(f"--steps {steps} is not beyond the saved state (step {at:,}): ask for more steps")
-            preset = presets.with_overrides(preset, {"run.steps": steps})
-        if status == "finished" and preset.run.steps <= at:
-            raise BadInput(f"{path} already finished its {preset.run.steps} steps: pass --steps N with N larger to extend it")
+        # The run's length is the one its last session planned (`total_steps`, which a resume with
+        # --steps rewrites), not its preset's: a run ended by `resume --steps 200` is finished at 200.
+        planned = int(attrs.get("total_steps") or preset.run.steps)
+        if steps is not None and steps <= at:
+            raise BadInput(f"--steps {steps} is not beyond the saved state (step {at:,}): ask for more steps")
+        if status == "finished" and (steps is None or steps <= planned):
+            raise BadInput(f"{path} already finished its {planned:,} steps: pass --steps N with N larger to extend it")
+        if (steps or planned) != preset.run.steps:
+            preset = presets.with_overrides(preset, {"run.steps": steps or planned})
         recorded = attrs.get("threads")
         run = Run(preset, data_dir=data_dir, download=download, fresh=False,
                   threads=threads if threads is not None else recorded)

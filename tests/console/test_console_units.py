@@ -181,6 +181,7 @@ def opened(monkeypatch):
 
     calls = []
     monkeypatch.setattr(common, "open_console", lambda out, **kw: calls.append((Path(out), kw)))
+    monkeypatch.setattr(common, "has_terminal", lambda: True)  # CliRunner's streams are not one (issue 22)
     return calls
 
 

@@ -294,3 +294,34 @@ def test_extending_a_stopped_run_goes_on_taking_snapshots(refs, tmp_path):
     new = [int(s) for s in t.steps if s > last]
     assert new and new[0] > at and new == [s for s in log_grid(rec.first, total, rec.snapshots) if s > at]
     assert run.snapshot_steps[:t.n_snapshots] == [int(s) for s in t.steps]
+
+
+def test_a_run_ended_by_resume_steps_stays_finished(refs, tmp_path):
+    """The planned length recorded at the last resume is the run's length (issue 22): a run ended by
+    `resume --steps 200` (its preset plans 300) is finished; a plain resume refuses, --steps 250 extends."""
+    path = tmp_path / "short.zarr"
+    train(path, refs[0], stop_at=100)
+    resume_into(path, steps=200)
+    assert reader.Trajectory.open(path).status == "finished"
+    with pytest.raises(BadInput, match="already finished its 200 steps"):
+        resume.prepare(path)
+    assert store_lock.lock_owner(path) is None
+    run = resume_into(path, steps=250)
+    t = reader.Trajectory.open(path)
+    assert t.status == "finished" and t.steps[-1] == 250 and run.preset.run.steps == 250
+
+
+def test_a_plain_resume_keeps_the_length_of_the_last_resume(refs, tmp_path):
+    """Stopped again after `resume --steps 200`, a plain resume ends at 200, not at the preset's 300."""
+    path = tmp_path / "again.zarr"
+    train(path, refs[0], stop_at=100)
+    run, lock = resume.prepare(path, steps=200)
+    train(path, None, run=run, stop_at=140)
+    store_lock.release(lock)
+    assert reader.Trajectory.open(path).status == "interrupted"
+    run, lock = resume.prepare(path)
+    try:
+        assert run.preset.run.steps == 200 and run.snapshot_steps[-1] <= 200
+        assert not any("note: --steps" in line for line in resume.describe(run))
+    finally:
+        store_lock.release(lock)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from glasslab.core.config import presets
 
 
@@ -17,3 +19,35 @@ def tiny_preset(**over) -> presets.Preset:
     }
     base.update(over)
     return presets.with_overrides(presets.Preset(name="tiny"), base)
+
+
+TINY_TOML = """
+[model]
+kind = "toy"
+width = 16
+[data]
+name = "synthetic"
+shape = [16]
+classes = 4
+train_size = 200
+test_size = 100
+[dynamics]
+kind = "sgd"
+lr = 0.3
+batch_size = 20
+[recording]
+snapshots = 30
+first = 5
+log_every = 5
+[run]
+steps = {steps}
+device = "cpu"
+threads = 1
+"""
+
+
+def tiny_toml(folder: Path, steps: int) -> Path:
+    """A TOML file of a toy preset (for the CLI in a subprocess); 1 thread, so a test shares the CPUs."""
+    f = folder / "tiny.toml"
+    f.write_text(TINY_TOML.format(steps=steps))
+    return f

@@ -193,7 +193,13 @@ def test_every_logged_step_carries_the_time_left():
     logged = [r for r in run if isinstance(r, StepLogged)]
     etas = [r.eta_s for r in logged]
     assert logged and all(np.isfinite(etas)) and min(etas) >= 0
-    assert etas[-1] < etas[0]  # the last log step has only its snapshot left
+    # That it shrinks is checked at a steady made-up pace: the measured one varies with the machine's
+    # load, and the live estimate compared across a loaded run failed (issue 22: no timing asserts).
+    from glasslab.core.train.run import RemainingTime
+
+    remaining = RemainingTime(run.snapshot_steps, 400)
+    steady = [remaining.at(r.step, r.step, 1e-3 * r.step) for r in logged]
+    assert all(a > b for a, b in zip(steady, steady[1:])) and steady[-1] >= 0
 
 
 def test_the_time_left_follows_the_present_pace():

@@ -58,10 +58,24 @@ ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", envvar="GLASSLAB_OUT
                                              help="Directory that holds the run stores.")]
 
 
+def has_terminal() -> bool:
+    """stdin and stdout are a terminal: the console can draw and read keys (not a batch job, a pipe, a file)."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # None, or closed
+        return False
+
+
+NEEDS_TERMINAL = "the console needs a terminal: use --no-ui, --detach or glasslab ps"
+
+
 def open_console(out: Path, autostart=None, data_dir: str | None = None, download: bool = False, follow=None) -> None:
-    """Run the Textual app; imported here so that headless commands never import textual."""
+    """Run the Textual app; imported here so that headless commands never import textual.
+    Without a terminal it refuses at once (BadInput): a full-screen app on a pipe hangs until killed."""
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
+    if not has_terminal():
+        raise BadInput(NEEDS_TERMINAL)
     from glasslab.tui.app import make_app, run_console
 
     code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow))

@@ -16,6 +16,7 @@ import typer
 
 from glasslab.core.errors import GlasslabError
 
+from ..output import guarded_output
 from . import common
 from .common import (
     DataDirOpt,
@@ -53,8 +54,10 @@ def run_cmd(
         p = load_preset(preset, sets, steps, device)
         if detach:  # the same headless process, started apart from this terminal
             return detach_run(p, out, data_dir, download)
-        if not no_ui:  # the console trains it, feeding the same records to the same writer
+        if not no_ui and common.has_terminal():  # the console trains it, feeding the same records to the same writer
             return common.open_console(out, autostart=p, data_dir=data_dir, download=download)
+        if not no_ui:  # a batch script, `</dev/null >file`: the console would hang, so train as --no-ui does
+            print("glasslab: no terminal: training headless, as with --no-ui", file=sys.stderr, flush=True)
         run = Run(p, data_dir=data_dir, download=download)
         out_dir = paths.check_out_dir(out)
         path = paths.new_run_path(out_dir, p.run.name or p.name)
@@ -75,9 +78,10 @@ def resume_cmd(
     with clean_errors():
         run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download, threads=threads,
                                    force=force)
-    for line in resume.describe(run):
-        print(line, flush=True)
-    train_headless(run, run_dir, lock=lock)
+    with guarded_output():  # `resume ... | head`: a closed pipe stops the printing, not the run
+        for line in resume.describe(run):
+            print(line, flush=True)
+        train_headless(run, run_dir, lock=lock)
 
 
 def train_headless(run, path: Path, lock=None, extra_sinks=()) -> None:
@@ -92,19 +96,21 @@ def train_headless(run, path: Path, lock=None, extra_sinks=()) -> None:
         printers.append(HeadlessPrinter(path, committed=lambda: writer.n_snapshots))
         return [*printers, *extra_sinks]
 
-    with clean_errors():
+    # Output errors never end the training (tui/output.py): a hung-up terminal (EIO, then the
+    # SIGHUP that stops the run with its state saved), `| head` (EPIPE) or a closed stdout.
+    with guarded_output(), clean_errors():
         try:
             outcome = headless.train(run, path, lock=lock, sinks=sinks)
         finally:
             for printer in printers:
                 printer.close()
-    if outcome.warning:
-        print(f"glasslab: {outcome.warning}", file=sys.stderr)
-    elif outcome.two_time:
-        print(f"two-time matrices over {outcome.two_time} snapshots completed in {outcome.two_time_s:.1f} s")
-    problem = outcome.problem(path)
-    if problem:
-        print(f"glasslab: {problem}", file=sys.stderr)
+        if outcome.warning:
+            print(f"glasslab: {outcome.warning}", file=sys.stderr)
+        elif outcome.two_time:
+            print(f"two-time matrices over {outcome.two_time} snapshots completed in {outcome.two_time_s:.1f} s")
+        problem = outcome.problem(path)
+        if problem:
+            print(f"glasslab: {problem}", file=sys.stderr)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 

@@ -187,6 +187,7 @@ def register(app: typer.Typer) -> None:
         args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a \\[sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
         grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="An axis: section.key=ITEMS; items are values, a:b integer ranges (b excluded) or lo..hixn log ranges, comma-separated (repeatable).")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field in every point: section.key=value (repeatable).")] = None,
+        steps: Annotated[Optional[int], typer.Option("--steps", help="Steps of every point (overrides run.steps).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The sweep directory (default sweeps/PRESET-TIME).")] = None,
         executor: Annotated[str, typer.Option("--executor", help="local (this machine) or slurm.")] = "local",
         parallel: Annotated[Optional[int], typer.Option("--parallel", "-k", help="Points at once (local: default 1; slurm: array limit).")] = None,
@@ -209,6 +210,10 @@ def register(app: typer.Typer) -> None:
         word = args[0]
         with clean_errors():
             threads = _thread_count(threads)
+            if word in SUBCOMMANDS and steps is not None:
+                raise BadInput(f"--steps sets the points of a new sweep; sweep {word} keeps the steps it was created with")
+            if steps is not None:
+                set_ = [*(set_ or []), f"run.steps={steps}"]
             if word in SUBCOMMANDS:
                 if len(args) != 2:
                     raise BadInput(f"glasslab sweep {word} takes one sweep directory, e.g. glasslab sweep {word} sweeps/NAME")
