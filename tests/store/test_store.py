@@ -46,9 +46,10 @@ def test_store_contract_with_plain_zarr(run_to_store):
         assert arr.dtype == np.float64 and arr.shape == (n,) and arr.metadata.dimension_names == ("snapshot",)
     for name in ("msd", "overlap", "alpha2", "participation"):
         arr = root[name]
-        assert arr.dtype == np.float64 and arr.shape == (n, n) and arr.metadata.dimension_names == ("t_w", "t")
+        assert arr.dtype == np.float64 and arr.shape == (n, n) and arr.metadata.dimension_names == ("snapshot_w", "snapshot")
         below = arr[:][np.tril_indices(n, -1)]
         assert np.isnan(below).all()
+    assert a["format_version"] == layout.FORMAT_VERSION == 2
     assert a["waiting_times"] and all(0 < i < n for i in a["waiting_times"])
     assert a["D_eval_mode"] is False and a["probe_size"] == 200  # the toy model has no BatchNorm
     # The layout tiles the weight vector exactly.
@@ -69,7 +70,7 @@ def test_xarray_reads_the_store(run_to_store):
     path, _ = run_to_store(tiny_preset())
     ds = xr.open_zarr(path, consolidated=False)
     assert ds["weights"].dims == ("snapshot", "param") and ds["snapshot_step"].dims == ("snapshot",)
-    assert ds["msd"].dims == ("t_w", "t")
+    assert ds["msd"].dims == ("snapshot_w", "snapshot")  # format 2: both indices are snapshots
     obs = xr.open_zarr(path, group="observables", consolidated=False)
     assert set(obs.data_vars) == {"D", "D_batch", "weight_norm2"}
     ev = xr.open_zarr(path, group="evals", consolidated=False)
