@@ -114,16 +114,32 @@ def write_many(writes: list[tuple[zarr.Array, Any, np.ndarray]]) -> None:
 
     Each synchronous zarr call costs a few milliseconds of bridging; a snapshot
     touches a dozen small arrays, so issuing them together keeps the writer
-    thread (and its share of the GIL) small.
+    thread (and its share of the GIL) small.  Array.async_array is public from
+    zarr 3.1.4 (the floor in pyproject.toml); the bridge to zarr's loop is not
+    (private_sync); without it the writes go one by one through the public API.
     """
     import asyncio
 
-    from zarr.core.sync import sync
+    sync = private_sync()
+    if sync is None:
+        for arr, sel, value in writes:
+            arr[sel] = value
+        return
 
     async def all_of():
         await asyncio.gather(*(arr.async_array.setitem(sel, value) for arr, sel, value in writes))
 
     sync(all_of())
+
+
+def private_sync():
+    """zarr.core.sync.sync (runs a coroutine on zarr's own event loop: not public API), or None
+    where a zarr release has moved it: the one place glasslab reaches into zarr's internals."""
+    try:
+        from zarr.core.sync import sync
+    except ImportError:
+        return None
+    return sync
 
 
 def commit_attrs(root: zarr.Group, attrs: dict[str, Any]) -> None:
