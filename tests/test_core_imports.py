@@ -23,7 +23,7 @@ STAGES = ("config", "system", "measure", "store", "train", "runs", "analysis", "
 SHARED = ("errors", "records")  # the vocabulary every stage speaks
 CORE_MODULES = sorted(".".join(p.relative_to(CORE).with_suffix("").parts) for p in CORE.rglob("*.py")
                       if p.name != "__init__.py")
-UI = ("textual", "rich", "glasslab.tui")
+UI = ("textual", "rich", "glasslab.tui", "xarray")  # xarray: the notebook API's optional extra, never the engine's
 
 
 def _imported_ui(statement: str) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MAPPED = {"core": "glasslab.core", "tui": "glasslab.tui", "presets": "glasslab.presets"}
+MAPPED = {"api": "glasslab", "core": "glasslab.core", "tui": "glasslab.tui", "presets": "glasslab.presets"}
 
 # Under pytest-xdist (make test) these tests share one worker: the wheel and its environment
 # are built once instead of once per worker.
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.xdist_group("package")
 
 
 def packages_in_tree() -> set[str]:
-    """Every folder under core/, tui/ and presets/ that holds an __init__.py, as a glasslab. name."""
+    """Every folder under api/, core/, tui/ and presets/ that holds an __init__.py, as a glasslab. name."""
     out = set()
     for folder, name in MAPPED.items():
         for init in (ROOT / folder).rglob("__init__.py"):
@@ -66,7 +66,7 @@ def test_the_wheel_holds_every_module_style_and_preset(wheel):
         for f in (ROOT / folder).rglob("*"):
             if f.suffix in (".py", ".tcss", ".toml") and "__pycache__" not in f.parts:
                 assert f"{prefix}/{f.relative_to(ROOT / folder).as_posix()}" in names
-    assert not any(n.startswith(("core/", "tui/", "presets/")) for n in names), "top-level core/tui left in"
+    assert not any(n.startswith(("api/", "core/", "tui/", "presets/")) for n in names), "top-level core/tui left in"
     assert any(n.endswith(".tcss") for n in names) and any(n.endswith("quickstart.toml") for n in names)
 
 

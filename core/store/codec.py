@@ -25,14 +25,34 @@ from glasslab.core.records import (
 )
 
 
-def git_commit() -> str | None:
-    """The commit of glasslab's own checkout, or None (not a checkout, no git)."""
+def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def git_commit(package_dir: Path | None = None) -> str | None:
+    """The commit of glasslab's own checkout, or None: not a checkout, or no git.
+
+    `git rev-parse HEAD` from the package folder alone would name whatever repository
+    encloses it: installed as a wheel into a virtual environment inside the user's own
+    project, that is the user's commit, not glasslab's.  So a commit is recorded only when
+    the enclosing work tree is glasslab's checkout: its core/ is this package folder and its
+    pyproject.toml names the project glasslab.  package_dir: the core/ folder (tests).
+    """
+    core = (package_dir or Path(__file__).resolve().parent.parent).resolve()
+    top = _git(["rev-parse", "--show-toplevel"], core)
+    if top is None or (Path(top) / "core").resolve() != core:
+        return None
+    try:
+        import tomllib
+
+        name = tomllib.loads((Path(top) / "pyproject.toml").read_text()).get("project", {}).get("name")
+    except (OSError, ValueError):
+        return None
+    return _git(["rev-parse", "HEAD"], core) if name == "glasslab" else None
 
 
 def started_attrs(r: RunStarted) -> dict[str, Any]:

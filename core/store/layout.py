@@ -16,11 +16,19 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
               a whole number, NaN without a hinge loss and in stores older than it)
     loss/step int64 [log], loss/value float64 [log]: the running minibatch loss
     observables/D, observables/D_batch, observables/weight_norm2   float64 [snapshot]
-    msd, overlap, alpha2, participation   float64 [t_w, t] = [snapshot, snapshot]:
+    msd, overlap, alpha2, participation   float64 [snapshot_w, snapshot]:
               msd[i, j] = Delta(snapshot_step[i], snapshot_step[j]) for j >= i, NaN
-              below the diagonal; rows of the online waiting times (attribute
-              waiting_times) fill during the run, the whole upper triangle at its
-              end (attribute two_time_complete = the snapshot count it covers)
+              below the diagonal: both indices are snapshots, the second one the
+              LATER snapshot (absolute time t_w + t), not the lag t; rows of the
+              online waiting times (attribute waiting_times: snapshot indices, not
+              steps) fill during the run, the whole upper triangle at its end
+              (attribute two_time_complete = the snapshot count it covers)
+
+Format versions (root attribute format_version; absent = 1): 1 named the two-time
+dimensions ("t_w", "t"), which read like a waiting time and a lag; 2 names them
+("snapshot_w", "snapshot").  Every reader accepts both (TWO_TIME_DIMS).
+VARIABLES below gives every array its long name, units, formula and paper: the
+notebook API (glasslab.open) puts them on the xarray variables.
 
 Consistency: every array is created at its full size (the snapshot grid is
 known in advance; the loss log holds steps // log_every entries), so no shape
@@ -49,6 +57,9 @@ OBSERVABLES = ("D", "D_batch", "weight_norm2")
 TWO_TIME = {"msd": ("delta", 0.0), "overlap": ("overlap", 1.0),
             "alpha2": ("alpha2", math.nan), "participation": ("participation", math.nan)}
 WEIGHT_CHUNK = 2**20
+FORMAT_VERSION = 2
+# The dimension names of the two-time matrices, newest first: (waiting snapshot, later snapshot).
+TWO_TIME_DIMS = (("snapshot_w", "snapshot"), ("t_w", "t"))
 STATUSES = ("running", "finished", "interrupted", "diverged")
 
 
@@ -79,11 +90,11 @@ def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss
     # Two-time matrices [i, j] = X(t_i, t_j) for j >= i, NaN below the diagonal and where
     # not computed yet: online rows fill during the run, the rest at its end.
     for name in TWO_TIME:
-        _array(root, name, (capacity, capacity), (64, 64), "float64", math.nan, ("t_w", "t"))
+        _array(root, name, (capacity, capacity), (64, 64), "float64", math.nan, TWO_TIME_DIMS[0])
     loss = root.create_group("loss")
     _array(loss, "step", (loss_capacity,), (4096,), "int64", -1, ("log",))
     _array(loss, "value", (loss_capacity,), (4096,), "float64", math.nan, ("log",))
-    commit_attrs(root, {**attrs, "n_snapshots": 0, "n_loss": 0})
+    commit_attrs(root, {**attrs, "format_version": FORMAT_VERSION, "n_snapshots": 0, "n_loss": 0})
     return root
 
 
@@ -104,16 +115,32 @@ def write_many(writes: list[tuple[zarr.Array, Any, np.ndarray]]) -> None:
 
     Each synchronous zarr call costs a few milliseconds of bridging; a snapshot
     touches a dozen small arrays, so issuing them together keeps the writer
-    thread (and its share of the GIL) small.
+    thread (and its share of the GIL) small.  Array.async_array is public from
+    zarr 3.1.4 (the floor in pyproject.toml); the bridge to zarr's loop is not
+    (private_sync); without it the writes go one by one through the public API.
     """
     import asyncio
 
-    from zarr.core.sync import sync
+    sync = private_sync()
+    if sync is None:
+        for arr, sel, value in writes:
+            arr[sel] = value
+        return
 
     async def all_of():
         await asyncio.gather(*(arr.async_array.setitem(sel, value) for arr, sel, value in writes))
 
     sync(all_of())
+
+
+def private_sync():
+    """zarr.core.sync.sync (runs a coroutine on zarr's own event loop: not public API), or None
+    where a zarr release has moved it: the one place glasslab reaches into zarr's internals."""
+    try:
+        from zarr.core.sync import sync
+    except ImportError:
+        return None
+    return sync
 
 
 def commit_attrs(root: zarr.Group, attrs: dict[str, Any]) -> None:
@@ -132,9 +159,9 @@ def _arrays(root: zarr.Group):
 
 
 def set_sizes(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
-    """Resize every per-snapshot array to n_snapshots rows (and columns for [t_w, t]) and the loss log to n_loss."""
+    """Resize every per-snapshot array to n_snapshots rows (and columns for the two-time ones) and the loss log to n_loss."""
+    size = {"snapshot": n_snapshots, "snapshot_w": n_snapshots, "t_w": n_snapshots, "t": n_snapshots, "log": n_loss}
     for arr, dims in _arrays(root):
-        size = {"snapshot": n_snapshots, "t_w": n_snapshots, "t": n_snapshots, "log": n_loss}
         new = tuple(size.get(d, s) for d, s in zip(dims, arr.shape))
         if new != arr.shape:
             arr.resize(new)
@@ -146,9 +173,9 @@ def clear_after(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
         fill = arr.metadata.fill_value
         if dims[:1] == ("log",) and arr.shape[0] > n_loss:
             arr[n_loss:] = np.full(arr.shape[0] - n_loss, fill, dtype=arr.dtype)
-        elif dims[:1] in (("snapshot",), ("t_w",)) and arr.shape[0] > n_snapshots:
+        elif dims[:1] in (("snapshot",), ("snapshot_w",), ("t_w",)) and arr.shape[0] > n_snapshots:
             arr[n_snapshots] = np.full(arr.shape[1:], fill, dtype=arr.dtype)
-            if dims == ("t_w", "t"):
+            if dims in TWO_TIME_DIMS:
                 arr[:, n_snapshots] = np.full(arr.shape[0], fill, dtype=arr.dtype)
 
 
@@ -160,3 +187,42 @@ def write_two_time(root: zarr.Group, n: int, result) -> None:
             continue
         root[name][:n, :n] = values[:n, :n]
     root.attrs["two_time_complete"] = n
+
+
+# What every array of a store means: array path -> (long_name, units, description with the
+# formula and the paper).  Units say the normalisation: Delta and |w|^2 are per parameter
+# (divided by N), D and D_B are summed over the N parameters.  docs/science.md, section 4.
+VARIABLES: dict[str, tuple[str, str, str]] = {
+    "weights": ("weights w", "weight units (the model's parameter values)",
+                "all N trainable parameters, flattened in param_layout order, at each snapshot"),
+    "snapshot_step": ("training step of the snapshot", "steps", "the step at which the snapshot was taken (log-spaced grid)"),
+    "evals/train_loss": ("training loss", "loss units (mean per sample)",
+                         "mean per-sample loss over the whole training set, eval mode"),
+    "evals/train_acc": ("training accuracy", "fraction (0..1)", "fraction of training samples classified correctly"),
+    "evals/test_loss": ("test loss", "loss units (mean per sample)", "mean per-sample loss over the whole test set, eval mode"),
+    "evals/test_acc": ("test accuracy", "fraction (0..1)", "fraction of test samples classified correctly"),
+    "evals/n_delta": ("unsatisfied constraints N_Delta", "samples (a count)",
+                      "N_Delta = #{training samples with y f(x) < 1}, hinge losses only (NaN otherwise) [SG19] "
+                      "arXiv:1810.09665"),
+    "observables/D": ("gradient noise strength D", "(loss / weight)^2, summed over the N parameters (not per parameter)",
+                      "D = (1/M) sum_alpha |grad l_alpha - grad L|^2 over a probe set of M training samples "
+                      "[BJ18] arXiv:1803.06969"),
+    "observables/D_batch": ("minibatch gradient variance D_B", "(loss / weight)^2, summed over the N parameters",
+                            "D_B = sum_params (<g_b^2>_b - <g_b>_b^2) over the minibatches b of one epoch ([BJ18]'s code)"),
+    "observables/weight_norm2": ("squared weight norm per parameter |w|^2/N", "weight units^2, per parameter",
+                                 "|w|^2 / N = (1/N) sum_i w_i^2"),
+    "msd": ("mean square displacement Delta(t_w, t_w + t)", "weight units^2, per parameter",
+            "Delta = (1/N) sum_i (w_i(t_w + t) - w_i(t_w))^2 [BJ18] arXiv:1803.06969"),
+    "overlap": ("overlap Q(t_w, t_w + t)", "fraction of parameters (0..1)",
+                "Q = (1/N) #{i : |w_i(t_w + t) - w_i(t_w)| < eps}, eps = std(w(t_w)) / f, f = recording.overlap_f "
+                "[KWJ24] arXiv:2405.13098"),
+    "alpha2": ("non-Gaussian parameter alpha_2(t_w, t_w + t)", "dimensionless",
+               "alpha_2 = <d^4> / (3 <d^2>^2) - 1, d = w(t_w + t) - w(t_w), 0 for Gaussian displacements "
+               "[KWJ24] arXiv:2405.13098"),
+    "participation": ("participation Y(t_w, t_w + t)", "dimensionless",
+                      "Y = sum_i d_i^4 / (sum_i d_i^2)^2, d = w(t_w + t) - w(t_w); about 3/N when all weights move "
+                      "alike, of order 1 when a few carry the motion ([BJ18]'s code)"),
+    "loss/value": ("running minibatch loss", "loss units (mean per sample of the minibatch)",
+                   "the loss that drove the update, read every recording.log_every steps, training mode (noisy)"),
+    "loss/step": ("training step of the running loss", "steps", "the step each running loss was read at"),
+}

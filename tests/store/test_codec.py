@@ -2,6 +2,9 @@
 
 import json
 import math
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +53,36 @@ def test_every_end_record_round_trips_through_its_event(end):
 def test_a_dynamics_switch_is_stored_with_both_settings():
     r = DynamicsChanged(40, {"kind": "sgd", "lr": 0.1}, {"kind": "gd", "lr": 0.1})
     assert codec.to_event(r) == {"step": 40, "kind": "dynamics_changed", "old": r.old, "new": r.new}
+
+
+def _repo(path: Path, files: dict[str, str]) -> str:
+    """A git repository at path with these files in one commit; returns its HEAD."""
+    import subprocess
+
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "PATH": os.environ["PATH"], "HOME": str(path)}
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *cmd], cwd=path, env=env, check=True, capture_output=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_git_commit_is_glasslabs_own_checkout_only(tmp_path):
+    root = Path(codec.__file__).resolve().parents[2]
+    own = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    assert codec.git_commit() == own  # this checkout
+    # A wheel installed into a venv inside the user's project: the user's commit must not be recorded.
+    user = tmp_path / "user"
+    _repo(user, {"pyproject.toml": '[project]\nname = "my-study"\n',
+                 ".venv/lib/python3.11/site-packages/glasslab/core/__init__.py": ""})
+    assert codec.git_commit(user / ".venv/lib/python3.11/site-packages/glasslab/core") is None
+    # A user repository with a core/ of its own is not glasslab's checkout either.
+    other = tmp_path / "other"
+    _repo(other, {"pyproject.toml": '[project]\nname = "my-study"\n', "core/__init__.py": ""})
+    assert codec.git_commit(other / "core") is None
+    # A copy of glasslab's checkout elsewhere is (its own HEAD).
+    clone = tmp_path / "clone"
+    head = _repo(clone, {"pyproject.toml": '[project]\nname = "glasslab"\n', "core/__init__.py": ""})
+    assert codec.git_commit(clone / "core") == head
