@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store import reader
+
 from support.presets import tiny_toml as preset
 from support.terminal import Terminal, glasslab_command
 
