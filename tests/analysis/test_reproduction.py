@@ -2,28 +2,24 @@
 
 Part 2 ([BJ18]): the transition-aging preset (toy model, sigmoid + MSE, 2,000
 Fashion-MNIST images, SGD B = 100) cut from 150,000 to 8,000 steps, width 128
-(N/P = 51: over) against width 2 (N/P = 0.8: under).  Measured over seeds 0, 1,
-2 at this size (REPRODUCTION.md, "Reduced test"):
+(N/P = 51: over) against width 2 (N/P = 0.8: under).  The test trains seed 0.
+Its thresholds come from seeds it does not use, 1-5, at this size
+(docs/reduced_test_seeds.py; REPRODUCTION.md, "Reduced test"):
 
-    final train loss               over 0.0075-0.0080   under 0.064-0.070
-    Delta/D(t_w) collapse ratio    over 0.935-0.968     under 1.28-5.95
-    late mu on Delta/D(t_w)        over 0.388-0.404     under 0.57-0.74
-    mu over all t_w                over 0.457-0.461     under 0.65-0.67
-    late mu on Delta               over 0.401-0.412     under 0.10-0.50
+    final train loss               over 0.0075-0.0079   under 0.064-0.090
+    under / over loss              8.1-11.4
+    late mu on Delta/D(t_w)        over 0.41-0.45 (bootstrap errors 0.010-0.013)
+    Delta/D(t_w) collapse ratio    over 0.90-1.007      under 0.77-3.08
 
-Asserted: what held on all three seeds here AND in the study (150,000 steps,
-REPRODUCTION.md part 2, all seeds): the loss contrast (56 times at 150,000
-steps), and dividing by D collapses the over-parametrised late curves better
-than the under-parametrised ones (0.064-0.090 against 0.92-8.0 at 150,000
-steps; the test's threshold 1.1 on the under side holds on every seed at this
-size, not on seed 2 at 150,000 steps, which is why it is only asserted here).
-Also asserted: while the loss still falls the over-parametrised late mu on
-Delta/D stays clearly above 0 (0.39-0.40 here, 0.26-0.28 at 60,000 steps in
-the previous study); it comes down to -0.28 +- 0.08 only once the loss is flat,
-at 150,000 steps.  Not asserted: "under ages more over all t_w" (true at 8,000
-steps, the other way round at 150,000: 0.17-0.31 against 0.56-0.58), the late
-mu on Delta (mixed at 8,000 steps), and a late slope near 1 (0.94 at 8,000
-steps, 0.34 at 150,000).
+Asserted, with a margin on every one of those five seeds: the loss contrast
+(under > 5 x over, under > 0.03, over < 0.015), and that while the loss still
+falls the over-parametrised late mu on Delta/D(t_w) is clearly above 0 (> 0.2
+and > 3 bootstrap errors).  No longer asserted: "dividing by D collapses the
+over-parametrised late curves better than the under-parametrised ones"
+(c_over < 1 < 1.1 < c_under): it failed on seed 4 (1.007 and 0.77) and nearly
+on seed 3 (under 1.15), as an independent audit found on other seeds.  Not
+asserted either: "under ages more over all t_w", the late mu on Delta, a late
+slope near 1 (none holds at both 8,000 and 150,000 steps).
 """
 
 import pytest
@@ -53,14 +49,10 @@ def _aging_run(width: int, tmp_path) -> dict:
 @needs_fashion
 def test_over_and_under_parametrised_toy_models_as_in_the_transition_study(tmp_path):
     over, under = _aging_run(128, tmp_path), _aging_run(2, tmp_path)
-    # The under-parametrised loss stalls far above the over-parametrised one (ratio 8.0-9.3 here, 56 at 150,000 steps).
+    # The under-parametrised loss stalls far above the over-parametrised one (8.1-11.4 x on seeds 1-5, 56 x at 150,000 steps).
     assert under["final"]["train_loss"] > 5 * over["final"]["train_loss"]
     assert under["final"]["train_loss"] > 0.03 and over["final"]["train_loss"] < 0.015
-    # Dividing Delta by D(t_w) collapses the over-parametrised late curves, not the under-parametrised ones.
-    c_over = over["analysis"]["diffusion_collapse"]["ratio"]
-    c_under = under["analysis"]["diffusion_collapse"]["ratio"]
-    assert c_over < 1.0 < 1.1 < c_under, (c_over, c_under)
-    # ... but while the loss still falls the over-parametrised late curves age on Delta/D too.
+    # While the loss still falls the over-parametrised late curves age on Delta/D(t_w) (0.41-0.45 on seeds 1-5).
     mu_d = over["analysis"]["verdict"]["mu_late_scaled"]
     mu_d_err = over["analysis"]["verdict"]["mu_late_scaled_err"]
     assert mu_d > 0.2 and mu_d > 3 * mu_d_err, (mu_d, mu_d_err)
