@@ -95,7 +95,7 @@ def collapse_title(result: dict) -> str:
     r = dc.get("ratio")
     if r is None:
         return head + "no ratio (fewer than two late curves with D)"
-    return head + (f"collapses (ratio {r:.2f})" if r < 1 else f"no collapse (ratio {r:.2f})")
+    return head + (f"collapses (ratio {r:.3g})" if r < 1 else f"no collapse (ratio {r:.3g})")
 
 
 # ------------------------------------------------------------------- analyze --png ---
