@@ -49,7 +49,7 @@ def analyze_cmd(
         if png is not None:
             from glasslab.tui.figure import paper_figure
 
-            paper_figure(run_dir, png)
+            paper_figure(run_dir, png, result)
     if as_json:
         print(json.dumps(result, indent=2, allow_nan=False))
         return
