@@ -35,6 +35,11 @@ def test_control_trains_the_branches_reports_and_keeps_them(tmp_path):
     assert again.exit_code == 0 and "already trained" in again.stderr and "steps of" not in again.stderr
     [row] = json.loads(again.stdout)
     assert row["tw"] == tw and row["verdict"] in ("drift", "mixed", "noise-driven") and len(row["lags"]) > 3
+    # glasslab analyze RUN reports the controls beside the aging numbers, table and JSON alike
+    table = runner.invoke(app, ["analyze", str(path), "--boot", "10"])
+    assert table.exit_code == 0 and "noise-off control and replicas" in table.stdout and f"t_w = {tw:,}: " in table.stdout
+    data = json.loads(runner.invoke(app, ["analyze", str(path), "--boot", "10", "--json"]).stdout)
+    assert [c["tw"] for c in data["controls"]] == [tw] and data["controls"][0]["verdict"] == row["verdict"]
 
 
 def test_bad_control_input_is_one_line_and_exit_2(tmp_path):

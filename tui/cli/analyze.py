@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from glasslab.core.errors import BadInput
+
 from . import sweep as cli_sweep
 from .common import clean_errors
 
@@ -30,7 +32,8 @@ def analyze_cmd(
     from glasslab.core.analysis import report
 
     if lag_max not in ("t_w", "all"):
-        raise typer.BadParameter(f"--lag-max must be 't_w' or 'all', got {lag_max!r}")
+        with clean_errors():
+            raise BadInput(f"--lag-max must be 't_w' or 'all', got {lag_max!r}")
     window = None if tw_min is None and tw_max is None else (tw_min or 0.0, tw_max or float("inf"))
     from glasslab.core.sweep.manifest import is_sweep
 
@@ -50,12 +53,23 @@ def analyze_cmd(
             from glasslab.tui.figure import paper_figure
 
             paper_figure(run_dir, png, result)
+        # The noise-off control and replicas of this run, where glasslab control branched it.
+        from glasslab.core.analysis.controls import analyze_controls
+
+        found = analyze_controls(run_dir)
+    if found:
+        result["controls"] = [c.to_dict() for c in found]
     if as_json:
         print(json.dumps(result, indent=2, allow_nan=False))
         return
     from glasslab.tui.analysis_table import print_analysis
 
     print_analysis(result)
+    if found:
+        from .control import print_controls
+
+        print("the noise-off control and replicas (glasslab control):")
+        print_controls(found)
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")
     if png is not None:
