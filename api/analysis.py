@@ -23,6 +23,8 @@ class Analysis:
     and why.  final: the last snapshot's train/test loss and accuracy, n_delta.
     n_delta: the last N_Delta with per_N and per_P under a hinge loss [SG19], else None.
     switches: dynamics changes [{step, old, new}].  error: why the aging part is missing.
+    controls: the noise-off control and replicas per t_w (core/analysis/controls.py), where
+    `glasslab control` branched the run; empty otherwise.
     raw: report.analyze_store's full dict (windows, fits, relaxation times, D trend ...).
     """
 
@@ -45,7 +47,8 @@ class Analysis:
     verdict: str
     reason: str | None
     error: str | None
-    raw: dict[str, Any] = field(repr=False)
+    controls: list[dict] = field(default_factory=list)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 def analyze(path_or_ds, tw_window: tuple[float, float] | None = None, n_boot: int = 200) -> Analysis:
@@ -69,4 +72,4 @@ def analyze(path_or_ds, tw_window: tuple[float, float] | None = None, n_boot: in
         n_delta=r["n_delta"], switches=r["switches"], mu=best.get("mu"), mu_err=best.get("mu_err"),
         mu_at_bound=bool(best.get("at_bound")), mu_by_window={k: (f or {}).get("mu") for k, f in fits.items()},
         late_slope=(a.get("late_slope") or {}).get("slope"), verdict=report.verdict_of(r),
-        reason=verdict.get("reason"), error=r.get("analysis_error"), raw=r)
+        reason=verdict.get("reason"), error=r.get("analysis_error"), controls=r.get("controls", []), raw=r)

@@ -79,7 +79,10 @@ def open_sweep(sweep_dir: str | Path, complete: bool = True):
                    .assign_coords({name: ("point", [v]) for name, v in labels.items()}))
     stacked = xr.concat(cut, dim="point", combine_attrs="drop")
     index = [dim_name(a) for a in group_axes] + ["seed"]
-    stacked = stacked.set_index(point=index).unstack("point")
+    if len(index) == 1:  # only the seed axis: set_index would build a plain index, which does not unstack
+        stacked = stacked.swap_dims(point=index[0]).drop_vars("point", errors="ignore")
+    else:
+        stacked = stacked.set_index(point=index).unstack("point")
     first = runs[0].isel(snapshot=slice(0, k), snapshot_w=slice(0, k), log=slice(0, n_log))
     stacked = stacked.assign_coords({c: first[c].variable for c in ("step", "step_w", "lag", "log_step")})
     for name in ("step", "step_w", "log_step"):

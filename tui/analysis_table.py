@@ -84,7 +84,8 @@ def control_rows(r: dict) -> list[tuple[str, str]]:
     if ns and ns.get("rows"):
         by_tw: dict = {}
         for e in ns["rows"]:
-            by_tw.setdefault(e["tw"], []).append(f"{int(e['lag']):,}: {_g(e['ratio'], '.3g')}")
+            mark = " (beyond an epoch: no prediction there)" if e.get("beyond_epoch") else ""
+            by_tw.setdefault(e["tw"], []).append(f"{int(e['lag']):,}: {_g(e['ratio'], '.3g')}{mark}")
         text = "; ".join(f"t_w {int(tw):,} (lag: ratio) " + ", ".join(v) for tw, v in by_tw.items())
         rows.append((f"Delta measured / SGD-noise prediction, lags <= an epoch ({ns['epoch']:.0f} steps)", text))
     elif ns and ns.get("note"):

@@ -78,8 +78,9 @@ def noise_size_check(steps, msd, D, prefactor: float, epoch: float, tw_indices, 
     """Measured Delta / (prefactor D(t_w) t) at short lags for the given waiting times.
 
     For each t_w (rows with a finite D > 0): up to n_lags snapshot lags t <= epoch, spread in log t
-    (the first, the last, and between), or the first lag if none is that short.  Returns
-    [{"tw", "lag", "measured", "predicted", "ratio"}].  ratio ~ 1: the motion is the size of the
+    (the first, the last, and between), or the first lag if none is that short, marked
+    beyond_epoch (the prediction does not hold there).  Returns
+    [{"tw", "lag", "measured", "predicted", "ratio", "beyond_epoch"}].  ratio ~ 1: the motion is the size of the
     SGD noise; ratio >> 1: something else (drift) moves the weights further.
     """
     s = np.asarray(steps, dtype=np.float64)
@@ -101,7 +102,8 @@ def noise_size_check(steps, msd, D, prefactor: float, epoch: float, tw_indices, 
             pred = prefactor * D[i] * lag[j]
             meas = m[i, i + 1 + j]
             out.append({"tw": float(s[i]), "lag": float(lag[j]), "measured": float(meas),
-                        "predicted": float(pred), "ratio": float(meas / pred) if pred > 0 else math.nan})
+                        "predicted": float(pred), "ratio": float(meas / pred) if pred > 0 else math.nan,
+                        "beyond_epoch": bool(lag[j] > epoch)})
     return out
 
 

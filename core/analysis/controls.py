@@ -90,7 +90,7 @@ def verdict_of(lags: np.ndarray, ratio: np.ndarray, epoch: int | None = None) ->
     if epoch:
         if lags[-1] < 2 * epoch:
             return math.nan, "undecided", (
-                f"the branch spans {lags[-1] / epoch:.1g} epoch(s): the minibatch noise cancels over each whole "
+                f"the branch spans {lags[-1] / epoch:.2g} epoch(s): the minibatch noise cancels over each whole "
                 f"epoch, so lags under two epochs cannot tell; branch for at least 4 epochs (--steps {4 * epoch})")
         keep = lags >= epoch
         lags, ratio = lags[keep], ratio[keep]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.analysis import aging, checks
+from glasslab.core.analysis import aging, checks, controls
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
 from glasslab.core.store import completion, layout, reader
@@ -102,6 +102,8 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
     if n2 is not None:
         n2 = n2[np.asarray(t.steps) >= 0]  # the rows actually written, as steps
     out["radial"] = None if n2 is None else checks.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
+    # The noise-off control and replicas, where `glasslab control` branched this run (core/runs/branch.py).
+    out["controls"] = [c.to_dict() for c in controls.analyze_controls(path)]
     if "two_time_not_written" in t.attrs:
         out["two_time_not_written"] = t.attrs["two_time_not_written"]
     if D is not None and np.isfinite(D).sum() >= 2:

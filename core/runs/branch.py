@@ -48,11 +48,13 @@ class Branch:
 
     @property
     def done(self) -> bool:
-        """Its store is there and finished (a second `glasslab control` leaves it as it is)."""
+        """Its store is there, finished, and as long as asked (a second `glasslab control` with the same
+        length leaves it as it is; another --steps trains it again: branches are short)."""
         try:
-            return Trajectory.open(self.path).status == "finished"
+            t = Trajectory.open(self.path)
         except BadInput:
             return False
+        return t.status == "finished" and int(t.preset.get("run", {}).get("steps", -1)) == self.preset.run.steps
 
 
 def controls_dir(store: str | Path) -> Path:

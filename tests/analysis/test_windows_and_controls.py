@@ -226,3 +226,16 @@ def test_analyze_store_and_cli_report_the_window_the_controls_and_refuse_a_bad_l
     assert json.loads(res.output)["analysis"]["lag_max"] == "all"
     res = CliRunner().invoke(app, ["analyze", str(path), "--lag-max", "3tw"])
     assert res.exit_code != 0 and "--lag-max" in res.output
+
+
+def test_noise_size_rows_beyond_an_epoch_are_marked():
+    """With no lag as short as an epoch the check falls back to the first lag; that row says so."""
+    steps = np.array([0, 100, 400, 1600])
+    msd = np.full((4, 4), np.nan)
+    iu = np.triu_indices(4, 1)
+    msd[iu] = 1e-3
+    D = np.ones(4)
+    rows = checks.noise_size_check(steps, msd, D, 1e-6, epoch=50, tw_indices=[1])
+    assert [(r["lag"], r["beyond_epoch"]) for r in rows] == [(300.0, True)]
+    rows = checks.noise_size_check(steps, msd, D, 1e-6, epoch=400, tw_indices=[1])
+    assert rows and all(not r["beyond_epoch"] for r in rows)

@@ -40,6 +40,21 @@ def test_control_trains_the_branches_reports_and_keeps_them(tmp_path):
     assert table.exit_code == 0 and "noise-off control and replicas" in table.stdout and f"t_w = {tw:,}: " in table.stdout
     data = json.loads(runner.invoke(app, ["analyze", str(path), "--boot", "10", "--json"]).stdout)
     assert [c["tw"] for c in data["controls"]] == [tw] and data["controls"][0]["verdict"] == row["verdict"]
+    import glasslab
+
+    assert [c["tw"] for c in glasslab.analyze(path, n_boot=10).controls] == [tw]  # the notebook sees them too
+
+
+def test_a_new_steps_trains_the_branches_again_and_says_how_far(tmp_path):
+    """The undecided verdict says '--steps N'; following it must train the branches to N, not skip them."""
+    path = parent(tmp_path)
+    short = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "15", "--replicas", "0"])
+    assert short.exit_code == 0 and "undecided" in short.stdout and "the branch spans 1.5 epoch(s)" in short.stdout
+    longer = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "40", "--replicas", "0"])
+    assert longer.exit_code == 0 and "already trained" not in longer.stderr and "40 steps of" in longer.stderr
+    [(tw, branches)] = branch.find(path).items()
+    assert Trajectory.open(branches["noise-on"]).preset["run"]["steps"] == 40
+    assert "undecided" not in longer.stdout.split("\n")[0]
 
 
 def test_bad_control_input_is_one_line_and_exit_2(tmp_path):

@@ -185,3 +185,17 @@ def test_open_sweep_stacks_axes_and_seeds_as_the_ensemble_does(sweep):
     assert ds.msd.units == glasslab.open(sweep / m["points"][0]["store"]).msd.units
     lg = glasslab.lagged(ds.msd.mean("seed"))
     assert lg.dims == ("model_width", "snapshot_w", "offset")
+
+
+def test_open_sweep_of_seeds_alone(tmp_path):
+    """The most common sweep, an ensemble over seeds only: `seed` is its one dim (it crashed in unstack)."""
+    preset = write_preset(tmp_path, **{"run.steps": 100})
+    d = create(grid.plan(str(preset), ["run.seed=0:2"]), tmp_path / "seeds", {"kind": "local", "parallel": 1, "threads": 1})
+    for p in manifest.read(d)["points"]:
+        reference(preset, p["overrides"], d / p["store"])
+        manifest.set_point(d, p["id"], state="finished")
+    ds = glasslab.open_sweep(d)
+    assert ds.msd.dims == ("seed", "snapshot_w", "snapshot") and ds.seed.values.tolist() == [0, 1]
+    for p in manifest.read(d)["points"]:
+        one = glasslab.open(d / p["store"], weights=False)
+        np.testing.assert_array_equal(ds.msd.sel(seed=p["overrides"]["run.seed"]).values, one.msd.values)

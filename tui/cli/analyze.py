@@ -53,23 +53,17 @@ def analyze_cmd(
             from glasslab.tui.figure import paper_figure
 
             paper_figure(run_dir, png, result)
-        # The noise-off control and replicas of this run, where glasslab control branched it.
-        from glasslab.core.analysis.controls import analyze_controls
-
-        found = analyze_controls(run_dir)
-    if found:
-        result["controls"] = [c.to_dict() for c in found]
     if as_json:
         print(json.dumps(result, indent=2, allow_nan=False))
         return
     from glasslab.tui.analysis_table import print_analysis
 
     print_analysis(result)
-    if found:
+    if result.get("controls"):
         from .control import print_controls
 
         print("the noise-off control and replicas (glasslab control):")
-        print_controls(found)
+        print_controls(result["controls"])
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")
     if png is not None:

@@ -44,38 +44,41 @@ def control_cmd(
                 problem = outcome.problem(b.path) or f"the branch ended {outcome.end.status}"
                 print(f"glasslab: {problem}", file=sys.stderr)
                 raise typer.Exit(outcome.exit_code)
-        results = controls.analyze_controls(run_dir, out)
+        asked = {b.tw for b in plan}
+        results = [r for r in controls.analyze_controls(run_dir, out) if r.tw in asked]
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))
         return
-    print_controls(results)
+    print_controls([r.to_dict() for r in results])
 
 
-def _g(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{x:.3g}"
+def _g(x) -> str:
+    """A ratio as printed: inf and None (a control that did not move: JSON has no inf) as 'inf'."""
+    return "inf" if x is None or math.isinf(x) else f"{x:.3g}"
 
 
-def print_controls(results) -> None:
-    """Per t_w: a few lags with Delta_off, Delta_on, R and the replica distance, then the verdict."""
+def print_controls(results: list[dict]) -> None:
+    """Per t_w (Control.to_dict()s): a few lags with Delta_off, Delta_on, R and the replica distance, then the verdict."""
     for r in results:
-        if r.verdict == "undecided":
-            print(f"t_w = {r.tw:,}: undecided ({r.note})")
+        if r["verdict"] == "undecided":
+            print(f"t_w = {r['tw']:,}: undecided ({r['note']})")
         else:
-            print(f"t_w = {r.tw:,}: {r.verdict} (median R = {_g(r.late_ratio)} over the late half of the lags"
-                  + (f", {r.note}" if r.note else "")
-                  + (f"; {r.replicas_read}: Delta_AB / Delta_on = {_g(r.replica_ratio)} at the last lag)" if r.replicas else ")"))
-        header = f"  {'lag t':>9}  {'Delta_off':>10}  {'Delta_on':>10}  {'R':>7}" + (f"  {'Delta_AB':>10}" if r.replicas else "")
-        print(header)
-        n = len(r.lags)
+            print(f"t_w = {r['tw']:,}: {r['verdict']} (median R = {_g(r['late_ratio'])} over the late half of the lags"
+                  + (f", {r['note']}" if r["note"] else "")
+                  + (f"; {r['replicas_read']}: Delta_AB / Delta_on = {_g(r['replica_ratio'])} at the last lag)"
+                     if r["replicas"] else ")"))
+        print(f"  {'lag t':>9}  {'Delta_off':>10}  {'Delta_on':>10}  {'R':>7}" + (f"  {'Delta_AB':>10}" if r["replicas"] else ""))
+        n = len(r["lags"])
         for i in sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1}):
-            line = f"  {r.lags[i]:>9,}  {r.delta_off[i]:>10.3e}  {r.delta_on[i]:>10.3e}  {_g(r.ratio[i]):>7}"
-            if r.replicas:
-                line += f"  {r.replica_distance[i]:>10.3e}"
+            line = f"  {r['lags'][i]:>9,}  {r['delta_off'][i]:>10.3e}  {r['delta_on'][i]:>10.3e}  {_g(r['ratio'][i]):>7}"
+            if r["replicas"]:
+                line += f"  {r['replica_distance'][i]:>10.3e}"
             print(line)
     if not results:
         print("no controls: run glasslab control RUN first")
     else:
-        print("R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven (docs/science.md, Controls)")
+        print("R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven; under SGD only lags of "
+              "an epoch or more count (docs/science.md, section 6b)")
 
 
 def register(app: typer.Typer) -> None:
