@@ -26,6 +26,7 @@ from glasslab.core.errors import BadInput
 from glasslab.core.runs import catalog
 
 from ..messages import PresetChosen
+from ..widgets.filter_input import FilterInput
 from ..widgets.preset_details import PresetDetails
 from .start_dialog import StartChoice, StartDialog
 from .vi_keys import VI_MOVES
@@ -77,7 +78,7 @@ class PresetsScreen(Screen):
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="preset-side"):
-                yield Input(placeholder="/ to filter", id="preset-filter", compact=True)
+                yield FilterInput(list_id="preset-list", placeholder="/ to filter", id="preset-filter", compact=True)
                 yield OptionList(id="preset-list")
             yield PresetDetails(id="preset-details")
         yield Footer()
