@@ -216,6 +216,23 @@ async def test_start_the_quickstart_watch_it_train_and_quit(tmp_path):
     assert list(t.evals()["train_loss"]) == live.curves.train_loss  # the plot showed what the store holds
 
 
+async def test_a_second_ctrl_c_at_the_quit_question_quits_leaving_the_runs(tmp_path, monkeypatch):
+    """Issue 22: ctrl+c asks (a run started here trains); a second ctrl+c, as in any terminal
+    program, quits with the default answer (leave it running) instead of being ignored."""
+    import glasslab.tui.app as app_module
+
+    app = make_app(out_dir=tmp_path / "runs")
+    training = tmp_path / "runs" / "quickstart.zarr"
+    monkeypatch.setattr(app_module, "left_running", lambda live, stopped=(): [f"left {p}" for p in live.live_runs()])
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(app.live, "live_runs", lambda: [training])  # as if started here, still training
+        await press(pilot, "ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuit), what="the quit question")
+        await press(pilot, "ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running, timeout=20, what="the app to exit")
+    assert app.exit_lines == [f"left {training}"] and app._stopping == []  # left running, not stopped
+
+
 async def test_a_short_run_finishes_and_its_store_is_complete(tmp_path):
     local = Path.cwd() / "presets"
     local.mkdir()
