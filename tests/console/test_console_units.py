@@ -247,6 +247,34 @@ async def test_without_colour_each_delta_curve_has_its_own_marker(monkeypatch, t
         assert len(markers) == 5 and len(set(markers)) == 5
 
 
+async def test_without_colour_an_overlay_tells_runs_by_marker_and_curves_by_name(monkeypatch, tmp_path):
+    """Issue 22: under NO_COLOR the two runs of an overlay were drawn with the same markers (the Delta
+    plot's per-t_w markers, the loss plot's train/test ones), so nothing told the runs apart.  Now
+    each run has its own marker in every plot, and each curve within a run is named at its end."""
+    from glasslab.tui.app import make_app
+    from glasslab.tui.console.widgets.d_plot import DPlot
+    from glasslab.tui.console.widgets.delta_plot import DeltaPlot
+    from glasslab.tui.console.widgets.loss_plot import LossPlot
+    from glasslab.tui.console.widgets.plot_panel import PlotPanel
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(out_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("l")
+        runs = [curves_of(synthetic_records("toy-over")), curves_of(synthetic_records("toy-under", aging=False))]
+        app.live.query_one(PlotPanel).show(runs, [0, 1])
+        await pilot.pause(0.3)
+        for kind in (LossPlot, DeltaPlot, DPlot):
+            plot = app.live.query_one(kind)
+            plot.render()
+            by_run = [{m for k, m, _ in plot.drawn if k == run} for run in (0, 1)]
+            assert all(len(m) == 1 for m in by_run) and by_run[0] != by_run[1], (kind.__name__, plot.drawn)
+            for run in (0, 1):  # several curves of one run (one marker): each has its own name on the plot
+                names = [n for k, _, n in plot.drawn if k == run]
+                assert len(names) == len(set(names)) and (len(names) == 1 or None not in names), (kind.__name__, names)
+                assert all(n in plot.curve_names for n in names if n is not None)
+
+
 def test_linear_ticks_are_round_and_even():
     from glasslab.tui.console.widgets.log_plot import nice_range
 
