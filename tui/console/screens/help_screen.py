@@ -25,8 +25,8 @@ def bindings_table(groups: list[tuple[str, list]]) -> Table:
         table.add_row(Text(title, style="bold underline"), "")
         for b in bindings:
             b = b if isinstance(b, Binding) else Binding(*b)
-            if b.description:
-                table.add_row(_key_text(b), b.description)
+            if b.description:  # the footer's label is short; the tooltip, when given, says it whole
+                table.add_row(_key_text(b), b.tooltip or b.description)
         table.add_row("", "")
     return table
 

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -27,6 +27,7 @@ from glasslab.core.runs import catalog
 
 from ..messages import PresetChosen
 from ..widgets.filter_input import FilterInput
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.preset_details import PresetDetails
 from .start_dialog import StartChoice, StartDialog
 from .vi_keys import VI_MOVES
@@ -81,7 +82,7 @@ class PresetsScreen(Screen):
                 yield FilterInput(list_id="preset-list", placeholder="/ to filter", id="preset-filter", compact=True)
                 yield OptionList(id="preset-list")
             yield PresetDetails(id="preset-details")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.paths = find_presets(self.presets_dir)
