@@ -152,3 +152,19 @@ def test_a_usage_error_is_one_line_exit_2_in_a_real_process():
         assert res.returncode == 2 and res.stderr.strip().splitlines() == [line] and res.stdout == "", res
     res = subprocess.run([*command, "run", "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "Usage: " in res.stdout and res.stderr == ""  # --help is not an error
+
+
+def test_analyze_points_at_the_definitions_where_they_are_installed(tmp_path):
+    """Issue 22: analyze (and help) pointed at docs/science.md, which a wheel does not install.  The
+    file ships in the package now and analyze prints its path; it is the checkout's docs/science.md
+    (tests/test_package.py checks that the wheel holds it)."""
+    from support.console import synthetic_records, write_store
+
+    store = write_store(tmp_path / "a.zarr", synthetic_records("toy-over"))
+    res = runner.invoke(app, ["analyze", str(store), "--boot", "10"])
+    assert res.exit_code == 0, res.output + res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("what every number means: ")
+    doc = Path(last.split(": ", 1)[1])
+    assert doc.is_file() and doc.name == "science.md"
+    assert doc.read_text() == (Path(__file__).resolve().parents[2] / "docs" / "science.md").read_text()

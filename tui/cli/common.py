@@ -76,6 +76,14 @@ def usage_line(message: str) -> str:
     return line[:1].lower() + line[1:]
 
 
+def science_doc() -> Path:
+    """Where the definitions of every number (docs/science.md) are on this machine: shipped in the
+    package (tui/science.md links it), so an installed wheel has them too, not only a checkout."""
+    from importlib import resources
+
+    return Path(str(resources.files("glasslab.tui").joinpath("science.md")))
+
+
 def fail(err: GlasslabError) -> typer.Exit:
     print(f"glasslab: error: {err}", file=sys.stderr, flush=True)
     return typer.Exit(err.exit_code)

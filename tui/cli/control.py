@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import clean_errors
+from .common import clean_errors, science_doc
 
 
 def control_cmd(
@@ -75,7 +75,7 @@ def print_controls(results) -> None:
     if not results:
         print("no controls: run glasslab control RUN first")
     else:
-        print("R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven (docs/science.md, Controls)")
+        print(f"R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven ({science_doc()}, Controls)")
 
 
 def register(app: typer.Typer) -> None:

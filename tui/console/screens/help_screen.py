@@ -69,7 +69,8 @@ class HelpScreen(Dialog[None]):
             yield Static(bindings_table(self.groups), id="help-keys")
             yield Static("ctrl+p opens the command palette: presets, runs and actions by name. "
                          "esc/?/q closes this help.", classes="dialog-hint")
-            yield Static("What every number means (observables, fits, verdicts): docs/science.md",
+            yield Static("What every number means (observables, fits, verdicts): science.md, shipped with "
+                         "glasslab (glasslab analyze prints where)",
                          classes="dialog-hint")
 
     def action_close(self) -> None:
