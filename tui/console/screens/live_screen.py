@@ -46,7 +46,7 @@ IDLE_HINT = "No run yet: pick a preset (p), then s to start it."
 class LiveScreen(Screen):
     CSS_PATH = "live_screen.tcss"
     BINDINGS = [
-        Binding("x", "stop", "Stop", tooltip="Stop the run"),
+        Binding("x", "stop", "Stop", tooltip="Stop run"),
         Binding("d", "dynamics", "Dynamics"),
         Binding("c", "resume", "Continue", tooltip="Continue (a stale run)"),
         Binding("y", "loss_scale", "Log/lin", tooltip="Loss log/lin"),
