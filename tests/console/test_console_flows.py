@@ -133,6 +133,21 @@ async def test_keys_typed_right_after_enter_in_the_filter_are_list_commands(tmp_
         assert app.screen.preset.name == "quickstart"
 
 
+async def test_keys_typed_right_after_enter_while_the_filter_has_the_focus_go_to_the_list(tmp_path):
+    """The same as the terminal's order: the filter has the focus, `quickstart`, enter and s come
+    back to back, so enter and s both reach the filter before it has handled either."""
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await press(pilot, "slash")
+        await wait_for(pilot, lambda: app.focused is screen.query_one("#preset-filter", Input), what="the filter")
+        for key in [*"quickstart", "enter", "s"]:
+            app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog), timeout=20, what="the start dialog")
+        assert screen.query_one("#preset-filter", Input).value == "quickstart"
+        assert app.screen.preset.name == "quickstart"
+
+
 def test_an_unhandled_exception_exits_1_with_one_line_naming_the_log(tmp_path, monkeypatch, capsys):
     from glasslab.tui.app import run_console
     from glasslab.tui.console.screens.presets_screen import PresetsScreen

@@ -224,11 +224,14 @@ async def test_every_footer_fits_at_small_terminal_sizes(tmp_path, size):
             screen = await app.action_show(name)
             if name == "live":
                 screen.display_curves(curves)
-            await pilot.pause(0.2)
             footer = screen.query_one(Footer)
-            await wait_for(pilot, lambda: footer.query("FooterKey") and all(k.region.width for k in footer.query("FooterKey")),
-                           what=f"the {name} footer laid out")
-            await pilot.pause(0.2)  # a resize recomposes it once (widgets/fitting_footer.py)
+
+            def laid_out() -> bool:  # fitted to the width (a resize recomposes it once), its keys placed
+                keys = footer.query("FooterKey")
+                return (footer.compact == (size[0] < 100) and footer.show_command_palette == (size[0] >= 90)
+                        and bool(keys) and all(k.region.width for k in keys))
+
+            await wait_for(pilot, laid_out, what=f"the {name} footer laid out")
             keys = list(footer.query("FooterKey"))
             assert keys, name
             assert footer.virtual_size.width <= footer.size.width, (name, size, footer.virtual_size.width, [str(k.description) for k in keys])
