@@ -68,6 +68,9 @@ def test_the_wheel_holds_every_module_style_and_preset(wheel):
                 assert f"{prefix}/{f.relative_to(ROOT / folder).as_posix()}" in names
     assert not any(n.startswith(("api/", "core/", "tui/", "presets/")) for n in names), "top-level core/tui left in"
     assert any(n.endswith(".tcss") for n in names) and any(n.endswith("quickstart.toml") for n in names)
+    # The definitions analyze points at (issue 22: docs/science.md was not in the wheel).
+    assert "glasslab/tui/science.md" in names
+    assert zipfile.ZipFile(wheel).read("glasslab/tui/science.md") == (ROOT / "docs" / "science.md").read_bytes()
 
 
 @pytest.fixture(scope="module")

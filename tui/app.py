@@ -46,6 +46,7 @@ from .console.screens.start_dialog import StartDialog
 from .console.screens.sweeps_screen import SweepsScreen
 
 NAVIGATION = ("show",)
+SCREENS = Binding.Group("Screens")
 timers.install()  # a toast for a just-expired notice froze the UI (see console/timers.py)
 
 
@@ -54,9 +55,10 @@ class GlasslabApp(App):
     CSS_PATH = Path(__file__).parent / "console" / "app.tcss"  # absolute: subclasses elsewhere still find it
     COMMANDS = App.COMMANDS | {PresetsAndRuns}
     BINDINGS = [
-        Binding("p", "show('presets')", "Presets"),
-        Binding("l", "show('live')", "Live"),
-        Binding("r", "show('runs')", "Runs"),
+        # One footer entry for the three ("p l r Screens": room at 60 columns); help lists each.
+        Binding("p", "show('presets')", "Presets", group=SCREENS),
+        Binding("l", "show('live')", "Live", group=SCREENS),
+        Binding("r", "show('runs')", "Runs", group=SCREENS),
         Binding("question_mark", "help", "Help"),
         Binding("h", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),

@@ -18,6 +18,7 @@ import bisect
 import collections
 import dataclasses
 import math
+import os
 import queue
 import random
 import threading
@@ -267,8 +268,11 @@ class Run:
         last_log_t, last_log_step = time.perf_counter(), self.step
         remaining = RemainingTime(self.snapshot_steps, p.run.steps)
         loop_t, loop_step = last_log_t, self.step
+        hold_at = _fault_hold_step(self.step)
         while self.step < p.run.steps:
             # ---- control between steps: switches (recorded ones replayed first), stop, checkpoint
+            if self.step == hold_at:
+                _fault_hold(self._stop)
             yield from self._apply_switches()
             if self._stop.is_set():
                 if self._saved_step != self.step:  # (at a snapshot step the snapshot's state is it)
@@ -382,6 +386,21 @@ class Run:
         self.step = int(st["step"])
         self.next_snapshot = int(st["next_snapshot"])
         self.n_switches = int(st.get("switches", 0))
+
+def _fault_hold_step(start: int) -> int | None:
+    """Test hook: GLASSLAB_FAULT_HOLD_AT_STEP=s holds a fresh run's loop at the step boundary s, so
+    that a test can signal or kill a run that is certain not to have ended
+    (tests/sweep/test_sweep_local.py).  A resume (a run that starts past step 0) never holds: the
+    requeued point goes on."""
+    at = os.environ.get("GLASSLAB_FAULT_HOLD_AT_STEP")
+    return int(at) if at is not None and start == 0 else None
+
+
+def _fault_hold(stop: threading.Event) -> None:
+    # Until a stop (a signal, the control channel) or a SIGKILL; the wait wakes for the signal handlers.
+    while not stop.wait(0.1):
+        pass
+
 
 def drive(run: Run, sinks: list) -> object:
     """Feed every record of `run` to every sink; returns the last (end) record.

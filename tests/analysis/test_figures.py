@@ -10,6 +10,7 @@ import pytest
 
 from glasslab.core.analysis import report
 from glasslab.core.records import StepLogged
+
 from support.presets import tiny_preset
 
 pytest.importorskip("matplotlib")

@@ -125,3 +125,46 @@ def test_out_of_memory_is_one_line_naming_the_model_and_what_to_lower(tmp_path, 
     assert "lower dynamics.batch_size" in line
     t = reader.Trajectory.open(_runs(tmp_path)[0])
     assert t.status == "interrupted" and t.n_snapshots == 1  # the t = 0 snapshot is kept
+
+
+USAGE_ERRORS = [
+    (["--foo"], "glasslab: error: no such option --foo: see glasslab --help"),
+    (["run", "--foo"], "glasslab: error: no such option --foo (Possible options: --out): see glasslab run --help"),
+    (["run"], "glasslab: error: missing argument 'preset': see glasslab run --help"),
+    (["nosuch"], "glasslab: error: no such command 'nosuch': see glasslab --help"),
+]
+
+
+def test_a_usage_error_is_one_line_exit_2_in_cli_runner():
+    """Issue 22: a wrong option gave Click's usage box (four lines and a frame); now one line."""
+    for args, line in USAGE_ERRORS:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert res.stderr.strip().splitlines() == [line], (args, res.stderr)
+        assert res.stdout == "", (args, res.stdout)
+
+
+def test_a_usage_error_is_one_line_exit_2_in_a_real_process():
+    script = Path(sys.executable).with_name("glasslab")  # the installed command, as a user types it
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "glasslab.tui.cli"]
+    for args, line in USAGE_ERRORS[:2]:
+        res = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and res.stderr.strip().splitlines() == [line] and res.stdout == "", res
+    res = subprocess.run([*command, "run", "--help"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Usage: " in res.stdout and res.stderr == ""  # --help is not an error
+
+
+def test_analyze_points_at_the_definitions_where_they_are_installed(tmp_path):
+    """Issue 22: analyze (and help) pointed at docs/science.md, which a wheel does not install.  The
+    file ships in the package now and analyze prints its path; it is the checkout's docs/science.md
+    (tests/test_package.py checks that the wheel holds it)."""
+    from support.console import synthetic_records, write_store
+
+    store = write_store(tmp_path / "a.zarr", synthetic_records("toy-over"))
+    res = runner.invoke(app, ["analyze", str(store), "--boot", "10"])
+    assert res.exit_code == 0, res.output + res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("what every number means: ")
+    doc = Path(last.split(": ", 1)[1])
+    assert doc.is_file() and doc.name == "science.md"
+    assert doc.read_text() == (Path(__file__).resolve().parents[2] / "docs" / "science.md").read_text()

@@ -66,12 +66,16 @@ async def test_a_background_run_is_followed_and_stopped_from_the_console(tmp_pat
         step = live_screen.curves.step
         await wait_for(pilot, lambda: live_screen.curves.step > step, what="the step count to grow")
         await press(pilot, "x")
-        await wait_for(pilot, lambda: not live_screen.running, timeout=60, what="the stop")
-        assert live_screen.curves.status == "interrupted"
-        assert any("stop: applied at step" in str(n.message) for n in app._notifications)
+        # The worker's state turns SUCCESS in its thread, before the screen has handled the end
+        # (drawn the last records, told the run's answer): wait for what the screen says, not `running`.
+        notices = lambda: [str(n.message) for n in app._notifications]  # noqa: E731
+        await wait_for(pilot, lambda: any("stop: applied at step" in m for m in notices())
+                       and any(" interrupted at step " in m for m in notices()), timeout=60, what="the stop's notices")
+        assert not live_screen.running and live_screen.curves.status == "interrupted"
     assert proc.wait(timeout=60) == 1  # a stop that is not a signal: exit 1, like any interrupted headless run
     t = Trajectory.open(store)
     assert t.status == "interrupted" and t.events[-1]["reason"] == "stopped in the console"
+    assert f"stop: applied at step {t.events[-1]['step']:,}" in notices()
     assert [int(s) for s in t.steps] == live_screen.curves.eval_steps  # the console drew what the store holds
 
 

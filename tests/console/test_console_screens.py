@@ -201,3 +201,38 @@ async def test_the_chosen_radio_button_shows_without_colour(tmp_path, monkeypatc
         app.screen.query_one("#kind-langevin", RadioButton).value = True
         await wait_for(pilot, lambda: marks() == {"kind-gd": -1, "kind-sgd": -1, "kind-langevin": 1},
                        what="the mark to move")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 18)], ids=["80x24", "60x18"])
+async def test_every_footer_fits_at_small_terminal_sizes(tmp_path, size):
+    """Issue 22: at 80x24 the runs screen's footer lost its last keys, at 60x18 every screen's did
+    (the footer scrolls sideways, so what does not fit is simply not seen).  Each key of each
+    browser's footer now lies inside the terminal."""
+    from textual.widgets import Footer
+
+    from glasslab.tui.console.curves import RunCurves
+
+    from support.console import synthetic_records
+
+    two_stores(tmp_path / "runs")
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=size) as pilot:
+        curves = RunCurves("toy-over")
+        for r in synthetic_records("toy-over", total=20000, switch_at=3000)[:-1]:
+            curves.apply(r)
+        for name in ("presets", "live", "runs", "sweeps"):
+            screen = await app.action_show(name)
+            if name == "live":
+                screen.display_curves(curves)
+            footer = screen.query_one(Footer)
+
+            def laid_out() -> bool:  # fitted to the width (a resize recomposes it once), its keys placed
+                keys = footer.query("FooterKey")
+                return (footer.compact == (size[0] < 100) and footer.show_command_palette == (size[0] >= 90)
+                        and bool(keys) and all(k.region.width for k in keys))
+
+            await wait_for(pilot, laid_out, what=f"the {name} footer laid out")
+            keys = list(footer.query("FooterKey"))
+            assert keys, name
+            assert footer.virtual_size.width <= footer.size.width, (name, size, footer.virtual_size.width, [str(k.description) for k in keys])
+            assert all(k.region.right <= size[0] for k in keys), (name, size, [(k.description, k.region) for k in keys])

@@ -71,8 +71,11 @@ def test_waiting_times_are_log_spaced_and_keep_their_slots():
     tws = [tw for _, tw in shown]
     assert [slot for slot, _ in shown] == list(range(5)) and tws == sorted(tws)
     assert tws[0] == 10 and tws[-1] <= 10000  # from the first waiting time to half the run
+    # Roughly even in log t_w: they are 5 of the 8 log-spaced t_w the engine measures online (the
+    # same live and opened, issue 22), so the gaps are 1 or 2 of the plan's, never more uneven.
+    assert set(tws) <= set(c.online_tw)
     ratios = np.diff(np.log(tws))
-    assert ratios.max() / ratios.min() < 1.6  # roughly even in log t_w
+    assert ratios.max() / ratios.min() < 2.05
 
 
 def test_curves_without_displacements_have_no_delta():
@@ -247,6 +250,34 @@ async def test_without_colour_each_delta_curve_has_its_own_marker(monkeypatch, t
         assert len(markers) == 5 and len(set(markers)) == 5
 
 
+async def test_without_colour_an_overlay_tells_runs_by_marker_and_curves_by_name(monkeypatch, tmp_path):
+    """Issue 22: under NO_COLOR the two runs of an overlay were drawn with the same markers (the Delta
+    plot's per-t_w markers, the loss plot's train/test ones), so nothing told the runs apart.  Now
+    each run has its own marker in every plot, and each curve within a run is named at its end."""
+    from glasslab.tui.app import make_app
+    from glasslab.tui.console.widgets.d_plot import DPlot
+    from glasslab.tui.console.widgets.delta_plot import DeltaPlot
+    from glasslab.tui.console.widgets.loss_plot import LossPlot
+    from glasslab.tui.console.widgets.plot_panel import PlotPanel
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(out_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("l")
+        runs = [curves_of(synthetic_records("toy-over")), curves_of(synthetic_records("toy-under", aging=False))]
+        app.live.query_one(PlotPanel).show(runs, [0, 1])
+        await pilot.pause(0.3)
+        for kind in (LossPlot, DeltaPlot, DPlot):
+            plot = app.live.query_one(kind)
+            plot.render()
+            by_run = [{m for k, m, _ in plot.drawn if k == run} for run in (0, 1)]
+            assert all(len(m) == 1 for m in by_run) and by_run[0] != by_run[1], (kind.__name__, plot.drawn)
+            for run in (0, 1):  # several curves of one run (one marker): each has its own name on the plot
+                names = [n for k, _, n in plot.drawn if k == run]
+                assert len(names) == len(set(names)) and (len(names) == 1 or None not in names), (kind.__name__, names)
+                assert all(n in plot.curve_names for n in names if n is not None)
+
+
 def test_linear_ticks_are_round_and_even():
     from glasslab.tui.console.widgets.log_plot import nice_range
 
@@ -302,6 +333,22 @@ def test_the_same_run_shows_the_same_waiting_times_live_opened_and_continued(tmp
     stored.trim_after(8000)  # a continue starts from the store: the t_w it can show are the live run's
     live_then = curves_of([r for r in records if getattr(r, "step", 0) <= 8000][:-1])
     assert stored.waiting_times() == live_then.waiting_times()
+
+
+def test_a_followed_run_and_the_same_store_opened_afterwards_show_the_same_waiting_times(tmp_path):
+    """Issue 22: live 10, 92, 963, 3116, 8850 but opened 10, 71, 571, 4045, 28643.  The engine gives
+    displacements live only from the waiting times it measures online; the finished store holds
+    the whole msd triangle.  The shown t_w were the nearest with data to log-spaced numbers, and
+    which t_w had data differed.  One rule now picks among the planned t_w, live and opened."""
+    records = synthetic_records("toy-over", total=100000, snapshots=60)
+    online = set(records[0].waiting_times)
+    live_records = [dataclasses.replace(r, displacements={i: d for i, d in r.displacements.items() if i in online})
+                    if isinstance(r, SnapshotTaken) else r for r in records]  # what the engine yields live
+    live = curves_of(live_records)
+    stored = RunCurves.from_store(Trajectory.open(write_store(tmp_path / "a.zarr", records)))
+    assert len(stored.delta) > len(live.delta)  # the store has every t_w; live only the online ones
+    assert live.waiting_times() == stored.waiting_times() and len(live.waiting_times()) == 5
+    assert {tw for _, tw in live.waiting_times()} <= set(live.online_tw)
 
 
 def test_a_running_runs_verdict_is_provisional_and_an_interrupted_run_shows_where_it_continues():

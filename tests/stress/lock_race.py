@@ -44,6 +44,7 @@ sys.path.insert(0, str(HERE))  # kill_resume.py: the preset, the forked child dr
 import kill_resume as kr  # noqa: E402  (puts tests/ on the path for support.resume)
 
 from glasslab.core.store import reader  # noqa: E402
+
 from support.resume import differences  # noqa: E402
 
 SPREAD_S = 0.4  # start offsets: uniform in [0, SPREAD_S); a resume's start-up and lock take about as long

@@ -74,5 +74,5 @@ def open_quickstart_start_dialog(term: Terminal) -> None:
     term.keys("quickstart", literal=True)
     term.wait_for(lambda s: "bj18" not in s and "synthetic teacher" in s, "the filter to leave the quickstart")
     term.keys("Enter")
-    term.keys("s")
+    term.keys("s")  # no wait between: the filter hands s to the list (widgets/filter_input.py, issue 22)
     term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")

@@ -30,9 +30,9 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str) -> subprocess.Popen:
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
     """The glasslab CLI in its own process (a local sweep blocks until its points end)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "glasslab.tui.cli", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -69,10 +69,14 @@ def test_killed_and_preempted_points_end_bitwise_after_status_and_resume(tmp_pat
     """K = 2, two points.  Point 000 is killed (SIGKILL: nothing saved past its last snapshot);
     point 001 gets submitit's preemption signal (USR2): it stops, its store closes, the requeue
     is recorded, the controller restarts it, and it resumes its own store.  sweep status then
-    shows the killed point; sweep resume finishes it.  Both end equal to uninterrupted runs."""
+    shows the killed point; sweep resume finishes it.  Both end equal to uninterrupted runs.
+    Each point holds at step HOLD (the loop's test hook) until it is signalled or killed: under load
+    a point raced to its end before the signal came ("1500 < 1500").  Snapshot 11 is at step 75."""
     preset = write_preset(tmp_path, **{"run.steps": 1500})
     out = tmp_path / "sweep"
-    driver = _cli("sweep", str(preset), "--grid", "run.seed=0:2", "--parallel", "2", "--threads", "1", "--out", str(out))
+    HOLD = 100
+    driver = _cli("sweep", str(preset), "--grid", "run.seed=0:2", "--parallel", "2", "--threads", "1", "--out", str(out),
+                  env={"GLASSLAB_FAULT_HOLD_AT_STEP": str(HOLD)})  # the requeued point starts there: no hold
     killed, preempted = out / "points" / "000_seed0.zarr", out / "points" / "001_seed1.zarr"
 
     def both_running():
@@ -88,13 +92,14 @@ def test_killed_and_preempted_points_end_bitwise_after_status_and_resume(tmp_pat
 
     m, rows = status(out)
     assert [r["state"] for r in rows] == ["interrupted", "finished"], rows
-    assert "without a result" in rows[0]["reason"] and rows[0]["step"] < 1500
+    assert "without a result" in rows[0]["reason"] and rows[0]["step"] <= HOLD
     p = point(out, 1)
     assert p["attempts"] == 2 and p["pid"] != first["pid"] and p["job_id"] == first["job_id"]  # same job, requeued
     events = reader.Trajectory.open(preempted).events
     kinds = [e["kind"] for e in events]
     i = kinds.index("requeued")
     assert kinds[i - 1] == "interrupted" and events[i - 1]["reason"] == "preempted" and kinds[i + 1] == "resumed"
+    assert events[i - 1]["step"] <= HOLD
     res = runner.invoke(app, ["sweep", "status", str(out)], env={"COLUMNS": "120"})
     assert "interrupted: 1" in res.output and "finished: 1" in res.output
 

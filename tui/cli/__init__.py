@@ -21,7 +21,7 @@ import typer
 from . import analyze, common, control, presets, run, runs, sweep
 from .common import ConsoleOutOpt, DataDirOpt, DownloadOpt, clean_errors
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+app = typer.Typer(cls=common.OneLineUsage, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   help="glasslab: does training age like a glass?  Train networks and measure them with the tools of glass physics.")
 
 

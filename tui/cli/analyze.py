@@ -10,7 +10,7 @@ import typer
 from glasslab.core.errors import BadInput
 
 from . import sweep as cli_sweep
-from .common import clean_errors
+from .common import clean_errors, science_doc
 
 
 def analyze_cmd(
@@ -26,7 +26,8 @@ def analyze_cmd(
 ):
     """Aging analysis of a run or a sweep: mu, late-time diffusion, Delta/D collapse, tau from Q, verdict.
 
-    Of a sweep: the same per point, then means ± standard errors over its seeds.  Definitions: docs/science.md."""
+    Of a sweep: the same per point, then means ± standard errors over its seeds.  Every number is defined
+    in science.md, shipped with glasslab: the analysis ends with its path."""
     import json
 
     from glasslab.core.analysis import report
@@ -39,8 +40,11 @@ def analyze_cmd(
 
     if is_sweep(run_dir):  # a sweep directory: per point, then ensembles over seeds
         with clean_errors():
-            return cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window,
-                                     lag_max=lag_max)
+            cli_sweep.analyze(run_dir, as_json=as_json, csv_dir=csv_dir, png=png, n_boot=boot, tw_window=window,
+                              lag_max=lag_max)
+        if not as_json:
+            print(f"what every number means: {science_doc()}")
+        return
     with clean_errors():
         if png is not None:
             from glasslab.tui.figure import require_matplotlib
@@ -68,6 +72,7 @@ def analyze_cmd(
         print(f"CSV written to {csv_dir}")
     if png is not None:
         print(f"figure written to {png}")
+    print(f"what every number means: {science_doc()}")
 
 
 def overlay_cmd(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from glasslab.core.errors import BadInput, GlasslabError
 
@@ -25,6 +26,63 @@ DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mni
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
 ThreadsOpt = Annotated[Optional[str], typer.Option(
     "--threads", metavar="N|auto", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
+
+class OneLineUsage(TyperGroup):
+    """The top command group: a usage error (an unknown option or command, a missing or malformed
+    argument) is one line and exit 2, like every other bad input, instead of Click's usage box:
+
+        glasslab: error: no such option --foo: see glasslab run --help
+
+    Click's UsageError is not public in typer (it is vendored); it subclasses the public
+    typer.TyperException and carries the context of the command that refused the arguments.
+    Errors of the top group come from make_context, those of a command below it from invoke."""
+
+    def make_context(self, *args, **kwargs):
+        with one_line_usage():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with one_line_usage():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def one_line_usage():
+    try:
+        yield
+    except typer.TyperException as err:
+        where = getattr(err, "ctx", None)
+        if getattr(err, "exit_code", None) != 2 or where is None:
+            raise
+        # The command by its name, whatever ran it (python -m glasslab.tui.cli, CliRunner's "root").
+        command = " ".join(["glasslab", *[c.info_name for c in list(_lineage(where))[::-1][1:]]])
+        print(f"glasslab: error: {usage_line(err.format_message())}: see {command} --help", file=sys.stderr, flush=True)
+        raise typer.Exit(2) from None
+
+
+def _lineage(ctx):
+    while ctx is not None:
+        yield ctx
+        ctx = ctx.parent
+
+
+def usage_line(message: str) -> str:
+    """Click's message in glasslab's voice: one line, lower case, no full stop ("No such option:
+    --foo" -> "no such option --foo")."""
+    line = " ".join(message.split()).rstrip(".")
+    for said in ("No such option: ", "No such command "):
+        if line.startswith(said):
+            line = said.rstrip(": ") + " " + line[len(said):]
+    return line[:1].lower() + line[1:]
+
+
+def science_doc() -> Path:
+    """Where the definitions of every number (docs/science.md) are on this machine: shipped in the
+    package (tui/science.md links it), so an installed wheel has them too, not only a checkout."""
+    from importlib import resources
+
+    return Path(str(resources.files("glasslab.tui").joinpath("science.md")))
+
 
 def fail(err: GlasslabError) -> typer.Exit:
     print(f"glasslab: error: {err}", file=sys.stderr, flush=True)

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import clean_errors
+from .common import clean_errors, science_doc
 
 
 def control_cmd(
@@ -78,7 +78,7 @@ def print_controls(results: list[dict]) -> None:
         print("no controls: run glasslab control RUN first")
     else:
         print("R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven; under SGD only lags of "
-              "an epoch or more count (docs/science.md, section 6b)")
+              f"an epoch or more count ({science_doc()}, section 6b)")
 
 
 def register(app: typer.Typer) -> None:

@@ -203,8 +203,9 @@ class RunCurves:
         The targets come from the plan: the waiting times the engine measures
         live when it names them, else the snapshot grid up to half the run
         (so every curve gets a decade or so of lags).  Each target is served
-        by the nearest t_w that has data.  Slots are fixed by the plan, so a
-        curve keeps its colour while the run fills the others in.
+        by the nearest t_w that has data, so a followed run and its store
+        opened afterwards show the same curves.  Slots are fixed by the plan,
+        so a curve keeps its colour while the run fills the others in.
         """
         have = sorted(tw for tw, pts in self.delta.items() if tw > 0 and pts)
         if not have:
@@ -212,7 +213,12 @@ class RunCurves:
         horizon = max(self.total_steps, self.snapshot_steps[-1] if self.snapshot_steps else 0, have[-1])
         plan = ([s for s in self.online_tw if s > 0]
                 or [s for s in self.snapshot_steps if 0 < s <= horizon / 2] or have)
-        targets = np.unique(np.rint(np.geomspace(plan[0], plan[-1], min(k, len(plan))))) if len(plan) > 1 else [plan[0]]
+        # The targets are planned t_w themselves (the nearest to log-spaced numbers), not the numbers:
+        # live the engine gives data only for the planned t_w, a finished store for every snapshot,
+        # and the nearest t_w with data to a number between two planned ones differed between them.
+        log_plan = np.log(plan)
+        spaced = np.geomspace(plan[0], plan[-1], min(k, len(plan))) if len(plan) > 1 else [plan[0]]
+        targets = sorted({plan[int(np.argmin(np.abs(log_plan - math.log(t))))] for t in spaced})
         out, used = [], set()
         log_have = np.log(have)
         for slot, target in enumerate(targets):

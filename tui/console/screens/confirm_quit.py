@@ -23,6 +23,9 @@ class ConfirmQuit(Dialog[str | None]):
         Binding("l,q,enter", "answer('leave')", "Leave them running", priority=True),
         Binding("s", "answer('stop')", "Stop them"),
         Binding("escape", "answer(None)", "Stay"),
+        # ctrl+c asked; a second one quits, as in any terminal program, with the default answer.
+        # A priority binding: the app's own ctrl+c does not reach past a modal dialog.
+        Binding("ctrl+c", "answer('leave')", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, runs: list[Path]) -> None:
@@ -37,7 +40,7 @@ class ConfirmQuit(Dialog[str | None]):
             yield Static("\n".join(p.name for p in self.runs[:5]) + ("\n..." if n > 5 else ""))
             yield Static("They run on after the console closes: follow them again with glasslab follow RUN. "
                          "Stopping keeps every snapshot so far; the stores are marked interrupted.")
-            yield Static("l/q/enter leave running · s stop them · esc stay", classes="dialog-hint")
+            yield Static("l/q/enter/ctrl+c leave running · s stop them · esc stay", classes="dialog-hint")
 
     def action_answer(self, choice: str | None) -> None:
         self.dismiss(choice)

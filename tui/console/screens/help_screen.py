@@ -25,8 +25,8 @@ def bindings_table(groups: list[tuple[str, list]]) -> Table:
         table.add_row(Text(title, style="bold underline"), "")
         for b in bindings:
             b = b if isinstance(b, Binding) else Binding(*b)
-            if b.description:
-                table.add_row(_key_text(b), b.description)
+            if b.description:  # the footer's label is short; the tooltip, when given, says it whole
+                table.add_row(_key_text(b), b.tooltip or b.description)
         table.add_row("", "")
     return table
 
@@ -69,7 +69,8 @@ class HelpScreen(Dialog[None]):
             yield Static(bindings_table(self.groups), id="help-keys")
             yield Static("ctrl+p opens the command palette: presets, runs and actions by name. "
                          "esc/?/q closes this help.", classes="dialog-hint")
-            yield Static("What every number means (observables, fits, verdicts): docs/science.md",
+            yield Static("What every number means (observables, fits, verdicts): science.md, shipped with "
+                         "glasslab (glasslab analyze prints where)",
                          classes="dialog-hint")
 
     def action_close(self) -> None:

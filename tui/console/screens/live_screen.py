@@ -17,7 +17,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from glasslab.core.config.presets import Preset
@@ -30,6 +29,7 @@ from ..curves import RunCurves
 from ..messages import ResumeRun, RunEnded
 from ..resumable import continue_step
 from ..session import RunSession
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.plot_panel import PlotPanel
 from ..widgets.status_line import StatusLine
 from .dynamics_dialog import DynamicsDialog
@@ -46,10 +46,10 @@ IDLE_HINT = "No run yet: pick a preset (p), then s to start it."
 class LiveScreen(Screen):
     CSS_PATH = "live_screen.tcss"
     BINDINGS = [
-        Binding("x", "stop", "Stop run"),
+        Binding("x", "stop", "Stop", tooltip="Stop run"),
         Binding("d", "dynamics", "Dynamics"),
-        Binding("c", "resume", "Continue (a stale run)"),
-        Binding("y", "loss_scale", "Loss log/lin"),
+        Binding("c", "resume", "Continue", tooltip="Continue (a stale run)"),
+        Binding("y", "loss_scale", "Log/lin", tooltip="Loss log/lin"),
     ]
 
     def __init__(self, out_dir: str | Path, data_dir: str | None = None, download: bool = False) -> None:
@@ -66,7 +66,7 @@ class LiveScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusLine(IDLE_HINT, id="status-line")
         yield PlotPanel(id="plot-panel")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self._tick = self.set_interval(1 / DRAW_HZ, self.drain, pause=True)

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -26,6 +26,8 @@ from glasslab.core.errors import BadInput
 from glasslab.core.runs import catalog
 
 from ..messages import PresetChosen
+from ..widgets.filter_input import FilterInput
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.preset_details import PresetDetails
 from .start_dialog import StartChoice, StartDialog
 from .vi_keys import VI_MOVES
@@ -77,10 +79,10 @@ class PresetsScreen(Screen):
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="preset-side"):
-                yield Input(placeholder="/ to filter", id="preset-filter", compact=True)
+                yield FilterInput(list_id="preset-list", placeholder="/ to filter", id="preset-filter", compact=True)
                 yield OptionList(id="preset-list")
             yield PresetDetails(id="preset-details")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.paths = find_presets(self.presets_dir)

@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from glasslab.core.errors import BadInput, GlasslabError
@@ -32,6 +32,7 @@ from glasslab.core.store import reader
 from ..curves import RunCurves
 from ..messages import FollowRun, ResumeRun
 from ..resumable import continue_step
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.log_plot import rich_color
 from ..widgets.plot_panel import PlotPanel
 from .listing_screen import ListingScreen
@@ -130,8 +131,8 @@ class RunsScreen(ListingScreen):
         Binding("enter", "open", "Open"),
         Binding("o", "overlay", "Overlay"),
         Binding("c", "resume", "Continue"),
-        Binding("f", "follow", "Follow live"),
-        Binding("y", "loss_scale", "Loss log/lin"),
+        Binding("f", "follow", "Follow", tooltip="Follow live"),
+        Binding("y", "loss_scale", "Log/lin", tooltip="Loss log/lin"),
         Binding("a", "analysis", "Analysis"),
         *VI_MOVES,
     ]
@@ -172,7 +173,7 @@ class RunsScreen(ListingScreen):
         yield Static("enter opens a run, o overlays it", id="runs-legend")
         yield VerticalScroll(Static("", id="runs-analysis-text"), id="runs-analysis")
         yield PlotPanel(id="runs-plots")
-        yield Footer()
+        yield FittingFooter()
 
     # -- listing ---------------------------------------------------------------------
     def relist(self) -> None:

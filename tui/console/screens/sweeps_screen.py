@@ -22,12 +22,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from glasslab.core.errors import GlasslabError
 
 from ...numbers import bounded_mu, pm
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.log_plot import LogPlot, log10_positive, palette
 from .listing_screen import ListingScreen
 
@@ -136,7 +137,7 @@ class SweepsScreen(ListingScreen):
         with Horizontal(id="sweep-lower"):
             yield EnsemblePlot(id="sweep-plot")
             yield DataTable(id="sweep-groups", cursor_type="row")
-        yield Footer()
+        yield FittingFooter()
 
     def relist(self) -> None:
         self._list()

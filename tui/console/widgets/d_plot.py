@@ -13,6 +13,6 @@ class DPlot(LogPlot):
         overlay = len(self.runs) > 1
         for k, c in enumerate(self.runs):
             self.line(*log10_positive(c.d_steps, c.d_values, True),
-                      self.run_color(k) if overlay else palette(0), self.tag(k) if overlay else None)
+                      self.run_color(k) if overlay else palette(0), self.tag(k) if overlay else None, run=k)
         if self._points:
             self.switch_lines()

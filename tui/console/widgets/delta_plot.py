@@ -30,7 +30,7 @@ class DeltaPlot(LogPlot):
                 color = self.run_color(k) if overlay else palette(slot)
                 label = f"{self.tag(k)}:{tw}" if overlay else f"t_w={tw}"
                 marker = ("braille", "dot", "+")[slot % 3] if overlay else self.marker(slot)
-                self.line(x, y, color, label, marker=marker)
+                self.line(x, y, color, label, marker=marker, run=k, name=label if overlay else None)
                 self._mark_switches(c.switches, tw, x, y)
 
     def _mark_switches(self, switches, tw: int, x: np.ndarray, y: np.ndarray) -> None:

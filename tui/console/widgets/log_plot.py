@@ -25,7 +25,8 @@ from ..curves import RunCurves
 # curves could not be told apart.  These six stay distinct in 256 colours (45, 207, 220, 77, 203,
 # 69) and in 16 (bright cyan, magenta, yellow, green, red, blue): tests/console/test_console_units.py.
 PALETTE = ((0, 215, 255), (255, 95, 255), (255, 215, 0), (95, 215, 95), (255, 95, 95), (95, 135, 255))
-# Without colour (NO_COLOR) every curve is grey: each slot then gets its own marker instead.
+# Without colour (NO_COLOR) every curve is grey: each slot then gets its own marker instead (in an
+# overlay each run's slot, and the curves of one run are named at their ends: LogPlot.line).
 MARKERS = ("braille", "•", "+", "o", "*", "#")  # not x: that marks a switch
 MARKER_COLOR = (230, 230, 230)  # a switch: no curve colour (254 and bright white)
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -94,6 +95,8 @@ class LogPlot(PlotextPlot):
         self._rebuilt = False
         self._points: list[tuple[np.ndarray, np.ndarray]] = []
         self._labels = 0  # legend entries of the current frame
+        self.drawn: list[tuple[int, str, str | None]] = []  # (run, marker, name) per curve of the frame
+        self.curve_names: list[str] = []  # the names written at the curves' ends (NO_COLOR overlays)
         self.log_y = self.LOG_Y
         self.limits: tuple | None = None  # ((x0, x1), (y0, y1)) of the last frame, plot coordinates
         self.render_cost = 0.0  # seconds the last rebuild took, strips included (the live screen paces by it)
@@ -140,6 +143,7 @@ class LogPlot(PlotextPlot):
         plt.title(self.TITLE)
         self._points = []
         self._labels = 0
+        self.drawn, self.curve_names = [], []
         self._switch_labels: list[tuple[float, str]] = []
         self.draw()
         if not self._points:
@@ -179,16 +183,30 @@ class LogPlot(PlotextPlot):
         total = max((c.total_steps for c in self.runs), default=0)
         return math.log10(total) if total > 0 else None
 
+    @property
+    def no_color(self) -> bool:
+        return self.is_attached and getattr(self.app, "no_color", False)
+
     def marker(self, slot: int) -> str:
         """Braille (the finest) in colour; without colour each slot's own marker."""
-        no_color = self.is_attached and getattr(self.app, "no_color", False)
-        return MARKERS[slot % len(MARKERS)] if no_color else "braille"
+        return MARKERS[slot % len(MARKERS)] if self.no_color else "braille"
 
-    def line(self, x, y, color: str, label: str | None = None, marker: str = "braille") -> None:
-        """Plot y against x (both already in plot coordinates) and remember the points for the axes."""
+    def line(self, x, y, color, label: str | None = None, marker: str = "braille", run: int = 0,
+             name: str | None = None) -> None:
+        """Plot y against x (both already in plot coordinates) and remember the points for the axes.
+
+        run: which of the shown runs the curve belongs to; name: the curve among that run's.  In an
+        overlay without colour the runs' colours are all grey: run k is then drawn with its slot's
+        marker, and its curves (one marker) are told apart by their names, written at their ends."""
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if x.size == 0:
             return
+        if len(self.runs) > 1 and self.no_color:
+            marker = self.marker(self.slots[run] if run < len(self.slots) else run)
+            if name is not None:
+                self.plt.text(name, float(x[-1]), float(y[-1]), alignment="right")
+                self.curve_names.append(name)
+        self.drawn.append((run, marker, name))
         self._points.append((x, y))
         self._labels += label is not None
         if x.size == 1:

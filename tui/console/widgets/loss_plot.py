@@ -21,9 +21,9 @@ class LossPlot(LogPlot):
             train_color = self.run_color(k) if overlay else palette(0)
             test_color = self.run_color(k) if overlay else palette(1)
             self.line(*log10_positive(c.eval_steps, c.train_loss, self.log_y), train_color, f"{tag}train",
-                      marker=self.marker(0))
+                      marker=self.marker(0), run=k, name=f"{tag}train" if overlay else None)
             self.line(*log10_positive(c.eval_steps, c.test_loss, self.log_y), test_color, f"{tag}test",
-                      marker="dot" if overlay else self.marker(1))
+                      marker="dot" if overlay else self.marker(1), run=k, name=f"{tag}test" if overlay else None)
         if self._points:
             self.switch_lines()
         self.plt.title(f"{self.TITLE} ({'log' if self.log_y else 'linear'})")
