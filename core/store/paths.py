@@ -41,6 +41,17 @@ def release_claim(path: str | Path) -> None:
         pass
 
 
+def discard_unusable(path: str | Path) -> None:
+    """Remove a store killed before its first committed snapshot (nothing in it can be resumed), and
+    its lock file, so that its point starts again under the same name (core/sweep/job.py)."""
+    import shutil
+
+    from glasslab.core.store import lock as store_lock
+
+    shutil.rmtree(path, ignore_errors=True)
+    store_lock.lock_path(path).unlink(missing_ok=True)
+
+
 def check_out_dir(out_dir: str | Path) -> Path:
     """The output directory, created if missing; BadInput if it cannot be written."""
     import os

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -32,10 +31,7 @@ from typing import Any
 
 from glasslab.core.config import presets
 from glasslab.core.errors import BadInput, GlasslabError
-from glasslab.core.store import layout, reader
-from glasslab.core.store import (
-    lock as store_lock,  # the store's writer lock: a lease its holder renews
-)
+from glasslab.core.store import events, paths, reader
 
 from . import manifest
 
@@ -47,17 +43,6 @@ def job_id() -> str:
     if os.environ.get("SLURM_ARRAY_JOB_ID"):
         return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
     return os.environ.get("SLURM_JOB_ID", f"pid:{os.getpid()}")
-
-
-def append_event(path: Path, event: dict[str, Any]) -> None:
-    """Add one entry to a closed store's `events` (under its writer lock)."""
-    lock = store_lock.acquire(path)
-    try:
-        root = reader.open_group(path, mode="r+")
-        attrs = dict(root.attrs)
-        layout.commit_attrs(root, {"events": list(attrs.get("events", [])) + [event]})
-    finally:
-        store_lock.release(lock)
 
 
 def torch_threads(threads: int) -> None:
@@ -141,7 +126,7 @@ class PointJob:
         path = Path(self.sweep_dir) / manifest.point(m, self.point_id)["store"]
         step = outcome.get("step", -1)
         if path.exists():
-            append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(), "reason": "preempted"})
+            events.append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(), "reason": "preempted"})
         manifest.set_point(self.sweep_dir, self.point_id, state="requeued", reason=f"preempted at step {step}")
         return submitit.helpers.DelayedSubmission(PointJob(self.sweep_dir, self.point_id, self.threads))
 
@@ -181,8 +166,7 @@ class PointJob:
             run, lock = resume.prepare(path)
         else:
             if existing == "unusable":  # killed before its first committed snapshot: start again
-                shutil.rmtree(path)
-                store_lock.lock_path(path).unlink(missing_ok=True)
+                paths.discard_unusable(path)
             preset = presets.with_overrides(presets.from_stored(m["preset"]), pt["overrides"])
             run = Run(set_threads(preset, self.threads))
         self._run = run
@@ -230,7 +214,7 @@ def _note_slurm_requeue(path: Path) -> None:
     if events and events[-1].get("kind") == "requeued":
         return
     step = events[-1].get("step", -1) if events else -1
-    append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(),
+    events.append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(),
                         "reason": f"restarted by Slurm (restart {restarts})"})
 
 
