@@ -81,7 +81,7 @@ def test_analyze_command_on_a_sweep_writes_tables_csv_and_figure(sweep_dir, tmp_
     assert out["has_n_delta"] is False and out["groups"][0]["N_Delta_over_P"] is None
     assert out["docs"] == report.DOCS == "docs/science.md"
     help_text = runner.invoke(app, ["analyze", "--help"], terminal_width=200).output
-    assert "docs/science.md" in help_text and "sweep directory" in help_text
+    assert "science.md, shipped with glasslab" in help_text and "sweep directory" in help_text
 
 
 @pytest.fixture(scope="module")
