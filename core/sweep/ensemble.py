@@ -53,15 +53,13 @@ def t_interval(mean: float | None, sem: float | None, n: int) -> list[float] | N
     return [mean - q * sem, mean + q * sem]
 
 
-def reading(interval: list[float] | None) -> str:
-    """What a t-interval says of the sign: "above 0", "below 0", or "contains 0: undecided"."""
+def reading(interval: list[float] | None, n: int = 5) -> str:
+    """What a t-interval says of the sign: "above 0", "below 0", or "contains 0: undecided"; with fewer
+    than 5 seeds it says so (docs/science.md asks for at least 5 before a claim)."""
     if interval is None:
         return "one seed: no interval"
-    if interval[0] > 0:
-        return "above 0"
-    if interval[1] < 0:
-        return "below 0"
-    return "contains 0: undecided"
+    said = "above 0" if interval[0] > 0 else "below 0" if interval[1] < 0 else "contains 0: undecided"
+    return said if n >= 5 else f"{said} ({n} seeds < 5: indicative only)"
 
 
 def _mean_sem(values) -> tuple[float | None, float | None]:
@@ -190,7 +188,7 @@ def _group(sweep_dir: Path, group_axes: list[str], rows: list[dict]) -> dict[str
     for name in ("mu", "mu_late_scaled", "late_slope"):  # over seeds: the error that counts (docs/science.md)
         n = sum(1 for r in rows if r.get(name) is not None)
         out[f"{name}_t95"] = t_interval(out[name], out[f"{name}_sem"], n)
-        out[f"{name}_reading"] = reading(out[f"{name}_t95"])
+        out[f"{name}_reading"] = reading(out[f"{name}_t95"], n)
     sides = {r["mu_at_bound"] for r in rows if r.get("mu_at_bound")}
     # A mean over points of which some sit on the upper end of the grid is itself only a lower bound.
     out["mu_n_at_bound"] = sum(1 for r in rows if r.get("mu_at_bound"))

@@ -288,8 +288,8 @@ def test_student_t_intervals_over_seeds_and_what_they_say_of_zero():
     lo, hi = ensemble.t_interval(0.1, 0.03, 5)
     assert abs(lo - (0.1 - 2.776 * 0.03)) < 1e-12 and abs(hi - (0.1 + 2.776 * 0.03)) < 1e-12
     assert ensemble.reading([lo, hi]) == "above 0"
-    # the same sem over 3 seeds (t = 4.303) reaches below zero: undecided
-    assert ensemble.reading(ensemble.t_interval(0.1, 0.03, 3)) == "contains 0: undecided"
+    # the same sem over 3 seeds (t = 4.303) reaches below zero: undecided, and fewer than 5 seeds says so
+    assert ensemble.reading(ensemble.t_interval(0.1, 0.03, 3), 3) == "contains 0: undecided (3 seeds < 5: indicative only)"
     assert ensemble.reading(ensemble.t_interval(-0.3, 0.03, 5)) == "below 0"
     assert ensemble.t_interval(0.1, None, 1) is None and ensemble.reading(None) == "one seed: no interval"
     # against numpy's own t quantile is not available without scipy: check the table's monotone fall to 1.96

@@ -157,7 +157,7 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
                   pm(x["late_slope"], x["late_slope_sem"]), pm(x["final_train_loss"], x["final_train_loss_sem"]),
                   *([pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
     console.print(g)
-    s = Table(title=f"over {seeds}: 95 % Student-t intervals (the verdict reads these, not the standard errors)",
+    s = Table(title=f"over {seeds}: 95 % Student-t intervals (a claim about the ensemble reads these, with at least 5 seeds)",
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "mu", "mu late, on Delta/D(t_w)", "late slope"]:
         s.add_column(col, no_wrap=True)
