@@ -62,7 +62,7 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
                        ("late_tw_slope", "slope d log Delta / d log t, late third of t_w (verdict)")):
         s = a.get(key)
         if s:
-            rows.append((label, estimate_text(est[key]) if est.get(key) else _pm(s["slope"], s["slope_err"])))
+            rows.append((label, estimate_text(est[key], slope=True) if est.get(key) else _pm(s["slope"], s["slope_err"])))
     dc = a.get("diffusion_collapse")
     if dc:
         rows.append(("Delta/D collapse (cost ratio)", _g(dc["ratio"], ".3g") + "  (< 1: dividing by D collapses)"))

@@ -141,8 +141,21 @@ def mu_estimate(steps, msd_main, msd_other, fit: AgingFit, rows, lag_max: str, D
     return estimate(fit.mu, fit.mu_err, windows, fit.at_bound, bounds)
 
 
-def text(e: dict, digits: int = 2) -> str:
-    """The three parts in words: "0.14 +- 0.02 (stat), windows -0.13..0.70, interval [...]"."""
+def slope_state(lo: float, hi: float, diffusive: tuple[float, float] = (0.8, 1.2)) -> str:
+    """What an interval of the slope d log Delta / d log t says: "diffusive" (inside [0.8, 1.2], the
+    verdict's test), "sub-diffusive" (below it), "super-diffusive" (above it), else "undecided"."""
+    if diffusive[0] <= lo and hi <= diffusive[1]:
+        return "diffusive"
+    if hi < diffusive[0]:
+        return "sub-diffusive"
+    if lo > diffusive[1]:
+        return "super-diffusive"
+    return "undecided"
+
+
+def text(e: dict, digits: int = 2, slope: bool = False) -> str:
+    """The three parts in words: "0.14 +- 0.02 (stat), windows -0.13..0.70, interval [...]"; a slope's
+    interval is read against [0.8, 1.2] (diffusion), an exponent's against 0."""
     if e.get("value") is None:
         return "-"
     if e.get("at_bound"):
@@ -153,4 +166,5 @@ def text(e: dict, digits: int = 2) -> str:
     if e.get("bound_windows"):
         out += f" ({', '.join(e['bound_windows'])} at the bound)"
     ilo, ihi = e["interval"]
-    return out + f"; interval [{ilo:.{digits}f}, {ihi:.{digits}f}]: {e['state']}"
+    state = slope_state(ilo, ihi) if slope else e["state"]
+    return out + f"; interval [{ilo:.{digits}f}, {ihi:.{digits}f}]: {state}"

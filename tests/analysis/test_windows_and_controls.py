@@ -239,3 +239,12 @@ def test_noise_size_rows_beyond_an_epoch_are_marked():
     assert [(r["lag"], r["beyond_epoch"]) for r in rows] == [(300.0, True)]
     rows = checks.noise_size_check(steps, msd, D, 1e-6, epoch=400, tw_indices=[1])
     assert rows and all(not r["beyond_epoch"] for r in rows)
+
+
+def test_a_slopes_interval_is_read_against_diffusion_not_against_zero():
+    from glasslab.core.analysis.windows import slope_state, text
+
+    assert [slope_state(*iv) for iv in ((0.9, 1.1), (0.3, 0.4), (1.3, 1.8), (0.7, 1.1))] == [
+        "diffusive", "sub-diffusive", "super-diffusive", "undecided"]
+    e = {"value": 0.35, "stat": 0.01, "band": [0.32, 0.38], "interval": [0.32, 0.38], "state": "ages"}
+    assert text(e, slope=True).endswith("interval [0.32, 0.38]: sub-diffusive") and text(e).endswith(": ages")
