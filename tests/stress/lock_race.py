@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -45,6 +46,7 @@ import kill_resume as kr  # noqa: E402  (puts tests/ on the path for support.res
 
 from glasslab.core.store import reader  # noqa: E402
 
+from glasslab.core.store.reader import store_attrs  # noqa: E402
 from support.resume import differences  # noqa: E402
 
 SPREAD_S = 0.4  # start offsets: uniform in [0, SPREAD_S); a resume's start-up and lock take about as long
@@ -116,8 +118,13 @@ class Racer:
 def one_round(k: int, rng: random.Random, tmp: Path, preset: Path, ref: Path, n: int,
               force: bool = False) -> tuple[bool, str, dict]:
     store = tmp / f"round{k}.zarr"
-    at = rng.randrange(kr.LOG_EVERY, kr.STEPS - 2 * kr.LOG_EVERY, kr.LOG_EVERY)
-    last, _, _ = kr.run_until(kr.spawn("run", preset, store), at, signal.SIGKILL)
+    while True:  # a kill before the first committed resume state leaves nothing to resume: draw again
+        at = rng.randrange(kr.LOG_EVERY, kr.STEPS - 2 * kr.LOG_EVERY, kr.LOG_EVERY)
+        last, _, _ = kr.run_until(kr.spawn("run", preset, store), at, signal.SIGKILL)
+        if (store_attrs(store) or {}).get("resume"):
+            break
+        for leftover in tmp.glob(store.name + "*"):  # the store, its lock, its control folder
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     kinds = ["resume", "resume"] + [rng.choice(("resume", "analyze", "stop")) for _ in range(n - 2)]
     rng.shuffle(kinds)
     offsets = sorted(rng.uniform(0, SPREAD_S) for _ in kinds)
