@@ -128,7 +128,7 @@ async def test_keys_typed_right_after_enter_in_the_filter_are_list_commands(tmp_
         await wait_for(pilot, lambda: app.focused is screen.query_one(OptionList), what="the list to have the focus")
         for key in ["slash", *"quickstart", "enter", "s"]:
             app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
-        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog), timeout=20, what="the start dialog")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog), timeout=300, what="the start dialog")
         assert screen.query_one("#preset-filter", Input).value == "quickstart"
         assert app.screen.preset.name == "quickstart"
 
@@ -143,7 +143,7 @@ async def test_keys_typed_right_after_enter_while_the_filter_has_the_focus_go_to
         await wait_for(pilot, lambda: app.focused is screen.query_one("#preset-filter", Input), what="the filter")
         for key in [*"quickstart", "enter", "s"]:
             app._driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
-        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog), timeout=20, what="the start dialog")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog), timeout=300, what="the start dialog")
         assert screen.query_one("#preset-filter", Input).value == "quickstart"
         assert app.screen.preset.name == "quickstart"
 
@@ -222,7 +222,7 @@ async def test_start_the_quickstart_watch_it_train_and_quit(tmp_path):
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmQuit), what="the question to go")
         assert live.running
         await press(pilot, "q", "s")
-        await wait_for(pilot, lambda: not app.is_running, timeout=90, what="the app to exit")
+        await wait_for(pilot, lambda: not app.is_running, timeout=300, what="the app to exit")
     t = Trajectory.open(Path(live.curves.path))
     assert t.status == "interrupted" and t.events[-1]["reason"] == "quit from the console"
     # One exit line for the run: stopped, where it continues; not also "still training" (a new user's find).
@@ -244,7 +244,7 @@ async def test_a_second_ctrl_c_at_the_quit_question_quits_leaving_the_runs(tmp_p
         await press(pilot, "ctrl+c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuit), what="the quit question")
         await press(pilot, "ctrl+c")
-        await wait_for(pilot, lambda: not app.is_running, timeout=20, what="the app to exit")
+        await wait_for(pilot, lambda: not app.is_running, timeout=300, what="the app to exit")
     assert app.exit_lines == [f"left {training}"] and app._stopping == []  # left running, not stopped
 
 
@@ -258,7 +258,7 @@ async def test_a_short_run_finishes_and_its_store_is_complete(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await start_from_the_browser(pilot, "small", steps=150)
         live = app.live
-        await wait_for(pilot, lambda: live.curves is not None and live.curves.status == "finished", timeout=90,
+        await wait_for(pilot, lambda: live.curves is not None and live.curves.status == "finished", timeout=300,
                        what="the run to finish")
         await wait_for(pilot, lambda: not live.running, what="the store to be closed and completed")
         c = live.curves
@@ -295,7 +295,7 @@ async def test_switch_dynamics_mid_run_then_stop(tmp_path):
         assert live.curves.dynamics["kind"] == "langevin" and "langevin" in text_of(live.query_one(StatusLine))
         switch = live.curves.switches[0]
         await press(pilot, "x")
-        await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop (store closed)")
+        await wait_for(pilot, lambda: not live.running, timeout=300, what="the stop (store closed)")
         assert live.curves.status == "interrupted"
         t = Trajectory.open(Path(live.curves.path))
         assert t.status == "interrupted"
@@ -324,7 +324,7 @@ async def test_stop_then_continue_from_the_runs_browser(tmp_path):
         live = app.live
         await wait_for(pilot, lambda: live.curves is not None and len(live.curves.eval_steps) >= 6, what="training")
         await press(pilot, "x")
-        await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop")
+        await wait_for(pilot, lambda: not live.running, timeout=300, what="the stop")
         path = Path(live.curves.path)
         stopped = Trajectory.open(path)
         n = len(stopped.attrs["snapshot_grid"])
@@ -334,7 +334,7 @@ async def test_stop_then_continue_from_the_runs_browser(tmp_path):
         await press(pilot, "c")
         await wait_for(pilot, lambda: app.screen is live and live.session.resume == path, what="the resume")
         assert live.curves.eval_steps[:stopped.n_snapshots] == [int(s) for s in stopped.steps]  # the store's part
-        await wait_for(pilot, lambda: live.curves.status == "finished" and not live.running, timeout=120,
+        await wait_for(pilot, lambda: live.curves.status == "finished" and not live.running, timeout=300,
                        what="the resumed run to finish")
         assert live.curves.eval_steps == sorted(set(live.curves.eval_steps))  # nothing drawn twice
     t = Trajectory.open(path)
@@ -464,7 +464,7 @@ async def test_a_continued_run_shows_the_dynamics_it_was_switched_to_and_where_i
         assert live.curves.dynamics["kind"] == "langevin" and "langevin" in text_of(live.query_one(StatusLine))
         assert len(live.curves.switches) == 1  # drawn once
         live.stop("end of the test")
-        await wait_for(pilot, lambda: not live.running, timeout=90, what="the stop")
+        await wait_for(pilot, lambda: not live.running, timeout=300, what="the stop")
 
 
 async def test_ctrl_c_quits_as_q_does(tmp_path):

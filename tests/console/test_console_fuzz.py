@@ -104,7 +104,7 @@ async def fuzz_every_screen(tmp_path: Path, seed: int, training: bool) -> None:
         if training:  # the live screen may show a run the keys started since: ask the first run's store
             assert live.describe(trained).step > 0
         app.live.stop("end of the fuzz")
-        await wait_for(pilot, lambda: not app.live.running, timeout=60, what="the run to stop")
+        await wait_for(pilot, lambda: not app.live.running, timeout=300, what="the run to stop")
         assert await answers(app)
     assert app.return_code in (None, 0)
 

@@ -54,7 +54,7 @@ def steer_after_a_hang_up(tmp_path, out):
         term.keys("1000000", literal=True)  # the steps field has the focus, its text selected
         term.wait_for(lambda s: "1000000" in s, "the step count typed")
         term.keys("Enter")
-        term.wait_for(lambda s: "running" in s and step_of(s) > 0, "the run to train", timeout=90)
+        term.wait_for(lambda s: "running" in s and step_of(s) > 0, "the run to train", timeout=300)
     finally:
         term.close()  # kill-server: the console's terminal hangs up under it
 

@@ -22,7 +22,8 @@ def text_of(widget: Static) -> str:
     return console.export_text()
 
 
-async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+async def wait_for(pilot, condition, timeout: float = 300.0, what: str = "condition") -> None:
+    """Wait for a state; the timeout only guards against a hang (generous: the suite runs beside other jobs)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

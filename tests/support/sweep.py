@@ -66,7 +66,7 @@ def snapshots(store: Path) -> int:
         return 0
 
 
-def wait_for(what: str, ok, timeout_s: float = 120.0, every_s: float = 0.1):
+def wait_for(what: str, ok, timeout_s: float = 600.0, every_s: float = 0.1):
     """Poll `ok()` until it returns something truthy (returned); fail after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

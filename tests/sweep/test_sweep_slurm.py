@@ -73,7 +73,7 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
         wait_for(f"Slurm to hold the requeued job {job}", lambda: _squeue(job, "%r") == "BeginTime")
         subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, capture_output=True, timeout=60)
     wait_for("all four points to finish", lambda: [p["state"] for p in manifest(out)["points"]] == ["finished"] * 4,
-             timeout_s=240)
+             timeout_s=900)
 
     m = manifest(out)
     assert [p["attempts"] for p in m["points"]] == [2, 2, 1, 1]
