@@ -31,7 +31,8 @@ from typing import Any
 
 from glasslab.core.config import presets
 from glasslab.core.errors import BadInput, GlasslabError
-from glasslab.core.store import events, paths, reader
+from glasslab.core.store import events as store_events
+from glasslab.core.store import paths, reader
 
 from . import manifest
 
@@ -126,7 +127,7 @@ class PointJob:
         path = Path(self.sweep_dir) / manifest.point(m, self.point_id)["store"]
         step = outcome.get("step", -1)
         if path.exists():
-            events.append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(), "reason": "preempted"})
+            store_events.append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(), "reason": "preempted"})
         manifest.set_point(self.sweep_dir, self.point_id, state="requeued", reason=f"preempted at step {step}")
         return submitit.helpers.DelayedSubmission(PointJob(self.sweep_dir, self.point_id, self.threads))
 
@@ -214,7 +215,7 @@ def _note_slurm_requeue(path: Path) -> None:
     if events and events[-1].get("kind") == "requeued":
         return
     step = events[-1].get("step", -1) if events else -1
-    events.append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(),
+    store_events.append_event(path, {"step": step, "kind": "requeued", "job_id": job_id(),
                         "reason": f"restarted by Slurm (restart {restarts})"})
 
 

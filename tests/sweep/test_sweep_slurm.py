@@ -72,8 +72,13 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
     for job in ids[:2]:
         wait_for(f"Slurm to hold the requeued job {job}", lambda: _squeue(job, "%r") == "BeginTime")
         subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, capture_output=True, timeout=60)
-    wait_for("all four points to finish", lambda: [p["state"] for p in manifest(out)["points"]] == ["finished"] * 4,
-             timeout_s=900)
+    def all_finished():
+        states = {p["id"]: (p["state"], p.get("reason")) for p in manifest(out)["points"]}
+        failed = {k: v for k, v in states.items() if v[0] == "failed"}
+        assert not failed, f"a point failed (a failure never finishes: say so at once): {failed}"
+        return all(s == "finished" for s, _ in states.values())
+
+    wait_for("all four points to finish", all_finished, timeout_s=900)
 
     m = manifest(out)
     assert [p["attempts"] for p in m["points"]] == [2, 2, 1, 1]
