@@ -17,25 +17,10 @@ import torch
 from glasslab.core.config.presets import DataConfig
 from glasslab.core.errors import BadInput
 from glasslab.core.system import data
-from glasslab.core.system.data import (
-    availability,
-    balanced_indices,
-    info,
-    load,
-    read_idx,
-)
+from glasslab.core.system.data import availability, balanced_indices, info, load, read_idx
 
-from support.data_files import (  # noqa: F401  # noqa: F401
-    IDX_NAMES,
-    cifar_images,
-    idx_bytes,
-    tiny_images,
-    write_cifar10,
-    write_cifar100,
-    write_idx,
-    write_idx_set,
-    write_pickle,
-)
+from support.data_files import IDX_NAMES, cifar_images, idx_bytes, tiny_images, write_cifar10  # noqa: F401
+from support.data_files import write_cifar100, write_idx, write_idx_set, write_pickle  # noqa: F401
 
 U32 = 2.0 ** -24  # unit roundoff of float32
 
