@@ -20,6 +20,7 @@ from glasslab.core.store import lock as store_lock
 from glasslab.core.store import reader
 
 from support.resume import refs, train  # noqa: F401 (refs is a fixture)
+from support.clock import fake_clock
 
 
 def test_two_writers_are_refused_and_stale_locks_recognised(tmp_path):
@@ -102,21 +103,6 @@ def test_a_lock_from_another_host_is_a_lease(refs, tmp_path, monkeypatch):
     with pytest.raises(BadInput, match="Slurm job 991"):
         store_lock.acquire(store)
 
-
-def fake_clock(monkeypatch, on_sleep=None) -> list[float]:
-    """This host's monotonic clock, advanced only by the lock's own waits (no test sleeps)."""
-    from glasslab.core.store import lock as lock_mod
-
-    clock = [0.0]
-
-    def sleep(s):
-        clock[0] += s
-        if on_sleep:
-            on_sleep(clock[0])
-
-    monkeypatch.setattr(lock_mod, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(lock_mod, "_sleep", sleep)
-    return clock
 
 
 def test_the_holder_renews_its_lease(tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ from glasslab.core.store.writer import TrajectoryWriter
 from glasslab.core.train.run import Run
 
 from support.presets import tiny_preset
+from support.clock import fake_clock
 
 
 def write_lock(store, **owner):
@@ -38,19 +39,6 @@ def dead_pid() -> int:
     p.wait()
     return p.pid
 
-
-def fake_clock(monkeypatch, on_sleep=None) -> list[float]:
-    """This host's monotonic clock, advanced only by the lock's own waits."""
-    clock = [0.0]
-
-    def sleep(s):
-        clock[0] += s
-        if on_sleep:
-            on_sleep(clock[0])
-
-    monkeypatch.setattr(store_lock, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(store_lock, "_sleep", sleep)
-    return clock
 
 
 def test_two_takeovers_of_one_stale_lock_leave_one_writer(tmp_path, monkeypatch):
