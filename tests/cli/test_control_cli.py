@@ -1,6 +1,8 @@
 """`glasslab control RUN`: branches a real run, reports drift or noise, keeps what it trained, refuses bad input in one line."""
 
 import json
+import subprocess
+import sys
 
 from typer.testing import CliRunner
 
@@ -67,3 +69,19 @@ def test_bad_control_input_is_one_line_and_exit_2(tmp_path):
     res = runner.invoke(app, ["control", str(tmp_path / "nothing.zarr")])
     assert res.exit_code == 2 and "does not exist" in res.stderr
     assert not branch.controls_dir(path).exists()  # nothing trained, nothing written
+
+
+def test_a_closed_pipe_stops_the_printing_not_the_branches(tmp_path):
+    """`glasslab control RUN | head` with the reader gone, and its stderr gone too (a lost terminal):
+    every branch still trains its 40 steps (a branch counts from its t_w), and the command ends as it would have, exit 0, in silence."""
+    path = parent(tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "glasslab.tui.cli", "control", str(path), "--at", "100", "--steps", "40",
+                          "--replicas", "1"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    p.stderr.close()  # every write, the progress lines and the table, fails with EPIPE
+    assert p.wait(timeout=600) == 0
+    [tw] = branch.find(path).values()
+    assert set(tw) == {"noise-off", "noise-on", "replica-1"}
+    for store in tw.values():
+        t = Trajectory.open(store)
+        assert t.status == "finished" and t.steps[-1] == 40, (store, t.status, t.steps[-1])
