@@ -8,12 +8,21 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 # Test workers (pytest-xdist): two, what a 2-core CI machine has; `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: run test bench clean-runs
+# The lowest versions pyproject.toml allows for torch, torchvision, numpy, zarr and textual
+# (.ci/floors.py reads them from it), in a venv of their own: CI runs `make test-floors` after
+# `make test` (issue 24).  torch 2.5 comes from PyPI as a CUDA build: about 3 GB, a minute or two.
+FLOORS_VENV  ?= .venv-floors
+FLOORS_STAMP := $(FLOORS_VENV)/.installed
 
-$(STAMP): pyproject.toml
+.PHONY: run test test-floors bench clean-runs
+
+# The console's SVG snapshots hold under the textual and rich that drew them: pinned for the tests.
+SNAPSHOT_PINS := tests/console/snapshot-pins.txt
+
+$(STAMP): pyproject.toml $(SNAPSHOT_PINS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c $(SNAPSHOT_PINS) -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,6 +30,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
+$(FLOORS_STAMP): pyproject.toml .ci/floors.py
+	test -x $(FLOORS_VENV)/bin/python || python3 -m venv $(FLOORS_VENV)
+	python3 .ci/floors.py > $(FLOORS_VENV)/floors.txt
+	$(FLOORS_VENV)/bin/pip install -q -c $(FLOORS_VENV)/floors.txt -e '.[test]'
+	touch $(FLOORS_STAMP)
+
+# A short run from a scratch folder, then the whole suite, at the floors.
+test-floors: $(FLOORS_STAMP)
+	$(FLOORS_VENV)/bin/python .ci/floors.py --check
+	scratch=$$(mktemp -d) && cd $$scratch && $(CURDIR)/$(FLOORS_VENV)/bin/glasslab run quickstart --no-ui --steps 300 --out runs \
+	  && $(CURDIR)/$(FLOORS_VENV)/bin/glasslab analyze runs/*.zarr > /dev/null && cd / && rm -rf $$scratch
+	$(FLOORS_VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

@@ -5,6 +5,10 @@ relative folders of the test's working directory (no temporary paths), the
 live run is a fixed synthetic record stream (no timings), and the stored runs
 are written from such streams.  Update with `pytest --snapshot-update` after
 checking the new images in the report.
+
+The frames are textual's and rich's drawing, exact to the character: they are checked under the
+releases that drew them (snapshot-pins.txt, which make test installs) and skipped under others
+(make test-floors, at textual's floor), where the behaviour tests still run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from importlib.metadata import version
+
 from textual.widgets import DataTable
 
 from glasslab.core.config.presets import shipped_dir
@@ -25,6 +31,11 @@ from glasslab.tui.console.curves import RunCurves
 from support.console import synthetic_records, two_stores
 
 SIZES = [(100, 30), (80, 24)]
+
+DRAWN_BY = dict(line.strip().split("==") for line in Path(__file__).with_name("snapshot-pins.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+OTHERS = {name: version(name) for name, v in DRAWN_BY.items() if version(name) != v}
+pytestmark = pytest.mark.skipif(bool(OTHERS), reason=f"the snapshots were drawn by {DRAWN_BY}, this is {OTHERS}")
 
 
 async def settle(pilot, condition, timeout: float = 60.0) -> None:
