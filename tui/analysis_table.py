@@ -68,13 +68,24 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
         rows.append(("Delta/D collapse (cost ratio)", _g(dc["ratio"], ".3g") + "  (< 1: dividing by D collapses)"))
     rel = a.get("relaxation")
     if rel and rel.get("tw"):
-        pairs = [f"t_w {int(tw):,}: {_g(te, '.3g')}" for tw, te in zip(rel["tw"], rel["tau_e"]) if te is not None][:6]
-        rows.append(("tau_e (steps) by t_w", ", ".join(pairs) or "not reached"))
+        rows.append(("tau_e (steps) by t_w", tau_e_text(rel["tw"], rel["tau_e"])))
     rows += control_rows(r)
     v = a["verdict"]
     switched = f"; the run switched its dynamics ({len(r['switches'])}x)" if r.get("switches") else ""
     rows.append(("verdict", f"[bold]{v['label']}[/]  ({v['reason']}{switched})"))
     return rows
+
+
+def tau_e_text(tws, taus, most: int = 6) -> str:
+    """tau_e per t_w where Q reached 1/e: all of them, or `most` spread from the first t_w to the last
+    (aging shows as tau_e growing with t_w, so the late ones must be among those shown)."""
+    pairs = [f"t_w {int(tw):,}: {_g(te, '.3g')}" for tw, te in zip(tws, taus) if te is not None]
+    if not pairs:
+        return "not reached"
+    if len(pairs) <= most:
+        return ", ".join(pairs)
+    keep = sorted({round(i * (len(pairs) - 1) / (most - 1)) for i in range(most)})
+    return ", ".join(pairs[i] for i in keep) + f"  ({len(keep)} of {len(pairs)} t_w; --json has all)"
 
 
 def control_rows(r: dict) -> list[tuple[str, str]]:

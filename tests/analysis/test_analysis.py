@@ -373,7 +373,8 @@ def test_the_analysis_table_names_each_figure_and_says_when_a_fit_hit_its_bound(
     assert "-0.500 ± " not in text
     assert "last decade of lags, all t_w" in text and "late third of t_w (verdict)" in text
     tau_row = next(line for line in text.splitlines() if "tau_e (steps) by t_w" in line)
-    assert "t_w 10: " in tau_row and "t_w 12: " in tau_row  # the keys say they are t_w
+    last = max(tw for tw, te in zip(out["relaxation"]["tw"], out["relaxation"]["tau_e"]) if te is not None)
+    assert "t_w 10: " in tau_row and f"t_w {int(last):,}: " in tau_row  # the first t_w to the last, keyed as t_w
     assert "sgd -> langevin at step 3,000" in text and "switched its dynamics" in text
 
 
@@ -387,3 +388,16 @@ def test_overlay_labels_say_what_differs_and_the_dynamics_a_run_went_through():
     assert run_labels(["a", "b"], [sgd, hot], [[], []]) == ["a (lr=0.5)", "b (lr=0.1)"]
     assert run_labels(["a", "b"], [sgd, sgd], [[], switched]) == ["a (sgd)", "b (sgd -> langevin -> sgd)"]
     assert run_labels(["a", "b"], [sgd, sgd], [[], []]) == ["a", "b"]  # the store names tell them apart
+
+
+def test_the_tau_e_row_spans_the_first_t_w_to_the_last():
+    """Aging is tau_e growing with t_w: with many t_w the row shows the first and the last, and says how many it left."""
+    from glasslab.tui.analysis_table import tau_e_text
+
+    tws = [10 * 2**k for k in range(12)]
+    taus = [None] + [float(tw) / 2 for tw in tws[1:]]  # the first t_w never reached 1/e
+    text = tau_e_text(tws, taus)
+    assert text.startswith("t_w 20: 10, ") and "t_w 20,480: 1.02e+04" in text, text
+    assert text.count("t_w ") == 6 and "(6 of 11 t_w; --json has all)" in text, text  # six pairs and the note
+    assert tau_e_text(tws[:3], taus[:3]) == "t_w 20: 10, t_w 40: 20"
+    assert tau_e_text(tws[:1], taus[:1]) == "not reached"
