@@ -83,8 +83,8 @@ def open(path: str | Path, weights: bool = True, complete: bool = True):
     = the snapshot count covered).
     attrs: the store's root attributes (preset, events, seed, device, glasslab_version,
     git_commit, torch_version, param_layout, snapshot_grid ...) plus store, live, format_version
-    (1 for stores written before it existed) and waiting_time_steps (the online t_w, in steps;
-    waiting_times holds snapshot indices).  Stores of format 1 (dims t_w, t) read the same.
+    (1 for stores written before it existed) and waiting_time_steps (the online t_w, in steps; the store's
+    waiting_snapshots, or waiting_times before format 3, holds snapshot indices).  Stores of format 1 (dims t_w, t) read the same.
     weights=False leaves the weights and param out.
 
     Raises BadInput (one line) when `path` is not a glasslab store, ImportError without xarray.
@@ -124,7 +124,7 @@ def open(path: str | Path, weights: bool = True, complete: bool = True):
     for name in ("step", "step_w", "log_step"):
         ds = ds.set_xindex(name)
     attrs = {k: v for k, v in t.attrs.items() if k not in _BOOKKEEPING}
-    waiting = [int(i) for i in t.attrs.get("waiting_times", []) if 0 <= int(i) < n]
+    waiting = [i for i in layout.waiting_snapshots(t.attrs) if 0 <= i < n]
     attrs.update(store=str(Path(path)), live=store_lock.lock_owner(path) is not None,
                  format_version=int(t.attrs.get("format_version", 1)), n_snapshots=n,
                  waiting_time_steps=[int(steps[i]) for i in waiting])

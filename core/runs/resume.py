@@ -24,8 +24,8 @@ from glasslab.core.config.schedule import log_grid
 from glasslab.core.config.threads import usable_cpus
 from glasslab.core.errors import BadInput
 from glasslab.core.records import RESUME_SOURCES as SOURCES
+from glasslab.core.store import layout, reader, resume_state
 from glasslab.core.store import lock as store_lock
-from glasslab.core.store import reader, resume_state
 from glasslab.core.train.run import Run
 
 
@@ -79,7 +79,7 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         later = [t for t in log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots) if t > at]
         run.snapshot_steps = taken + later
         run.next_snapshot = n
-        run.online.waiting = [int(i) for i in attrs.get("waiting_times", [])]
+        run.online.waiting = layout.waiting_snapshots(attrs)
         run.online.restore({i: root["weights"][i] for i in run.online.waiting if i < n})
         events = list(attrs.get("events", []))
         applied = _switches_applied(state, events, at)

@@ -23,6 +23,7 @@ from glasslab.core.records import (
     RunInterrupted,
     RunStarted,
 )
+from glasslab.core.store import layout
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -73,7 +74,8 @@ def started_attrs(r: RunStarted) -> dict[str, Any]:
         "total_steps": r.total_steps,
         "status": "running",
         "events": [to_event(r)],
-        "waiting_times": list(r.waiting_times),
+        "waiting_snapshots": list(r.waiting_times),  # indices into snapshot_grid (format 3)
+        "waiting_time_steps": [int(r.snapshot_steps[i]) for i in r.waiting_times],
         **r.notes,
     }
 
@@ -102,7 +104,7 @@ def run_started(attrs: dict) -> RunStarted:
                       int(attrs.get("train_size", 0)), attrs.get("device", ""),
                       [tuple(x) for x in attrs.get("param_layout", [])], [int(s) for s in attrs.get("snapshot_grid", [])],
                       int(attrs.get("total_steps", 0)), resumed[-1] if resumed else 0,
-                      [int(i) for i in attrs.get("waiting_times", [])], notes, resumed=bool(resumed),
+                      layout.waiting_snapshots(attrs), notes, resumed=bool(resumed),
                       threads=int(attrs.get("threads", 0)))
 
 

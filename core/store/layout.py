@@ -20,13 +20,15 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
               msd[i, j] = Delta(snapshot_step[i], snapshot_step[j]) for j >= i, NaN
               below the diagonal: both indices are snapshots, the second one the
               LATER snapshot (absolute time t_w + t), not the lag t; rows of the
-              online waiting times (attribute waiting_times: snapshot indices, not
-              steps) fill during the run, the whole upper triangle at its end
+              online waiting times (attribute waiting_snapshots: snapshot indices;
+              waiting_time_steps: the same t_w in steps) fill during the run, the whole upper triangle at its end
               (attribute two_time_complete = the snapshot count it covers)
 
 Format versions (root attribute format_version; absent = 1): 1 named the two-time
 dimensions ("t_w", "t"), which read like a waiting time and a lag; 2 names them
-("snapshot_w", "snapshot").  Every reader accepts both (TWO_TIME_DIMS).
+("snapshot_w", "snapshot").  Every reader accepts both (TWO_TIME_DIMS).  3 names the
+online t_w attribute waiting_snapshots (snapshot indices; 1-2 called it waiting_times,
+which read like steps) and adds waiting_time_steps; readers take either (waiting_snapshots()).
 VARIABLES below gives every array its long name, units, formula and paper: the
 notebook API (glasslab.open) puts them on the xarray variables.
 
@@ -57,10 +59,15 @@ OBSERVABLES = ("D", "D_batch", "weight_norm2")
 TWO_TIME = {"msd": ("delta", 0.0), "overlap": ("overlap", 1.0),
             "alpha2": ("alpha2", math.nan), "participation": ("participation", math.nan)}
 WEIGHT_CHUNK = 2**20
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # The dimension names of the two-time matrices, newest first: (waiting snapshot, later snapshot).
 TWO_TIME_DIMS = (("snapshot_w", "snapshot"), ("t_w", "t"))
 STATUSES = ("running", "finished", "interrupted", "diverged")
+
+
+def waiting_snapshots(attrs: dict[str, Any]) -> list[int]:
+    """The online waiting times of a store's root attributes, as snapshot indices (formats 1-3)."""
+    return [int(i) for i in attrs.get("waiting_snapshots", attrs.get("waiting_times", []))]
 
 
 def _array(group, name, shape, chunks, dtype, fill, dims, shards=None):

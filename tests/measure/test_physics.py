@@ -85,7 +85,7 @@ def test_online_rows_equal_the_full_computation_and_a_naive_reference(tmp_path):
     path = tmp_path / "t.zarr"
     drive(Run(tiny_preset(**{"recording.waiting_times": 3})), [TrajectoryWriter(path)])
     live = np.asarray(reader.Trajectory.open(path).array("msd"))
-    rows = reader.Trajectory.open(path).attrs["waiting_times"]
+    rows = reader.Trajectory.open(path).attrs["waiting_snapshots"]
     assert len(rows) == 3 and np.isfinite(live[rows[0], rows[0]:]).all()
     others = [r for r in range(live.shape[0]) if r not in rows]
     assert np.isnan(live[others[1], others[1] + 1:]).all()  # not computed during the run

@@ -56,9 +56,9 @@ def test_open_names_dims_coords_units_and_papers(run):
         assert {"long_name", "units", "description"} <= set(var.attrs), name
     assert "per parameter" in ds.msd.units and "[BJ18]" in ds.msd.description
     assert "[KWJ24]" in ds.overlap.description and "summed over" in ds.D.units
-    assert ds.attrs["status"] == "finished" and ds.attrs["live"] is False and ds.attrs["format_version"] == 2
+    assert ds.attrs["status"] == "finished" and ds.attrs["live"] is False and ds.attrs["format_version"] == 3
     assert ds.attrs["preset"]["model"]["kind"] == "toy" and ds.attrs["events"][0]["kind"] == "started"
-    assert ds.attrs["waiting_time_steps"] == [int(s[k]) for k in root.attrs["waiting_times"]]
+    assert ds.attrs["waiting_time_steps"] == [int(s[k]) for k in root.attrs["waiting_snapshots"]]
 
 
 def test_open_completes_the_two_time_matrices_as_analyze_does(run):
@@ -105,9 +105,13 @@ def test_open_reads_format_1_stores_with_the_old_dimension_names(run, tmp_path):
         meta.write_text(json.dumps(m))
     root = json.loads((old / "zarr.json").read_text())
     del root["attributes"]["format_version"]
+    attrs = root["attributes"]
+    attrs["waiting_times"] = attrs.pop("waiting_snapshots")  # formats 1-2 named the online t_w so
+    del attrs["waiting_time_steps"]
     (old / "zarr.json").write_text(json.dumps(root))
     new, ds = glasslab.open(run), glasslab.open(old)
     assert ds.attrs["format_version"] == 1 and ds.msd.dims == ("snapshot_w", "snapshot")
+    assert ds.attrs["waiting_time_steps"] == new.attrs["waiting_time_steps"] and ds.attrs["waiting_time_steps"]
     np.testing.assert_array_equal(ds.msd.values, new.msd.values)
 
 

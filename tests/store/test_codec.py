@@ -33,6 +33,15 @@ def test_a_run_started_round_trips_through_the_stores_attributes():
     back = codec.run_started(attrs)
     assert back == r
     assert attrs["seed"] == 3 and attrs["status"] == "running" and attrs["events"] == [{"step": 0, "kind": "started"}]
+    # Format 3: the online t_w as snapshot indices, under a name that says so, and as steps.
+    assert attrs["waiting_snapshots"] == [1, 2] and attrs["waiting_time_steps"] == [5, 12] and "waiting_times" not in attrs
+
+
+def test_a_store_of_format_1_or_2_reads_its_online_waiting_times_as_before():
+    attrs = json.loads(json.dumps(codec.started_attrs(started())))
+    attrs["waiting_times"] = attrs.pop("waiting_snapshots")  # the name formats 1-2 wrote
+    del attrs["waiting_time_steps"]
+    assert codec.run_started(attrs).waiting_times == [1, 2]
 
 
 def test_a_resumed_store_reads_back_as_resumed_at_its_last_resume():

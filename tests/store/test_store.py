@@ -49,8 +49,9 @@ def test_store_contract_with_plain_zarr(run_to_store):
         assert arr.dtype == np.float64 and arr.shape == (n, n) and arr.metadata.dimension_names == ("snapshot_w", "snapshot")
         below = arr[:][np.tril_indices(n, -1)]
         assert np.isnan(below).all()
-    assert a["format_version"] == layout.FORMAT_VERSION == 2
-    assert a["waiting_times"] and all(0 < i < n for i in a["waiting_times"])
+    assert a["format_version"] == layout.FORMAT_VERSION == 3
+    assert a["waiting_snapshots"] and all(0 < i < n for i in a["waiting_snapshots"]) and "waiting_times" not in a
+    assert a["waiting_time_steps"] == [a["snapshot_grid"][i] for i in a["waiting_snapshots"]]  # steps, said so
     assert a["D_eval_mode"] is False and a["probe_size"] == 200  # the toy model has no BatchNorm
     # The layout tiles the weight vector exactly.
     total = sum(int(np.prod(shape)) for _, shape, _ in a["param_layout"])

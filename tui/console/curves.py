@@ -23,6 +23,7 @@ from glasslab.core.records import (
     StepLogged,
     is_end,
 )
+from glasslab.core.store import layout
 
 # How many Delta(t_w, t_w + t) curves a plot shows: more would be unreadable in 40 columns.
 SHOWN_WAITING_TIMES = 5
@@ -139,7 +140,7 @@ class RunCurves:
                 snapshot_steps=[int(s) for s in a.get("snapshot_grid", steps)])
         # The t_w the engine measured live (indices into the grid): the same rule picks the curves
         # shown for a live run, an opened one and a continued one.
-        c.online_tw = [c.snapshot_steps[i] for i in a.get("waiting_times", []) if 0 <= i < len(c.snapshot_steps)]
+        c.online_tw = [c.snapshot_steps[i] for i in layout.waiting_snapshots(a) if 0 <= i < len(c.snapshot_steps)]
         loss_steps, loss_values = traj.loss()
         c.loss_steps, c.loss_values = [int(s) for s in loss_steps], [float(v) for v in loss_values]
         ev = traj.evals()
