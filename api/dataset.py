@@ -83,8 +83,9 @@ def open(path: str | Path, weights: bool = True, complete: bool = True):
     = the snapshot count covered).
     attrs: the store's root attributes (preset, events, seed, device, glasslab_version,
     git_commit, torch_version, param_layout, snapshot_grid ...) plus store, live, format_version
-    (1 for stores written before it existed) and waiting_time_steps (the online t_w, in steps; the store's
-    waiting_snapshots, or waiting_times before format 3, holds snapshot indices).  Stores of format 1 (dims t_w, t) read the same.
+    (1 for stores written before it existed) and waiting_time_steps (the online t_w, in steps;
+    the store's waiting_snapshots, waiting_times before format 3, hold snapshot indices).
+    Stores of formats 1 (dims t_w, t) and 2 read the same.
     weights=False leaves the weights and param out.
 
     Raises BadInput (one line) when `path` is not a glasslab store, ImportError without xarray.
