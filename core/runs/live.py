@@ -93,6 +93,8 @@ def describe(store: str | Path) -> LiveRun:
     if not alive:  # the heartbeat of a dead process says nothing now: the store's last step does
         rate, eta = None, math.nan
         step = _stored_step(attrs, step)
+    elif status == "starting":  # a resume loading its data: it starts where the store ends, not at the
+        step = _stored_step(attrs, step)  # launcher's 0 (the console's key fuzz: stop, continue, then ps)
     return LiveRun(store, attrs.get("name") or info.get("name") or store.stem, status,
                    int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
                    step, int(attrs.get("total_steps") or info.get("total") or 0),

@@ -239,3 +239,17 @@ def test_durations_read_alike_everywhere():
 
     assert [duration(x) for x in (0, 59.6, 245, 3600 * 3 + 7 * 60, 86400 * 2 + 5 * 3600 + 59, math.nan)] == \
         ["0m00s", "1m00s", "4m05s", "3h07m", "2d05h", "?"]
+
+
+def test_a_resume_that_is_still_starting_is_at_the_stores_step_not_0(tiny, tmp_path):
+    """Continue on a stopped run launches a process that loads its data before its control channel
+    speaks: until then process.json is the launcher's (step 0), and ps said the run was back at 0."""
+    from glasslab.core.config import presets
+    from glasslab.core.runs import headless, launch
+
+    path = tmp_path / "r.zarr"
+    headless.train(Run(tiny(**{"run.steps": 300})), path, signals=False)
+    reached = int(Trajectory.open(path).steps[-1])
+    launch.starting(path, os.getpid(), presets.from_stored(dict(Trajectory.open(path).attrs["preset"])))
+    row = live.describe(path)
+    assert row.status == "starting" and row.step == reached == 300, row
