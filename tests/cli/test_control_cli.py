@@ -71,7 +71,7 @@ def test_bad_control_input_is_one_line_and_exit_2(tmp_path):
     assert not branch.controls_dir(path).exists()  # nothing trained, nothing written
 
 
-def test_a_closed_pipe_stops_the_printing_not_the_branches(tmp_path):
+def test_a_closed_pipe_stops_the_printing_not_the_branches_nor_analyze(tmp_path):
     """`glasslab control RUN | head` with the reader gone, and its stderr gone too (a lost terminal):
     every branch still trains its 40 steps (a branch counts from its t_w), and the command ends as it would have, exit 0, in silence."""
     path = parent(tmp_path)
@@ -85,3 +85,11 @@ def test_a_closed_pipe_stops_the_printing_not_the_branches(tmp_path):
     for store in tw.values():
         t = Trajectory.open(store)
         assert t.status == "finished" and t.steps[-1] == 40, (store, t.status, t.steps[-1])
+    # analyze, as `analyze RUN | head`: the reader is gone before the table; its CSV is still written, exit 0.
+    csv = tmp_path / "csv"
+    p = subprocess.Popen([sys.executable, "-m", "glasslab.tui.cli", "analyze", str(path), "--boot", "10", "--csv", str(csv)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=600) == 0 and "Traceback" not in err, err
+    assert any(csv.glob("*.csv"))

@@ -35,7 +35,8 @@ SIZES = [(100, 30), (80, 24)]
 DRAWN_BY = dict(line.strip().split("==") for line in Path(__file__).with_name("snapshot-pins.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#"))
 OTHERS = {name: version(name) for name, v in DRAWN_BY.items() if version(name) != v}
-pytestmark = pytest.mark.skipif(bool(OTHERS), reason=f"the snapshots were drawn by {DRAWN_BY}, this is {OTHERS}")
+pytestmark = pytest.mark.skipif(bool(OTHERS), reason="the snapshots were drawn by " + ", ".join(
+    f"{n} {v}" for n, v in DRAWN_BY.items()) + "; here " + ", ".join(f"{n} is {v}" for n, v in OTHERS.items()))
 
 
 async def settle(pilot, condition, timeout: float = 60.0) -> None:
