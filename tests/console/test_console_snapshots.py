@@ -17,11 +17,10 @@ import asyncio
 import re
 import shutil
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from importlib.metadata import version
-
 from textual.widgets import DataTable
 
 from glasslab.core.config.presets import shipped_dir
