@@ -105,7 +105,7 @@ class GlasslabApp(App):
     # -- navigation ------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # Under a dialog the screens below must not change.
-        if action in NAVIGATION and isinstance(self.screen, ModalScreen):
+        if action in NAVIGATION and (not self.screen_stack or isinstance(self.screen, ModalScreen)):
             return False
         return True
 
@@ -124,19 +124,25 @@ class GlasslabApp(App):
             return AwaitComplete.nothing()
         return super().pop_screen()
 
-    async def action_show(self, name: str) -> Screen:
+    async def action_show(self, name: str) -> Screen | None:
         """Switch to the browser `name`.  Asked for while a dialog is open (a switch that c, f or a
         palette pick posted, handled after the next key opened a dialog), it closes the dialog first,
         as escape would: switching from under it stacked a browser on a browser and left the
-        palette's search running on its removed widgets."""
-        while isinstance(self.screen, DismissOnTop) and self.screen.is_active:
+        palette's search running on its removed widgets.
+
+        Returns the browser, or None when the console is closing: a switch posted just before the
+        quit (a palette pick) is handled after the last screen has gone, and has nowhere to go.
+        """
+        while self.screen_stack and isinstance(self.screen, DismissOnTop) and self.screen.is_active:
             await self.screen.close()
+        if not self.screen_stack:
+            return None
         if self.screen is not self.get_screen(name):
             await self.switch_screen(name)
         return self.screen
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if self.screen_stack and not isinstance(self.screen, HelpScreen):
             self.push_screen("help")
 
     @classmethod
@@ -160,10 +166,10 @@ class GlasslabApp(App):
         yield SystemCommand("Help", "Every key (?)", self.action_help)
 
     async def _switch_dynamics(self) -> None:
-        if isinstance(self.screen, ModalScreen):  # the palette ran this twice, or a dialog is open already
+        if not self.screen_stack or isinstance(self.screen, ModalScreen):  # closing; or run twice, or a dialog is up
             return
-        await self.action_show("live")
-        self.live.action_dynamics()
+        if await self.action_show("live") is not None:
+            self.live.action_dynamics()
 
     def _handle_exception(self, error: Exception) -> None:
         """Any unhandled exception: the traceback goes to a log file, the exit to one line and code 1."""
@@ -205,29 +211,39 @@ class GlasslabApp(App):
     # -- app-wide messages ----------------------------------------------------------------
     async def on_preset_chosen(self, message: PresetChosen) -> None:
         live = await self.action_show("live")
+        if live is None:  # the console is closing
+            return
         live.download = self.data_options["download"] or message.download  # ticked in the start dialog
         live.start(message.preset)
 
     async def on_preset_picked(self, message: PresetPicked) -> None:
         screen = await self.action_show("presets")
+        if screen is None:  # the console is closing
+            return
         screen.select(message.name)
 
     async def on_run_picked(self, message: RunPicked) -> None:
         screen = await self.action_show("runs")
+        if screen is None:  # the console is closing
+            return
         screen.open(str(message.path))
 
     async def on_resume_run(self, message: ResumeRun) -> None:
         live = await self.action_show("live")
+        if live is None:  # the console is closing
+            return
         live.resume(message.path)
 
     async def on_follow_run(self, message: FollowRun) -> None:
         live = await self.action_show("live")
+        if live is None:  # the console is closing
+            return
         live.follow(message.path)
 
     # -- quitting ----------------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Quit; while runs started here train, ask once: leave them running (default) or stop them."""
-        if self._stopping or isinstance(self.screen, ConfirmQuit):
+        if self._stopping or not self.screen_stack or isinstance(self.screen, ConfirmQuit):
             return  # already stopping (the runs' ends close the app), or already asking
         running = self.live.live_runs()
         if not running:

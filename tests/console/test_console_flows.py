@@ -475,3 +475,25 @@ async def test_ctrl_c_quits_as_q_does(tmp_path):
         await press(pilot, "ctrl+c")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert app.return_code in (None, 0)
+
+
+async def test_a_pick_handled_after_the_last_screen_has_gone_is_dropped(tmp_path):
+    """CI's floor run (textual 6.0) found it: a palette pick posted during the key fuzz was handled
+    while the console closed, after its last screen had gone, and crashed it (ScreenStackError: No
+    screens on stack).  A switch with nowhere to go is dropped, and quitting stays quitting."""
+    from glasslab.tui.console.messages import FollowRun, PresetPicked, ResumeRun, RunPicked
+
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.name == "presets", what="the presets screen")
+    assert not app.screen_stack  # closed: what follows is what a late message meets
+    assert await app.action_show("presets") is None
+    await app.on_preset_picked(PresetPicked("quickstart"))
+    await app.on_run_picked(RunPicked(tmp_path / "runs" / "x.zarr"))
+    await app.on_resume_run(ResumeRun(tmp_path / "runs" / "x.zarr"))
+    await app.on_follow_run(FollowRun(tmp_path / "runs" / "x.zarr"))
+    await app._switch_dynamics()
+    app.action_help()
+    await app.action_quit()
+    assert not app.check_action("show", ("live",))
+    assert app.return_code in (None, 0)
