@@ -14,6 +14,7 @@ where the run is seen from then on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -80,3 +81,17 @@ def guarded_output():
         yield
     finally:
         sys.stdout, sys.stderr = out, err
+
+
+def quiet_output(command):
+    """A command that prints through `guarded_output()`: `glasslab ps | head` ends as the command
+    would have, exit 0, rather than with Click's silent exit 1 at the first write after the reader
+    left; a sweep's driver goes on driving its points.  Not for the console, which needs the real
+    terminal."""
+
+    @functools.wraps(command)  # Typer reads the options from the signature, which follows __wrapped__
+    def guarded(*args, **kwargs):
+        with guarded_output():
+            return command(*args, **kwargs)
+
+    return guarded

@@ -99,3 +99,31 @@ def test_a_closed_stdout_stops_the_printing_not_the_run(tmp_path):
                        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     assert reader.Trajectory.open(the_store(out)).status == "finished"
+
+
+def test_the_other_commands_end_as_they_would_when_their_reader_leaves(tmp_path):
+    """`glasslab sweep ... | head` with the reader gone before the first line: the local driver still
+    drives every point to its end, and exits 0; then `sweep status`, `ps`, `presets list` and `presets
+    show` with their reader gone exit 0 too, in silence (they used to end with Click's silent exit 1)."""
+    from glasslab.core.sweep import status
+
+    sweep = tmp_path / "sweep"
+    commands = [["sweep", preset(tmp_path, 60), "--grid", "run.seed=0:2", "--threads", "1", "--out", sweep],
+                ["sweep", "status", sweep], ["ps", "--all", tmp_path / "runs"], ["presets", "list"],
+                ["presets", "show", "quickstart"], ["stop", sweep / "nothing.zarr"]]
+    for args in commands:
+        p = _run(args, stdout=subprocess.PIPE, tmp_path=tmp_path)
+        p.stdout.close()  # every write to the pipe fails with EPIPE
+        err = p.stderr.read()
+        code = p.wait(timeout=300)
+        assert "Traceback" not in err and "Exception ignored" not in err, (args, err)
+        if args[0] == "stop":  # a real error still says what is wrong, on stderr, exit 2
+            assert code == 2 and len(err.strip().splitlines()) == 1, (code, err)
+            continue
+        assert code == 0 and err == "", (args, code, err)
+        if args[0] == "sweep" and args[1] != "status":
+            _, rows = status(sweep)
+            assert [r["state"] for r in rows] == ["finished", "finished"], rows
+            for store in sweep.glob("*.zarr"):
+                t = reader.Trajectory.open(store)
+                assert t.status == "finished" and t.steps[-1] == 60

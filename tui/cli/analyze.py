@@ -9,7 +9,7 @@ import typer
 
 from glasslab.core.errors import BadInput
 
-from ..output import guarded_output
+from ..output import guarded_output, quiet_output
 from . import sweep as cli_sweep
 from .common import clean_errors, science_doc
 
@@ -97,4 +97,4 @@ def overlay_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze_cmd)
-    app.command("overlay")(overlay_cmd)
+    app.command("overlay")(quiet_output(overlay_cmd))

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from ..output import quiet_output
 from .common import SetOpt, clean_errors
 
 presets_app = typer.Typer(help="Browse the experiment presets.", pretty_exceptions_enable=False)
 
 
 @presets_app.command("list")
+@quiet_output
 def presets_list():
     """Every preset: model, data set, dynamics, N, and whether its data is here."""
     from rich import box
@@ -63,6 +65,7 @@ def print_columns(rows: list[list[str]]) -> None:
 
 
 @presets_app.command("show")
+@quiet_output
 def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml path.")],
                  set_: SetOpt = None):
     """The resolved preset: every field with its value, defaults included."""

@@ -19,6 +19,7 @@ import typer
 from glasslab.core.errors import BadInput, RunFailed
 
 from ..numbers import duration
+from ..output import quiet_output
 from . import common
 from .common import clean_errors
 
@@ -149,7 +150,7 @@ def follow_cmd(run: RunArg,
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ps")(ps_cmd)
-    app.command("stop")(stop_cmd)
-    app.command("switch")(switch_cmd)
+    app.command("ps")(quiet_output(ps_cmd))
+    app.command("stop")(quiet_output(stop_cmd))
+    app.command("switch")(quiet_output(switch_cmd))
     app.command("follow")(follow_cmd)

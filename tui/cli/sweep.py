@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..numbers import bounded_mu, pm
+from ..output import quiet_output
 from .common import clean_errors
 
 SUBCOMMANDS = ("status", "resume", "cancel")
@@ -183,6 +184,7 @@ def register(app: typer.Typer) -> None:
     """Add the `sweep` command to the glasslab app."""
 
     @app.command("sweep")
+    @quiet_output  # `sweep ... | head`: the driver goes on driving its points
     def sweep_cmd(
         args: Annotated[list[str], typer.Argument(help="PRESET (name or .toml, may hold a \\[sweep] table), or: status DIR | resume DIR | cancel DIR.", show_default=False)],
         grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="An axis: section.key=ITEMS; items are values, a:b integer ranges (b excluded) or lo..hixn log ranges, comma-separated (repeatable).")] = None,
