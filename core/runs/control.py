@@ -207,6 +207,7 @@ class ControlChannel:
         self._stops: list[str] = []  # ids of stops waiting for the end
         self._wake = threading.Event()
         self._done = False
+        self._announce = False  # a change of status to write before the next heartbeat
         self._since = process_start() - 1.0  # a second of slack for clocks that tick coarsely
         write_json(self.dir / "process.json", self.info)
         self._thread = threading.Thread(target=self._serve, name="glasslab-control", daemon=True)
@@ -223,6 +224,8 @@ class ControlChannel:
             info["step"] = record.step
         elif isinstance(record, RunStarted):
             info["status"], info["step"], info["total"] = "running", record.start_step, record.total_steps
+            self._announce = True  # say running now, not at the next heartbeat
+            self._wake.set()
         elif isinstance(record, DynamicsChanged) or is_end(record):
             info["step"] = record.step
             if isinstance(record, DynamicsChanged):
@@ -250,8 +253,8 @@ class ControlChannel:
             else:
                 self._poll()
             now = time.monotonic()
-            if done or now - beat >= HEARTBEAT_S:
-                beat = now
+            if done or self._announce or now - beat >= HEARTBEAT_S:
+                beat, self._announce = now, False
                 self.info["heartbeat"] = time.time()
                 try:
                     write_json(self.dir / "process.json", dict(self.info))

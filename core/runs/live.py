@@ -74,8 +74,8 @@ def describe(store: str | Path) -> LiveRun:
     # closed; a headless run's process stays "alive" until it exits, its store completed.
     alive = process_alive(info) and not (info or {}).get("closed")
     stored = attrs.get("status")
-    if alive and ((info or {}).get("status") == "starting" or not attrs):  # loading its data, or its writer
-        status = "starting"                                                 # has not made the store yet
+    if alive and (not attrs or ((info or {}).get("status") == "starting" and not _writes(store, info, stored))):
+        status = "starting"  # its writer has not made the store yet, or it loads its data before it resumes
     elif not attrs:  # a detached launch that never made its store (see its output.log)
         status = "failed"
     elif stored == "running":
@@ -93,12 +93,24 @@ def describe(store: str | Path) -> LiveRun:
     if not alive:  # the heartbeat of a dead process says nothing now: the store's last step does
         rate, eta = None, math.nan
         step = _stored_step(attrs, step)
-    elif status == "starting":  # a resume loading its data: it starts where the store ends, not at the
-        step = _stored_step(attrs, step)  # launcher's 0 (the console's key fuzz: stop, continue, then ps)
+    else:  # whichever was written last: the heartbeat (once a second), or the store's snapshots and events.
+        # A resume loading its data starts where the store ends, not at the launcher's 0 (the console's
+        # key fuzz: stop, continue, then ps); a snapshot may land before the next heartbeat.
+        step = max(step, _stored_step(attrs, step))
     return LiveRun(store, attrs.get("name") or info.get("name") or store.stem, status,
                    int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
                    step, int(attrs.get("total_steps") or info.get("total") or 0),
                    float(rate) if rate is not None else math.nan, dyn, eta)
+
+
+def _writes(store: Path, info: dict | None, stored: str | None) -> bool:
+    """Whether the process of process.json already writes the store: it holds the writer's lock and
+    the store says running.  Its heartbeat may still say "starting" for up to HEARTBEAT_S after its
+    first step (a hang-up test read starting while the store's step grew)."""
+    if stored != "running" or not info:
+        return False
+    owner = store_lock.lock_owner(store)
+    return owner is not None and owner.get("pid") == info.get("pid") and owner.get("host") == info.get("host")
 
 
 def _last_dynamics(attrs: dict) -> str | None:

@@ -253,3 +253,28 @@ def test_a_resume_that_is_still_starting_is_at_the_stores_step_not_0(tiny, tmp_p
     launch.starting(path, os.getpid(), presets.from_stored(dict(Trajectory.open(path).attrs["preset"])))
     row = live.describe(path)
     assert row.status == "starting" and row.step == reached == 300, row
+
+
+def test_a_run_that_writes_its_store_is_running_before_its_heartbeat_says_so(tiny, tmp_path):
+    """CI found it (the hang-up test): the store said running and its step grew, while process.json,
+    up to a heartbeat behind, still said "starting", and ps said starting.  A process that holds the
+    store's writer lock on a running store is running; one that does not is still starting (a resume
+    loading its data), at the store's step either way."""
+    import zarr
+
+    from glasslab.core.config import presets
+    from glasslab.core.runs import headless, launch
+    from glasslab.core.store import lock as store_lock
+
+    path = tmp_path / "r.zarr"
+    headless.train(Run(tiny(**{"run.steps": 300})), path, signals=False)
+    zarr.open_group(path, mode="r+").update_attributes({"status": "running"})  # as a writer that has it open
+    launch.starting(path, os.getpid(), presets.from_stored(dict(Trajectory.open(path).attrs["preset"])))
+    held = store_lock.acquire(path)  # this process writes the store
+    try:
+        row = live.describe(path)
+        assert row.status == "running" and row.step == 300, row
+    finally:
+        store_lock.release(held)
+    row = live.describe(path)  # the lock is not this process's: it has not started writing
+    assert row.status == "starting" and row.step == 300, row
