@@ -5,6 +5,8 @@ Skipped with the reason where Slurm or munge is not installed; .ci/run installs 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 
 import pytest
@@ -43,8 +45,8 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
     SIGTERM, then its own restart).  Both restart and resume their stores, with the requeue in
     their events.  Every store ends finished and bitwise equal to the same point run here
     without interruption."""
-    # Long enough (a few seconds a point) that both points are still training when the signal and
-    # the requeue arrive, whatever the machine's load: a point that finished first has nothing to preempt.
+    # A few seconds a point; the two points signalled are frozen while still training (below), so the
+    # signal and the requeue always find them training, whatever the machine's load.
     preset = write_preset(tmp_path, **{"run.steps": 6000})
     out = tmp_path / "sweep"
     res = runner.invoke(app, ["sweep", str(preset), "--grid", "model.width=4,8", "--grid", "run.seed=0:2",
@@ -57,11 +59,26 @@ def test_slurm_2x2_sweep_with_a_preempted_point_matches_local_runs(slurm_cluster
     wait_for("points 000 and 001 to run and commit 3 snapshots",
              lambda: [p["state"] for p in manifest(out)["points"][:2]] == ["running"] * 2
              and snapshots(store) >= 3 and snapshots(other) >= 3)
-    # scancel delivers the signal at once, then keeps retrying while the job is being requeued
-    # ("transitional state"): do not wait for it.
-    signal_it = subprocess.Popen(["scancel", "--signal=USR2", ids[0]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Point 001 is requeued by the administrator: Slurm sends SIGTERM and restarts the job itself.
-    subprocess.run(["scontrol", "requeue", ids[1]], check=True, capture_output=True, timeout=60)
+    # Freeze both job processes (this is a one-node cluster: they are on this host) until both signals
+    # are on their way: CI's floor run once saw point 001 finish its 6,000 steps between the check
+    # above and `scontrol requeue`, and its restart found a finished store with nothing to resume.
+    # A stopped process keeps the signals pending; SIGCONT delivers them at once.
+    pids = [int(point(out, i)["pid"]) for i in (0, 1)]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for path in (store, other):
+            status = reader.open_group(path).attrs.get("status")
+            assert status == "running", f"{path.name} ended ({status}) before it was frozen: raise run.steps"
+        # scancel delivers the signal at once, then keeps retrying while the job is being requeued
+        # ("transitional state"): do not wait for it.
+        signal_it = subprocess.Popen(["scancel", "--signal=USR2", ids[0]], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        # Point 001 is requeued by the administrator: Slurm sends SIGTERM and restarts the job itself.
+        subprocess.run(["scontrol", "requeue", ids[1]], check=True, capture_output=True, timeout=60)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
     try:
         wait_for("point 000 to be requeued", lambda: point(out, 0)["state"] == "requeued")
     finally:
