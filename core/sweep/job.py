@@ -36,6 +36,8 @@ from glasslab.core.store import paths, reader
 
 from . import manifest
 
+SIGNAL_POLL_S = 0.5  # the longest a signal waits for the main thread (see PointJob.__call__)
+
 
 def job_id() -> str:
     """This job's id: the Slurm job (array task) id, or local:PID of the submitit controller."""
@@ -96,7 +98,13 @@ class PointJob:
         self._thread = threading.Thread(target=self._train, name="glasslab-point", daemon=True)
         self._thread.start()
         try:
-            self._thread.join()  # interruptible: submitit's USR2 handler runs here, in the main thread
+            # submitit's USR2 handler runs here, in the main thread, between two timed waits.  An untimed
+            # join() hears a signal only if the kernel hands it to this thread; one sent while the job
+            # was stopped (Slurm's suspend, gang scheduling, a SIGSTOP) or picked up by the training
+            # thread trips Python's flag while this thread sleeps on until the run ends, and the
+            # preemption is lost.
+            while self._thread.is_alive():
+                self._thread.join(timeout=SIGNAL_POLL_S)
         except Exception as err:
             # submitit's handler declines to requeue (timed out more than max_num_timeout times)
             # after checkpoint() saved everything: say so instead of leaving "requeued".

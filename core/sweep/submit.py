@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from glasslab.core.config import threads as cpu
 from glasslab.core.errors import BadInput, RunFailed
-from glasslab.core.sweep.job import PointJob
+from glasslab.core.sweep.job import SIGNAL_POLL_S, PointJob
 
 from . import manifest
 
@@ -202,7 +202,7 @@ def _drive_local(sweep_dir: Path, cfg: dict, ex, todo: list[str], free_slots: li
             threading.Thread(target=_wait_for, args=(job, pid, ended), daemon=True).start()
         if not running:
             break
-        pid = ended.get()
+        pid = _next_ended(ended)
         job, slot = running.pop(pid)
         free_slots.append(slot)
         p = manifest.point(manifest.read(sweep_dir), pid)
@@ -211,6 +211,16 @@ def _drive_local(sweep_dir: Path, cfg: dict, ex, todo: list[str], free_slots: li
                                    reason="the point's process ended without a result (killed?)")
         if progress is not None:
             progress(pid, p)
+
+
+def _next_ended(ended: queue.SimpleQueue) -> str:
+    """The next point to end, in timed waits: a Ctrl-C that the kernel hands to another thread (or
+    that came while the driver was stopped) still reaches the main thread (see PointJob.__call__)."""
+    while True:
+        try:
+            return ended.get(timeout=SIGNAL_POLL_S)
+        except queue.Empty:
+            continue
 
 
 def _wait_for(job, pid: str, ended: queue.SimpleQueue) -> None:

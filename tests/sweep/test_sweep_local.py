@@ -113,6 +113,56 @@ def test_killed_and_preempted_points_end_bitwise_after_status_and_resume(tmp_pat
     assert_bitwise(preempted, reference(preset, {"run.seed": 1}, tmp_path / "ref1.zarr"))
 
 
+def _threads_that_take(pid: int, sig: signal.Signals) -> list[int]:
+    """The threads of `pid` other than its main thread that do not block `sig` (from /proc)."""
+    tids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+        if int(task.name) != pid and not int(fields["SigBlk"], 16) >> (int(sig) - 1) & 1:
+            tids.append(int(task.name))
+    return tids
+
+
+def test_a_preemption_signal_taken_by_another_thread_still_requeues_the_point(tmp_path):
+    """The kernel hands a process's signal to any thread that does not block it: to the training
+    thread, or to whichever thread wakes first after a SIGSTOP (Slurm's suspend).  The job's main
+    thread used to sleep in an untimed join() until the run ended, so the preemption was lost (CI:
+    the Slurm test's point 000, frozen while its USR2 came).  Here USR2 goes to a thread other than
+    the main one (tgkill) while the point holds at step HOLD: it must still stop, be requeued,
+    and end finished, resumed from where it stopped."""
+    import ctypes
+
+    preset = write_preset(tmp_path, **{"run.steps": 300})
+    out = tmp_path / "sweep"
+    HOLD = 100
+    driver = _cli("sweep", str(preset), "--grid", "run.seed=0", "--threads", "1", "--out", str(out),
+                  env={"GLASSLAB_FAULT_HOLD_AT_STEP": str(HOLD)})
+    store = out / "points" / "000_seed0.zarr"
+    wait_for("the point to commit 8 snapshots", lambda: out.joinpath("sweep.json").exists()
+             and point(out, 0)["state"] == "running" and snapshots(store) >= 8)
+    first = point(out, 0)
+    [tid, *_] = _threads_that_take(first["pid"], signal.SIGUSR2)
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.tgkill(first["pid"], tid, int(signal.SIGUSR2)) == 0, os.strerror(ctypes.get_errno())
+    try:
+        stdout, stderr = driver.communicate(timeout=300)
+    finally:  # the old code never woke up: leave nothing held behind (the driver, submitit's, the point)
+        if driver.returncode is None:
+            for proc in Path("/proc").glob("[0-9]*"):
+                try:
+                    if str(out).encode() in (proc / "cmdline").read_bytes() or int(proc.name) == driver.pid:
+                        os.kill(int(proc.name), signal.SIGKILL)
+                except OSError:
+                    pass
+    assert driver.returncode == 0, stdout + stderr
+    p = point(out, 0)
+    assert p["state"] == "finished" and p["attempts"] == 2 and p["pid"] != first["pid"], p
+    events = reader.Trajectory.open(store).events
+    kinds = [e["kind"] for e in events]
+    i = kinds.index("requeued")
+    assert events[i - 1]["reason"] == "preempted" and events[i - 1]["step"] <= HOLD and kinds[i + 1] == "resumed"
+
+
 @pytest.mark.slow
 def test_a_failing_point_is_not_retried_and_cancel_stops_the_rest_cleanly(tmp_path):
     """K = 1, three points in order: 000 diverges (failed, with its reason); 001 runs until
