@@ -168,8 +168,7 @@ class GlasslabApp(App):
     async def _switch_dynamics(self) -> None:
         if not self.screen_stack or isinstance(self.screen, ModalScreen):  # closing; or run twice, or a dialog is up
             return
-        if await self.action_show("live") is not None:
-            self.live.action_dynamics()
+        await self._on("live", lambda live: live.action_dynamics())
 
     def _handle_exception(self, error: Exception) -> None:
         """Any unhandled exception: the traceback goes to a log file, the exit to one line and code 1."""
@@ -209,36 +208,30 @@ class GlasslabApp(App):
             self.focused.post_message(events.Key(event.key, event.character))
 
     # -- app-wide messages ----------------------------------------------------------------
+    async def _on(self, name: str, then) -> None:
+        """Switch to the browser `name`, then `then(browser)`; nothing while the console is closing."""
+        screen = await self.action_show(name)
+        if screen is not None:
+            then(screen)
+
     async def on_preset_chosen(self, message: PresetChosen) -> None:
-        live = await self.action_show("live")
-        if live is None:  # the console is closing
-            return
-        live.download = self.data_options["download"] or message.download  # ticked in the start dialog
-        live.start(message.preset)
+        def start(live: LiveScreen) -> None:
+            live.download = self.data_options["download"] or message.download  # ticked in the start dialog
+            live.start(message.preset)
+
+        await self._on("live", start)
 
     async def on_preset_picked(self, message: PresetPicked) -> None:
-        screen = await self.action_show("presets")
-        if screen is None:  # the console is closing
-            return
-        screen.select(message.name)
+        await self._on("presets", lambda screen: screen.select(message.name))
 
     async def on_run_picked(self, message: RunPicked) -> None:
-        screen = await self.action_show("runs")
-        if screen is None:  # the console is closing
-            return
-        screen.open(str(message.path))
+        await self._on("runs", lambda screen: screen.open(str(message.path)))
 
     async def on_resume_run(self, message: ResumeRun) -> None:
-        live = await self.action_show("live")
-        if live is None:  # the console is closing
-            return
-        live.resume(message.path)
+        await self._on("live", lambda live: live.resume(message.path))
 
     async def on_follow_run(self, message: FollowRun) -> None:
-        live = await self.action_show("live")
-        if live is None:  # the console is closing
-            return
-        live.follow(message.path)
+        await self._on("live", lambda live: live.follow(message.path))
 
     # -- quitting ----------------------------------------------------------------------------
     async def action_quit(self) -> None:

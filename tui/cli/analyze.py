@@ -9,7 +9,7 @@ import typer
 
 from glasslab.core.errors import BadInput
 
-from ..output import guarded_output, quiet_output
+from ..output import quiet_output
 from . import sweep as cli_sweep
 from .common import clean_errors, science_doc
 
@@ -29,11 +29,6 @@ def analyze_cmd(
 
     Of a sweep: the same per point, then means ± standard errors over its seeds.  Every number is defined
     in science.md, shipped with glasslab: the analysis ends with its path."""
-    with guarded_output():  # `analyze RUN | head`: the reader left; the command ends as it would have, exit 0
-        _analyze(run_dir, as_json, csv_dir, png, tw_min, tw_max, boot, lag_max)
-
-
-def _analyze(run_dir, as_json, csv_dir, png, tw_min, tw_max, boot, lag_max) -> None:
     import json
 
     from glasslab.core.analysis import report
@@ -96,5 +91,5 @@ def overlay_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("analyze")(analyze_cmd)
+    app.command("analyze")(quiet_output(analyze_cmd))  # `analyze RUN | head`: exit 0, the CSV and figure written
     app.command("overlay")(quiet_output(overlay_cmd))

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..output import guarded_output
+from ..output import quiet_output
 from .common import clean_errors, science_doc
 
 
@@ -29,11 +29,6 @@ def control_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")] = False,
 ):
     """Continue a run from its snapshots with its noise switched off and as replicas: drift or diffusion?"""
-    with guarded_output():  # `control RUN | head`: a closed pipe stops the printing, not the branches' training
-        _control(run_dir, at, steps, replicas, out, as_json)
-
-
-def _control(run_dir, at, steps, replicas, out, as_json) -> None:
     from glasslab.core.analysis import controls
     from glasslab.core.runs import branch
 
@@ -88,4 +83,4 @@ def print_controls(results: list[dict]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("control")(control_cmd)
+    app.command("control")(quiet_output(control_cmd))  # `control RUN | head`: the branches still train
