@@ -57,3 +57,18 @@ async def test_a_pick_handled_after_the_last_screen_has_gone_is_dropped(tmp_path
     await app.action_quit()
     assert not app.check_action("show", ("live",))
     assert app.return_code in (None, 0)
+
+
+async def test_a_preset_summary_that_comes_after_the_close_is_kept_not_a_crash(tmp_path):
+    """A fresh-clone make test found it: the presets screen's summarising worker posted a summary
+    that was handled after the console had closed and its list had gone (NoMatches: OptionList)."""
+    from glasslab.tui.console.screens import presets_screen
+
+    app = make_app(out_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.name == "presets", what="the presets screen")
+        screen = app.screen
+        path = screen.paths["quickstart"]
+    assert not screen.query(presets_screen.OptionList)  # closed: what a late summary meets
+    screen.on_presets_screen_summarized(presets_screen.PresetsScreen.Summarized(presets_screen._summary("quickstart", path)))
+    assert screen.summaries["quickstart"].path == str(path)

@@ -177,7 +177,10 @@ class PresetsScreen(Screen):
     def on_presets_screen_summarized(self, message: Summarized) -> None:
         name = Path(message.summary.path).stem
         self.summaries[name] = message.summary
-        ol = self.query_one(OptionList)
+        lists = self.query(OptionList)
+        if not lists:  # the console is closing: a worker's summary came after the screen's widgets went
+            return
+        ol = lists.first()
         try:
             ol.replace_option_prompt(name, self._label(name))
         except Exception:  # OptionDoesNotExist: filtered out right now
