@@ -72,7 +72,8 @@ def process_start() -> float:
 
 
 def control_dir(store: str | Path) -> Path:
-    store = Path(store)
+    """RUN.zarr.control beside the store's real path (a store reached through a symlink has one channel)."""
+    store = store_lock.resolved(store)
     return store.with_name(store.name + SUFFIX)
 
 

@@ -128,23 +128,41 @@ def _stored_step(attrs: dict, fallback: int) -> int:
     return max(steps, default=fallback)
 
 
+def is_store(path: str | Path) -> bool:
+    """A run's store (its zarr.json), or a detached run's name whose store is not written yet."""
+    path = Path(path)
+    return (path / "zarr.json").is_file() or (path.name.endswith(".zarr") and control_dir(path).is_dir())
+
+
 def candidates(out_dir: str | Path) -> list[Path]:
-    """Every store directly under out_dir, and every control folder whose store is not there yet."""
+    """Every store directly under out_dir, and every control folder whose store is not there yet; out_dir
+    itself when it is a store.  A store reached twice (`latest.zarr -> X.zarr` beside X.zarr) is listed
+    once, under its own name."""
     out = Path(out_dir)
+    if is_store(out):
+        return [out]
     if not out.is_dir():
         return []
     stores = set(out.glob("*.zarr"))
     stores |= {p.with_name(p.name[: -len(SUFFIX)]) for p in out.glob(f"*.zarr{SUFFIX}")}
-    return sorted(stores)
+    seen: dict[Path, Path] = {}
+    for p in sorted(stores, key=lambda p: (p.is_symlink(), str(p))):  # real names before links
+        seen.setdefault(store_lock.resolved(p), p)
+    return sorted(seen.values())
 
 
 def find(dirs: list[str | Path], *, all_runs: bool = False) -> list[LiveRun]:
-    """The runs under `dirs` that are live, stale or failed to start (every run with all_runs), newest first."""
-    rows = []
+    """The runs under `dirs` (or named by them) that are live, stale or failed to start (every run with
+    all_runs), newest first; each store once, however many of `dirs` reach it."""
+    rows, seen = [], set()
     for d in dirs:
+        named = is_store(d)  # a store asked for by name is shown whatever its status
         for store in candidates(d):
+            if store_lock.resolved(store) in seen:
+                continue
+            seen.add(store_lock.resolved(store))
             row = describe(store)
-            if all_runs or row.alive or row.status in ("stale", "failed"):
+            if all_runs or named or row.alive or row.status in ("stale", "failed"):
                 rows.append(row)
     return sorted(rows, key=lambda r: _mtime(r.store), reverse=True)
 

@@ -66,8 +66,15 @@ class StoreReadOnly(BadInput):
     """The lock cannot be created: the store's directory is read-only."""
 
 
+def resolved(path: str | Path) -> Path:
+    """The store's real path, every symlink followed (the parts that exist): the one name its lock,
+    its control folder and the live-run lookup are found from, however the user reached it
+    (`latest.zarr -> runs/X.zarr`, a linked runs/ folder).  Two spellings, one store, one writer."""
+    return Path(os.path.realpath(path))
+
+
 def lock_path(path: Path) -> Path:
-    path = Path(path)
+    path = resolved(path)
     return path.with_name(path.name + LOCK_SUFFIX)
 
 

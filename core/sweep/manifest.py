@@ -60,7 +60,8 @@ def is_sweep(path: str | Path) -> bool:
 @contextmanager
 def lease(sweep_dir: str | Path) -> Iterator[None]:
     """Hold the manifest's lock (a lock file beside it; waits up to a minute)."""
-    lock = FileLock(str(manifest_path(sweep_dir)) + ".lock", timeout=LEASE_TIMEOUT_S)
+    # The real path: two spellings of one sweep (a linked folder) are one lock in this process too.
+    lock = FileLock(os.path.realpath(manifest_path(sweep_dir)) + ".lock", timeout=LEASE_TIMEOUT_S)
     try:
         with lock:
             yield

@@ -8,7 +8,6 @@ import math
 import os
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -17,42 +16,13 @@ from typer.testing import CliRunner
 
 from glasslab.core.runs import control, live
 from glasslab.core.store.reader import Trajectory
-from glasslab.core.store.writer import TrajectoryWriter
-from glasslab.core.train.run import Run, drive
+from glasslab.core.train.run import Run
 from glasslab.tui.cli import app
 from glasslab.tui.console.screens.runs_screen import row_of
 
+from support.training import Training, wait_until
+
 runner = CliRunner()
-
-
-class Training:
-    """A long tiny run in a thread, with the writer and the control channel."""
-
-    def __init__(self, tiny, path, **over):
-        self.path = path
-        self.run = Run(tiny(**{"run.steps": 10_000_000, "recording.snapshots": 10, **over}))
-        self.channel = control.ControlChannel(path, self.run)
-        self.end = None
-        self.thread = threading.Thread(target=self._go, daemon=True)
-        self.thread.start()
-        # Running for the channel (process.json) and for the store (its writer thread has made it):
-        # until both, `glasslab ps` rightly says "starting".
-        wait_until(lambda: live.describe(path).status == "running", "the run to train")
-
-    def _go(self):
-        self.end = drive(self.run, [TrajectoryWriter(self.path), self.channel])
-
-    def finish(self):
-        self.run.stop("test over")
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
-
-
-def wait_until(cond, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 @pytest.fixture

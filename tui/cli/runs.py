@@ -116,7 +116,7 @@ def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}" if math.isfinite(x) else "-"
 
 
-def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores (default: $GLASSLAB_OUT or runs).")] = None,
+def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores, or stores (default: $GLASSLAB_OUT or runs).")] = None,
            all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False) -> None:
     """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
     from glasslab.core.runs import live
@@ -144,8 +144,10 @@ def follow_cmd(run: RunArg,
                data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (for a resume).")] = None) -> None:
     """Open the console on this run: live while it trains, whatever started it."""
 
+    from glasslab.core.store.lock import resolved
+
     with clean_errors():
-        store = _store(run)
+        store = resolved(_store(run))  # a link (latest.zarr): the console shows the real run among its siblings
         common.open_console(store.parent, follow=store, data_dir=data_dir)
 
 
