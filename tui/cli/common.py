@@ -8,6 +8,7 @@ lazily, so `glasslab run ... --no-ui` never imports textual.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -117,14 +118,29 @@ ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", envvar="GLASSLAB_OUT
 
 
 def has_terminal() -> bool:
-    """stdin and stdout are a terminal: the console can draw and read keys (not a batch job, a pipe, a file)."""
+    """stdin and stdout are a terminal that can draw: the console can take the screen and read keys
+    (not a batch job, a pipe, a file, nor TERM=dumb: Emacs' shell, IDE consoles, which show the
+    full-screen app's escape codes as text)."""
+    return terminal_problem() is None
+
+
+def terminal_problem() -> str | None:
+    """Why the console cannot open here (None: it can): no terminal, or one that says it cannot draw."""
     try:
-        return sys.stdin.isatty() and sys.stdout.isatty()
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            return "no terminal"
     except (AttributeError, ValueError):  # None, or closed
-        return False
+        return "no terminal"
+    if os.environ.get("TERM", "").strip().lower() == "dumb":
+        return "TERM=dumb"
+    return None
 
 
-NEEDS_TERMINAL = "the console needs a terminal: use --no-ui, --detach or glasslab ps"
+def needs_terminal() -> str:
+    """The one line for a console asked for where it cannot draw."""
+    problem = terminal_problem()
+    why = " that can draw (TERM=dumb here)" if problem == "TERM=dumb" else ""
+    return f"the console needs a terminal{why}: use --no-ui, --detach or glasslab ps"
 
 
 def open_console(out: Path, autostart=None, data_dir: str | None = None, download: bool = False, follow=None) -> None:
@@ -133,7 +149,7 @@ def open_console(out: Path, autostart=None, data_dir: str | None = None, downloa
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
     if not has_terminal():
-        raise BadInput(NEEDS_TERMINAL)
+        raise BadInput(needs_terminal())
     from glasslab.tui.app import make_app, run_console
 
     code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow))

@@ -56,8 +56,8 @@ def run_cmd(
             return detach_run(p, out, data_dir, download)
         if not no_ui and common.has_terminal():  # the console trains it, feeding the same records to the same writer
             return common.open_console(out, autostart=p, data_dir=data_dir, download=download)
-        if not no_ui:  # a batch script, `</dev/null >file`: the console would hang, so train as --no-ui does
-            print("glasslab: no terminal: training headless, as with --no-ui", file=sys.stderr, flush=True)
+        if not no_ui:  # a batch script, `</dev/null >file`, TERM=dumb: the console would hang or garble, so train as --no-ui does
+            print(f"glasslab: {common.terminal_problem()}: training headless, as with --no-ui", file=sys.stderr, flush=True)
         run = Run(p, data_dir=data_dir, download=download)
         out_dir = paths.check_out_dir(out)
         path = paths.new_run_path(out_dir, p.run.name or p.name)
