@@ -119,6 +119,22 @@ def test_installed_run_trains_headless(installed, tmp_path):
     assert len(stores) == 1 and (stores[0] / "zarr.json").exists()
 
 
+def test_installed_xarray_engine_opens_a_store(installed, tmp_path):
+    """The wheel's entry point (entry_points.txt) registers the engine: xr.open_dataset(engine="glasslab")
+    reads a store the installed glasslab wrote, with no checkout on the path."""
+    res = in_env(installed, installed / "bin" / "glasslab", "run", "quickstart", "--no-ui", "--steps", "200",
+                 "--out", tmp_path / "runs", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (store,) = (tmp_path / "runs").glob("quickstart*.zarr")
+    script = ("import sys, xarray as xr, glasslab.xarray_backend as b\n"
+              "ds = xr.open_dataset(sys.argv[1], engine='glasslab')\n"
+              "print(b.__file__); print(ds.attrs['status'], ds.sizes['snapshot'], int(ds.step[-1]))\n")
+    res = in_env(installed, installed / "bin" / "python", "-c", script, store, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    origin, opened = res.stdout.splitlines()
+    assert origin.startswith(str(installed)) and opened.split()[0] == "finished" and opened.split()[2] == "200"
+
+
 def test_installed_console_starts(installed, tmp_path):
     script = (
         "import asyncio\n"
