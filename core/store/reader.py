@@ -29,6 +29,20 @@ def store_attrs(store: str | Path) -> dict | None:
         return None
 
 
+def not_a_store(path: str | Path) -> BadInput:
+    """The one line for a path that is no run store (a plain file, a folder of something else): the same
+    words from every command (analyze, resume, control, stop, switch, follow)."""
+    return BadInput(f"{path} is not a glasslab run store (no Zarr group with glasslab attributes): "
+                    "give a run directory written by glasslab run")
+
+
+def is_store(path: str | Path) -> bool:
+    """A folder whose root attributes are glasslab's (cheap: one small file; the writer writes the
+    version with the store's first attributes)."""
+    attrs = store_attrs(path)
+    return isinstance(attrs, dict) and "glasslab_version" in attrs
+
+
 def open_group(path: str | Path, mode: str = "r") -> zarr.Group:
     """Open a run's group, refusing anything that is not a glasslab store."""
     path = Path(path)
@@ -41,7 +55,7 @@ def open_group(path: str | Path, mode: str = "r") -> zarr.Group:
     except Exception:  # zarr raises several kinds for a folder that is not a group
         ok = False
     if not ok:
-        raise BadInput(f"{path} is not a glasslab run store (no Zarr group with glasslab attributes): give a run directory written by glasslab run")
+        raise not_a_store(path)
     return root
 
 

@@ -28,13 +28,19 @@ WaitOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for t
 
 
 def _store(path: Path) -> Path:
+    """The store a command names (its control folder named instead is taken for it).  A path that is
+    neither a store nor a run still loading its data (its control folder exists) is refused in the
+    words of analyze and resume: a plain file was called a failed run (issue 31 item 12)."""
     from glasslab.core.runs.control import control_dir
+    from glasslab.core.store import reader
 
     path = Path(str(path).rstrip("/"))
     if path.name.endswith(".zarr.control"):
         path = path.with_name(path.name[: -len(".control")])
     if not path.exists() and not control_dir(path).exists():
         raise BadInput(f"{path} does not exist: give a run's store (glasslab ps lists the live ones)")
+    if not reader.is_store(path) and not control_dir(path).exists():
+        raise reader.not_a_store(path)
     return path
 
 
