@@ -8,9 +8,10 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 # Test workers (pytest-xdist): two, what a 2-core CI machine has; `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= 2
 
-# The lowest versions pyproject.toml allows for torch, torchvision, numpy, zarr and textual
-# (.ci/floors.py reads them from it), in a venv of their own: CI runs `make test-floors` after
-# `make test` (issue 24).  torch 2.5 comes from PyPI as a CUDA build: about 3 GB, a minute or two.
+# The lowest versions pyproject.toml allows for every runtime dependency and those of the notebook
+# and plot extras (.ci/floors.py reads them from it), in a venv of their own: CI runs
+# `make test-floors` after `make test` (issues 24, 32).  torch 2.5 comes from PyPI as a CUDA build:
+# about 3 GB, a few minutes.
 FLOORS_VENV  ?= .venv-floors
 FLOORS_STAMP := $(FLOORS_VENV)/.installed
 
@@ -34,7 +35,7 @@ test: $(STAMP)
 $(FLOORS_STAMP): pyproject.toml .ci/floors.py
 	test -x $(FLOORS_VENV)/bin/python || python3 -m venv $(FLOORS_VENV)
 	python3 .ci/floors.py > $(FLOORS_VENV)/floors.txt
-	$(FLOORS_VENV)/bin/pip install -q -c $(FLOORS_VENV)/floors.txt -e '.[test]'
+	$(FLOORS_VENV)/bin/pip install -q -c $(FLOORS_VENV)/floors.txt -e '.[test,notebook,plot]'
 	touch $(FLOORS_STAMP)
 
 # A short run from a scratch folder, then the whole suite, at the floors.

@@ -157,11 +157,11 @@ def test_status_reports_points_whose_job_is_gone_as_lost(tmp_path, monkeypatch):
 
 def test_threads_auto_is_the_cpus_each_point_gets(tmp_path):
     """--threads N|auto on sweep as on run and resume: auto (the default) leaves each point the CPUs
-    it gets; a sweep command given auto goes past the option to its own work."""
+    it gets; sweep resume given auto goes past the option to its own work."""
     from glasslab.tui.cli.sweep import _thread_count
 
     assert (_thread_count(None), _thread_count("auto"), _thread_count(" AUTO "), _thread_count("3")) == (None, None, None, 3)
-    res = runner.invoke(app, ["sweep", "status", str(tmp_path / "nothing"), "--threads", "auto"])
+    res = runner.invoke(app, ["sweep", "resume", str(tmp_path / "nothing"), "--threads", "auto"])
     assert res.exit_code == 2 and "--threads" not in res.stderr and "nothing" in res.stderr, res.output
 
 

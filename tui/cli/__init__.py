@@ -15,18 +15,38 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from . import analyze, common, control, presets, run, runs, sweep
 from .common import ConsoleOutOpt, DataDirOpt, DownloadOpt, clean_errors
 
-app = typer.Typer(cls=common.OneLineUsage, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+def _epilog() -> str:
+    """The environment variables and exit codes, under the commands in glasslab --help."""
+    env = "\n".join(f"  {k:<17} {v}" for k, v in common.ENVIRONMENT.items())
+    codes = "\n".join(f"  {k:<6} {v}" for k, v in common.EXIT_CODES.items())
+    return (f"\b\nEnvironment:\n{env}\n\n\b\nExit codes:\n{codes}\n\n"
+            "Shell completion (bash, zsh, fish): glasslab --install-completion, then open a new shell.")
+
+
+app = typer.Typer(cls=common.OneLineUsage, no_args_is_help=False, pretty_exceptions_enable=False,
+                  epilog=_epilog(),
                   help="glasslab: does training age like a glass?  Train networks and measure them with the tools of glass physics.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"glasslab {version('glasslab')}")
+        raise typer.Exit(0)
+
+
 @app.callback(invoke_without_command=True)
-def default(ctx: typer.Context) -> None:
+def default(ctx: typer.Context,
+            version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                                  help="Print glasslab's version and exit.")] = False) -> None:
     """With no command, glasslab opens the lab console."""
     if ctx.invoked_subcommand is None:
         with clean_errors():
@@ -47,5 +67,5 @@ runs.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also python -m glasslab and python -m glasslab.tui.cli)."""
+    app(prog_name="glasslab")

@@ -11,11 +11,12 @@ from glasslab.core.errors import BadInput
 
 from ..output import quiet_output
 from . import sweep as cli_sweep
+from . import complete
 from .common import clean_errors, science_doc
 
 
 def analyze_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="A run's store (a .zarr directory), finished or still running, or a sweep directory (glasslab sweep).")],
+    run_dir: Annotated[Path, typer.Argument(help="A run's store (a .zarr directory), finished or still running, or a sweep directory (glasslab sweep).", autocompletion=complete.stores_or_sweeps)],
     as_json: Annotated[bool, typer.Option("--json", help="Print every number as JSON on stdout.")] = False,
     csv_dir: Annotated[Optional[Path], typer.Option("--csv", help="Write one tidy CSV per observable into DIR.")] = None,
     png: Annotated[Optional[Path], typer.Option("--png", help="Write the paper-style figure (needs matplotlib).")] = None,
@@ -77,7 +78,7 @@ def analyze_cmd(
 
 
 def overlay_cmd(
-    runs: Annotated[list[Path], typer.Argument(help="Two or more run stores.")],
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run stores.", autocompletion=complete.stores)],
     png: Annotated[Path, typer.Option("--png", help="Where to write the figure.")],
     tw: Annotated[Optional[float], typer.Option("--tw", help="Waiting time of the Delta and Q panels (closest snapshot).")] = None,
 ):

@@ -8,6 +8,7 @@ lazily, so `glasslab run ... --no-ui` never imports textual.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,64 @@ DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data
 ThreadsOpt = Annotated[Optional[str], typer.Option(
     "--threads", metavar="N|auto", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
 
+# Every GLASSLAB_* variable a user may set, and the exit codes: glasslab --help prints these
+# (tui/cli/__init__.py) and README's "Environment and exit codes" says the same (a test compares).
+# GLASSLAB_FAULT_* are the test suite's fault hooks, not for users.
+ENVIRONMENT = {
+    "GLASSLAB_OUT": "run stores: where runs go, ps and the console look (./runs)",
+    "GLASSLAB_DATA": "the data sets (./data; --data-dir and data.dir win)",
+    "GLASSLAB_PRESETS": "a preset folder instead of the presets shipped",
+    "GLASSLAB_SWEEPS": "where glasslab sweep puts new sweeps (./sweeps)",
+    "GLASSLAB_THREADS": "torch threads wherever a run says threads = auto",
+}
+EXIT_CODES = {
+    "0": "finished",
+    "1": "failed, diverged, refused, or a sweep point unfinished",
+    "2": "bad input: one line on stderr, nothing written",
+    "128+N": "stopped by signal N, state saved (130 Ctrl-C, 143 TERM)",
+}
+
+
+def untag(command) -> None:
+    """Help without type tags: typer prints `--force <bool>`, `--steps <int>`, `RUN_DIR <path>` (0.29;
+    0.27 `<int>`, `<path>`).  Flags get no placeholder, an option without a metavar its name in
+    capitals (argparse's convention: --steps STEPS), an argument none.  Walks the whole click tree
+    when the top group is built (OneLineUsage.__init__), and its own options again when it runs
+    (typer adds the completion options after building it); what is done once is skipped."""
+    from typer.core import TyperArgument, TyperOption
+
+    for p in command.params:
+        if isinstance(p, TyperOption):
+            if p.is_flag or p.count:
+                p.metavar = ""
+            elif p.metavar is None:
+                p.metavar = p.name.upper()
+        elif isinstance(p, TyperArgument) and "display_type_rich" not in vars(p):
+            # The tag is asked of the parameter (typer >= 0.28) or of its ParamType (0.27):
+            # instance attributes shadow both methods, here only.
+            p.display_type_rich = _no_tag
+            if hasattr(p, "type"):
+                p.type = copy.copy(p.type)
+                p.type.get_metavar = _no_tag
+    if "get_help_option" in vars(command):  # done already (the top group: again once typer added its own)
+        return
+    help_option = command.get_help_option  # click makes --help when help is asked for
+
+    def untagged_help_option(ctx):
+        option = help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = untagged_help_option
+    for sub in getattr(command, "commands", {}).values():
+        untag(sub)
+
+
+def _no_tag(*args, **kwargs) -> str:
+    return ""
+
+
 class OneLineUsage(TyperGroup):
     """The top command group: a usage error (an unknown option or command, a missing or malformed
     argument) is one line and exit 2, like every other bad input, instead of Click's usage box:
@@ -38,7 +97,12 @@ class OneLineUsage(TyperGroup):
     typer.TyperException and carries the context of the command that refused the arguments.
     Errors of the top group come from make_context, those of a command below it from invoke."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        untag(self)
+
     def make_context(self, *args, **kwargs):
+        untag(self)  # typer adds --install-completion and --show-completion after __init__
         with one_line_usage():
             return super().make_context(*args, **kwargs)
 

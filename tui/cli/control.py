@@ -17,11 +17,12 @@ from typing import Annotated, Optional
 import typer
 
 from ..output import quiet_output
+from . import complete
 from .common import clean_errors, science_doc
 
 
 def control_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).")],
+    run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).", autocompletion=complete.stores)],
     at: Annotated[Optional[list[int]], typer.Option("--at", help="Branch at the snapshot nearest this step (repeatable; default: near 1/100, 1/10 and 1/2 of the run).")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Steps of every branch (default t_w: the lags t <= t_w; at least 4 epochs under SGD).")] = None,
     replicas: Annotated[int, typer.Option("--replicas", help="Replicas per t_w: the run's dynamics with another minibatch order / noise.")] = 1,

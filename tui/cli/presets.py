@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
 import typer
 
 from ..output import quiet_output
+from . import complete, json_rows
 from .common import SetOpt, clean_errors
 
 presets_app = typer.Typer(help="Browse the experiment presets.", pretty_exceptions_enable=False)
@@ -15,7 +17,7 @@ presets_app = typer.Typer(help="Browse the experiment presets.", pretty_exceptio
 
 @presets_app.command("list")
 @quiet_output
-def presets_list():
+def presets_list(as_json: Annotated[bool, typer.Option("--json", help="Print the presets as JSON (docs/json.md).")] = False):
     """Every preset: model, data set, dynamics, N, and whether its data is here."""
     from rich import box
     from rich.console import Console
@@ -25,6 +27,9 @@ def presets_list():
 
     with clean_errors():
         rows = catalog.summaries()
+    if as_json:
+        print(json.dumps({"schema": json_rows.SCHEMA, "presets": [json_rows.preset(s) for s in rows]}, indent=1))
+        return
     table = Table(title="glasslab presets", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("name", no_wrap=True)
     for col in ("model", "data set", "dynamics"):
@@ -66,7 +71,7 @@ def print_columns(rows: list[list[str]]) -> None:
 
 @presets_app.command("show")
 @quiet_output
-def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml path.")],
+def presets_show(name: Annotated[str, typer.Argument(help="Preset name or .toml path.", autocompletion=complete.presets)],
                  set_: SetOpt = None):
     """The resolved preset: every field with its value, defaults included."""
     from glasslab.core.config import presets

@@ -17,7 +17,7 @@ import typer
 from glasslab.core.errors import GlasslabError
 
 from ..output import guarded_output
-from . import common
+from . import common, complete
 from .common import (
     DataDirOpt,
     DeviceOpt,
@@ -32,7 +32,7 @@ from .common import (
 
 
 def run_cmd(
-    preset: Annotated[str, typer.Argument(help="Preset name (glasslab presets list) or path to a .toml file.")],
+    preset: Annotated[str, typer.Argument(help="Preset name (glasslab presets list) or path to a .toml file.", autocompletion=complete.presets)],
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Run headless (batch jobs): progress and summary on stdout.")] = False,
     out: OutOpt = Path("runs"),
     device: DeviceOpt = None,
@@ -65,7 +65,7 @@ def run_cmd(
 
 
 def resume_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).")],
+    run_dir: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory).", autocompletion=complete.stores)],
     steps: Annotated[Optional[int], typer.Option("--steps", help="The run's new total step count: more than planned extends it, fewer shortens it (the resume says which).")] = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,

@@ -20,10 +20,10 @@ from glasslab.core.errors import BadInput, RunFailed
 
 from ..numbers import duration
 from ..output import quiet_output
-from . import common
+from . import common, complete
 from .common import clean_errors
 
-RunArg = Annotated[Path, typer.Argument(help="The run's store (a .zarr directory; glasslab ps lists them).")]
+RunArg = Annotated[Path, typer.Argument(help="The run's store (a .zarr directory; glasslab ps lists them).", autocompletion=complete.stores)]
 WaitOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for the run's answer (it answers between steps).")]
 
 
@@ -122,7 +122,7 @@ def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}" if math.isfinite(x) else "-"
 
 
-def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores, or stores (default: $GLASSLAB_OUT or runs).")] = None,
+def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores, or stores (default: $GLASSLAB_OUT or runs).", autocompletion=complete.folders)] = None,
            all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False) -> None:
     """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
     from glasslab.core.runs import live
