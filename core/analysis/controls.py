@@ -26,6 +26,12 @@ verdict reads R over the late half of those lags (in log t):
 Replicas tell the same story from another side: drift keeps them together
 (Delta_AB << Delta_on), noise separates them (independent diffusions give
 Delta_AB = 2 Delta_on).  Read-only on the stores.
+
+What R measures: which of drift and noise dominates the displacement over THIS branch
+length, not whether the weights diffuse.  The drift's displacement grows like t^2 (measured
+t^1.8-1.9 at P = 20,000) and the noise's at most like t, so R -> 1 for any long enough
+branch.  The test of diffusion is the replicas' spreading (core/analysis/replicas.py).
+Every verdict names its sampler and branch length (Control.branch).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glasslab.core.analysis import replicas
 from glasslab.core.errors import BadInput
 from glasslab.core.runs import branch
 from glasslab.core.store.reader import Trajectory
@@ -67,6 +74,9 @@ class Control:
     replica_distance: list[float] = field(default_factory=list)
     replica_ratio: float = math.nan
     replicas_read: str = ""
+    sampler: str = ""
+    branch_steps: int = 0
+    branch: str = ""      # "sampler reshuffle, branch 1,000 steps (5 epochs)": every verdict names both
 
     def to_dict(self) -> dict:
         return {k: _json(v) for k, v in asdict(self).items()}
@@ -106,9 +116,10 @@ def verdict_of(lags: np.ndarray, ratio: np.ndarray, epoch: int | None = None) ->
 
 
 def epoch_of(t: Trajectory) -> int | None:
-    """Steps per epoch of a branch's SGD (ceil(P / B)), or None for GD and Langevin."""
+    """Steps per epoch of a branch's SGD with reshuffled epochs (ceil(P / B)), where the noise of each
+    whole epoch cancels; None for GD, Langevin and minibatches drawn with replacement (no epoch)."""
     dyn = t.preset.get("dynamics", {})
-    if dyn.get("kind") != "sgd":
+    if dyn.get("kind") != "sgd" or replicas.sampler_of(t.preset) != replicas.RESHUFFLE:
         return None
     return max(1, math.ceil(int(t.attrs.get("train_size", 0)) / int(dyn.get("batch_size", 1))))
 
@@ -148,6 +159,10 @@ def compare(paths: dict[str, Path], tw: int) -> Control:
     late, verdict, note = verdict_of(common, ratio, epoch)
     out = Control(tw, [int(s) for s in common], d_off.tolist(), d_on.tolist(), ratio.tolist(), late, verdict,
                   epoch, note)
+    out.sampler = replicas.sampler_of(on.preset)
+    out.branch_steps = int(on.preset.get("run", {}).get("steps", common[-1] if len(common) else 0))
+    out.branch = replicas.branch_text(out.sampler, out.branch_steps, replicas.epoch_steps(
+        on.preset, int(on.attrs.get("train_size", 0))))
     reps = [Trajectory.open(p) for role, p in sorted(paths.items()) if role.startswith("replica-")]
     if reps:
         dist = np.mean([_distance(on, r, common) for r in reps], axis=0)
@@ -160,5 +175,6 @@ def compare(paths: dict[str, Path], tw: int) -> Control:
 
 
 def analyze_controls(store: str | Path, out: str | Path | None = None) -> list[Control]:
-    """Every t_w that `glasslab control` branched from `store`, compared (empty when there is none)."""
-    return [compare(paths, tw) for tw, paths in branch.find(store, out).items()]
+    """Every t_w that `glasslab control` branched from `store` with a noise-off branch, compared (empty when
+    there is none; t_w branched --replicas-only are core/analysis/replicas.py's)."""
+    return [compare(paths, tw) for tw, paths in branch.find(store, out).items() if "noise-off" in paths]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.analysis import aging, checks, controls
+from glasslab.core.analysis import aging, checks, controls, replicas
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
 from glasslab.core.store import completion, layout, reader
@@ -104,6 +104,8 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
     out["radial"] = None if n2 is None else checks.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
     # The noise-off control and replicas, where `glasslab control` branched this run (core/runs/branch.py).
     out["controls"] = [c.to_dict() for c in controls.analyze_controls(path)]
+    spreads, spread_verdict = replicas.analyze_replicas(path)  # the replicas' spreading (section 6c)
+    out["spreading"] = {"verdict": spread_verdict, "tws": [s.to_dict() for s in spreads]} if spreads else None
     if "two_time_not_written" in t.attrs:
         out["two_time_not_written"] = t.attrs["two_time_not_written"]
     if D is not None and np.isfinite(D).sum() >= 2:

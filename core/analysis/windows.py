@@ -28,6 +28,18 @@ TAILS = (("last half", 1 / 2), ("last third", 1 / 3), ("last quarter", 1 / 4))
 # aging (mu = 1) on both sides: |mu| < 1/2 everywhere in it.  Wider, it cannot tell the two apart.
 HALF_WAY = 0.5
 Z95 = 2.0  # the bootstrap part of an interval: mu +- 2 standard errors
+# Student-t quantiles t_{0.975, n-1} for n = 2 ... 31 values (two-sided 95 %), from the standard
+# tables; beyond 31 the normal value 1.96 is within 2 % of t.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def student_t975(n: int) -> float:
+    """t_{0.975, n-1}: the half-width of a two-sided 95 % interval of a mean of n >= 2 values, in standard
+    errors (NaN below 2)."""
+    if n < 2:
+        return math.nan
+    return _T975[n - 2] if n - 2 < len(_T975) else 1.96
 
 
 def limit_lags(steps, msd, lag_max: str = "t_w") -> np.ndarray:

@@ -82,6 +82,8 @@ class DynamicsConfig:
 class RecordingConfig:
     snapshots: int = _f(80, "log-spaced snapshot times before de-duplication (plus t = 0)", min=2, max=100000)
     first: int = _f(10, "first non-zero snapshot time t0", min=1)
+    every: int = _f(0, "also a snapshot every this many steps (0 = none): glasslab control's replicas read "
+                    "lags at and between epoch multiples", min=0)
     log_every: int = _f(10, "steps between entries of the running minibatch loss", min=1)
     eval_chunk: int = _f(4096, "samples per forward pass when evaluating the full sets (and measuring D)", min=1)
     waiting_times: int = _f(8, "online waiting times: Delta, Q, alpha2, Y filled live from these t_w (0 = none)", min=0, max=64)

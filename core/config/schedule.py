@@ -16,3 +16,18 @@ def log_grid(first: int, last: int, n: int) -> list[int]:
     first = min(first, last)
     times = np.rint(np.exp(np.linspace(np.log(first), np.log(last), n))).astype(np.int64)
     return [0] + sorted(set(int(t) for t in times if t > 0))
+
+
+def snapshot_grid(first: int, last: int, n: int, every: int = 0) -> list[int]:
+    """The run's snapshot steps: log_grid(first, last, n), plus every multiple of `every` up to `last`
+    when every > 0 (recording.every: a branch's replicas read Delta_AB at whole and half epochs)."""
+    grid = log_grid(first, last, n)
+    if every > 0 and last > 0:
+        grid = sorted(set(grid) | set(range(every, last + 1, every)))
+    return grid
+
+
+def grid_of(preset) -> list[int]:
+    """snapshot_grid of a Preset (recording.first, run.steps, recording.snapshots, recording.every)."""
+    rec = preset.recording
+    return snapshot_grid(rec.first, preset.run.steps, rec.snapshots, rec.every)

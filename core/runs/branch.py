@@ -19,6 +19,10 @@ in RUN.controls/ beside the parent, named tw{t_w}-{role}.zarr; its steps count t
 t since t_w.  core/analysis/controls.py compares them (docs/science.md, "Controls").
 Every branch starts with a zero momentum buffer, the same for all of them, so the
 comparison is fair even though the parent's buffer at t_w is not stored.
+
+`--replicas-only` leaves out the noise-off branch: noise-on and the replicas, all the same
+dynamics from the same weights with independent noise, measure the replicas' spreading
+Delta_AB(t_w, t) (core/analysis/replicas.py), the test of diffusion, at SGD's cost.
 """
 
 from __future__ import annotations
@@ -102,14 +106,28 @@ def noise_off(dynamics: presets.DynamicsConfig) -> presets.DynamicsConfig:
                    "(glasslab control compares SGD or Langevin runs with their noise-off control)")
 
 
+def branch_recording(rec: presets.RecordingConfig, dynamics: presets.DynamicsConfig,
+                     train_size: int) -> presets.RecordingConfig:
+    """A branch's recording: its weights are all the analysis reads, so no D and no online t_w; under SGD
+    also a snapshot every half epoch, so Delta_AB is read at whole epochs (where reshuffling has cancelled
+    the minibatch noise of each epoch) and half way between them."""
+    every = max(1, -(-train_size // dynamics.batch_size) // 2) if dynamics.kind == "sgd" else 0
+    return dataclasses.replace(rec, d_every=0, waiting_times=0, every=every)
+
+
 def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = None, replicas: int = 1,
-         out: str | Path | None = None) -> list[Branch]:
+         out: str | Path | None = None, noise_off_branch: bool = True) -> list[Branch]:
     """The branches `glasslab control` trains: noise-off, noise-on and `replicas` replicas per t_w.
+
+    noise_off_branch=False leaves out the full-batch noise-off branch (the costly one: a GD step costs
+    P / B SGD steps): noise-on and the replicas alone measure the replicas' spreading, which needs at
+    least two of them (replicas >= 1).
 
     at: steps of the parent (each moved to its nearest snapshot; default three, see
     default_waiting_times); steps: the length of every branch (default t_w, the lags t <= t_w over
     which Delta/D(t_w) means something, but at least 100 and, under SGD, 4 epochs: the minibatch
-    noise cancels over each whole epoch, core/analysis/controls.py).  Raises BadInput for a store that is not a
+    noise cancels over each whole epoch, core/analysis/controls.py).  Every branch records by
+    branch_recording.  Raises BadInput for a store that is not a
     finished or interrupted run, a step outside it, or a run with no noise to switch off.
     """
     store = Path(str(store).rstrip("/"))
@@ -119,6 +137,9 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
         raise BadInput(f"{store} has {len(snap_steps)} snapshot(s): let the run go further before branching it")
     if replicas < 0:
         raise BadInput(f"--replicas {replicas} must be 0 or more")
+    if not noise_off_branch and replicas < 1:
+        raise BadInput("--replicas-only needs --replicas 1 or more: the spreading is read between noise-on and "
+                       "at least one replica")
     if steps is not None and steps < 1:
         raise BadInput(f"--steps {steps} must be at least 1")
     total = int(parent.attrs.get("total_steps", snap_steps[-1]))
@@ -134,11 +155,13 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
         on = dataclasses.replace(base.dynamics, **switched) if switched else base.dynamics
         epochs4 = 4 * -(-int(parent.attrs.get("train_size", 0)) // on.batch_size) if on.kind == "sgd" else 0
         length = steps if steps is not None else max(tw, 100, epochs4)
-        roles = [("noise-off", noise_off(on), branch_seed(base.run.seed, tw, 0)),
-                 ("noise-on", on, branch_seed(base.run.seed, tw, 0))]
+        off = noise_off(on)  # also refuses a run without noise, whose replicas could not spread
+        roles = [("noise-off", off, branch_seed(base.run.seed, tw, 0))] if noise_off_branch else []
+        roles += [("noise-on", on, branch_seed(base.run.seed, tw, 0))]
+        train_size = int(parent.attrs.get("train_size", 0)) or 1
         roles += [(f"replica-{k}", on, branch_seed(base.run.seed, tw, k)) for k in range(1, replicas + 1)]
         for role, dyn, seed in roles:
-            p = base.replace(dynamics=dyn, run=dataclasses.replace(
+            p = base.replace(dynamics=dyn, recording=branch_recording(base.recording, on, train_size), run=dataclasses.replace(
                 base.run, seed=seed, steps=length, init_from=str(store.resolve()), init_step=tw,
                 name=f"{base.run.name or base.name}-tw{tw}-{role}"))
             presets.check(p)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from glasslab.core.config import presets
-from glasslab.core.config.schedule import log_grid
+from glasslab.core.config.schedule import grid_of
 from glasslab.core.config.threads import usable_cpus
 from glasslab.core.errors import BadInput
 from glasslab.core.records import RESUME_SOURCES as SOURCES
@@ -76,7 +76,7 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         # The grid's steps still ahead: after the resume point, not merely after the last snapshot.  A
         # new --steps gives a new grid, which may have a step between the two that the run has passed:
         # the run waited for it forever and took no snapshot more (a stopped run, then --steps).
-        later = [t for t in log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots) if t > at]
+        later = [t for t in grid_of(preset) if t > at]
         run.snapshot_steps = taken + later
         run.next_snapshot = n
         run.online.waiting = layout.waiting_snapshots(attrs)

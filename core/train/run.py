@@ -30,7 +30,7 @@ import torch
 
 from glasslab.core.config import threads as threads_mod
 from glasslab.core.config.presets import DynamicsConfig, Preset, with_overrides
-from glasslab.core.config.schedule import log_grid
+from glasslab.core.config.schedule import grid_of
 from glasslab.core.errors import BadInput, RunFailed
 from glasslab.core.measure.evaluate import evaluate
 from glasslab.core.measure.online import OnlineObservables
@@ -177,7 +177,7 @@ class Run:
         self.flat = models.flatten_parameters(self.model)
         self.n_params = int(self.flat.w.numel())
         self.trainer = Trainer(self.model, self.flat, self.data, preset.dynamics, seed)
-        self.snapshot_steps = log_grid(preset.recording.first, preset.run.steps, preset.recording.snapshots)
+        self.snapshot_steps = grid_of(preset)
         self.step = 0
         self.next_snapshot = 0  # index into snapshot_steps
         if preset.run.init_from and self._fresh:

@@ -35,7 +35,9 @@ def test_control_trains_the_branches_reports_and_keeps_them(tmp_path):
     assert f"t_w = {tw:,}: " in res.stdout and "Delta_off" in res.stdout and "R = Delta_on / Delta_off" in res.stdout
     again = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "60", "--json"])
     assert again.exit_code == 0 and "already trained" in again.stderr and "steps of" not in again.stderr
-    [row] = json.loads(again.stdout)
+    [row] = json.loads(again.stdout)["controls"]
+    assert row["tw"] == tw and row["branch"] == "sampler reshuffle, branch 60 steps (6 epochs)"
+    assert "sampler reshuffle, branch 60 steps (6 epochs)" in res.stdout  # every verdict names both
     assert row["tw"] == tw and row["verdict"] in ("drift", "mixed", "noise-driven") and len(row["lags"]) > 3
     # glasslab analyze RUN reports the controls beside the aging numbers, table and JSON alike
     table = runner.invoke(app, ["analyze", str(path), "--boot", "10"])
@@ -45,6 +47,26 @@ def test_control_trains_the_branches_reports_and_keeps_them(tmp_path):
     import glasslab
 
     assert [c["tw"] for c in glasslab.analyze(path, n_boot=10).controls] == [tw]  # the notebook sees them too
+
+
+def test_replicas_only_leaves_out_the_noise_off_branch_and_reads_the_spreading(tmp_path):
+    path = parent(tmp_path)
+    res = runner.invoke(app, ["control", str(path), "--at", "100", "--at", "200", "--steps", "60", "--replicas", "2",
+                              "--replicas-only"])
+    assert res.exit_code == 0, res.output
+    found = branch.find(path)
+    assert len(found) == 2 and all(set(r) == {"noise-on", "replica-1", "replica-2"} for r in found.values())
+    assert "Delta_off" not in res.stdout  # no R without the noise-off branch
+    assert "replicas' spreading, sampler reshuffle, branch 60 steps (6 epochs)" in res.stdout
+    assert "at epoch multiples: growth exponent" in res.stdout and "between epoch multiples" in res.stdout
+    assert "verdict: " in res.stdout
+    data = json.loads(runner.invoke(app, ["control", str(path), "--at", "100", "--at", "200", "--steps", "60",
+                                          "--replicas", "2", "--replicas-only", "--json"]).stdout)
+    assert data["controls"] == [] and len(data["spreading"]) == 2
+    assert data["spreading_verdict"]["verdict"] in ("diffusive", "confined", "still aging", "undecided")
+    assert len(data["spreading"][0]["distance_by_pair"]) == 3
+    res = runner.invoke(app, ["control", str(path), "--at", "100", "--replicas", "0", "--replicas-only"])
+    assert res.exit_code == 2 and "--replicas 1 or more" in res.stderr
 
 
 def test_a_new_steps_trains_the_branches_again_and_says_how_far(tmp_path):

@@ -70,6 +70,10 @@ def analyze_cmd(
 
         print("the noise-off control and replicas (glasslab control):")
         print_controls(result["controls"])
+    if result.get("spreading"):
+        from .control import print_spreading
+
+        print_spreading(result["spreading"]["tws"], result["spreading"]["verdict"])
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")
     if png is not None:

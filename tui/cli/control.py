@@ -26,15 +26,17 @@ def control_cmd(
     at: Annotated[Optional[list[int]], typer.Option("--at", help="Branch at the snapshot nearest this step (repeatable; default: near 1/100, 1/10 and 1/2 of the run).")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Steps of every branch (default t_w: the lags t <= t_w; at least 4 epochs under SGD).")] = None,
     replicas: Annotated[int, typer.Option("--replicas", help="Replicas per t_w: the run's dynamics with another minibatch order / noise.")] = 1,
+    replicas_only: Annotated[bool, typer.Option("--replicas-only", help="Leave out the full-batch noise-off branch: noise-on and the replicas alone, the spreading test of diffusion (no R).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the branch stores go (default RUN.controls/ beside the run).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")] = False,
 ):
     """Continue a run from its snapshots with its noise switched off and as replicas: drift or diffusion?"""
     from glasslab.core.analysis import controls
+    from glasslab.core.analysis import replicas as spreading
     from glasslab.core.runs import branch
 
     with clean_errors():
-        plan = branch.plan(run_dir, at=at, steps=steps, replicas=replicas, out=out)
+        plan = branch.plan(run_dir, at=at, steps=steps, replicas=replicas, out=out, noise_off_branch=not replicas_only)
         for b in plan:
             if b.done:
                 print(f"t_w {b.tw:,} {b.role}: already trained ({b.path})", file=sys.stderr)
@@ -48,10 +50,17 @@ def control_cmd(
                 raise typer.Exit(outcome.exit_code)
         asked = {b.tw for b in plan}
         results = [r for r in controls.analyze_controls(run_dir, out) if r.tw in asked]
+        spreads, _ = spreading.analyze_replicas(run_dir, out)
+        spreads = [s for s in spreads if s.tw in asked]
+        spread_verdict = spreading.verdict(spreads)
     if as_json:
-        print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))
+        print(json.dumps({"controls": [r.to_dict() for r in results], "spreading": [s.to_dict() for s in spreads],
+                          "spreading_verdict": spread_verdict}, indent=2, allow_nan=False))
         return
+    if not results and not spreads:
+        print("no controls: run glasslab control RUN first")
     print_controls([r.to_dict() for r in results])
+    print_spreading([s.to_dict() for s in spreads], spread_verdict)
 
 
 def _g(x) -> str:
@@ -63,9 +72,9 @@ def print_controls(results: list[dict]) -> None:
     """Per t_w (Control.to_dict()s): a few lags with Delta_off, Delta_on, R and the replica distance, then the verdict."""
     for r in results:
         if r["verdict"] == "undecided":
-            print(f"t_w = {r['tw']:,}: undecided ({r['note']})")
+            print(f"t_w = {r['tw']:,}, {r['branch']}: undecided ({r['note']})")
         else:
-            print(f"t_w = {r['tw']:,}: {r['verdict']} (median R = {_g(r['late_ratio'])} over the late half of the lags"
+            print(f"t_w = {r['tw']:,}, {r['branch']}: {r['verdict']} (median R = {_g(r['late_ratio'])} over the late half of the lags"
                   + (f", {r['note']}" if r["note"] else "")
                   + (f"; {r['replicas_read']}: Delta_AB / Delta_on = {_g(r['replica_ratio'])} at the last lag)"
                      if r["replicas"] else ")"))
@@ -76,11 +85,43 @@ def print_controls(results: list[dict]) -> None:
             if r["replicas"]:
                 line += f"  {r['replica_distance'][i]:>10.3e}"
             print(line)
-    if not results:
-        print("no controls: run glasslab control RUN first")
-    else:
-        print("R = Delta_on / Delta_off: ~1 drift (the noise changes nothing), >= 2 noise-driven; under SGD only lags of "
-              f"an epoch or more count ({science_doc()}, section 6b)")
+    if results:
+        print("R = Delta_on / Delta_off says which of drift and noise dominates the displacement over this branch "
+              "length (~1 drift, >= 2 noise-driven; it tends to 1 for any long branch: the drift grows like t^2), "
+              "not whether the weights diffuse: that is the replicas' spreading.  Under reshuffled epochs only lags "
+              f"of an epoch or more count ({science_doc()}, section 6b)")
+
+
+def _iv(e) -> str:
+    if not e or e.get("value") is None:
+        return "-"
+    return f"{e['value']:.2f} [{e['interval'][0]:.2f}, {e['interval'][1]:.2f}]"
+
+
+def print_spreading(spreads: list[dict], verdict: dict) -> None:
+    """Per t_w the replica distance Delta_AB at a few lags of each reading and its growth exponent, then the
+    verdict over the t_w (core/analysis/replicas.py: Spreading.to_dict(), verdict())."""
+    if not spreads:
+        return
+    print(f"replicas' spreading, {verdict['branch']}: Delta_AB(t_w, t) = |w_A - w_B|^2 / N over the pairs")
+    for s in spreads:
+        print(f"t_w = {s['tw']:,}: {s['replicas']} replicas, {len(s['distance_by_pair'])} pair(s)")
+        for label, r in s["readings"].items():
+            ex = r["exponent"]
+            spread = "" if ex.get("half_width") is None else f", +-{ex['half_width']:.2f} over pairs"
+            band = "" if not ex.get("band") else f", windows {ex['band'][0]:.2f}..{ex['band'][1]:.2f}"
+            print(f"  {label}: growth exponent {_iv(ex)}{spread}{band}")
+            n = len(r["lags"])
+            if n:
+                picks = sorted({0, n // 3, (2 * n) // 3, n - 1})
+                print("    " + "  ".join(f"t={r['lags'][i]:,}: {r['distance'][i]:.3e}" for i in picks))
+    print(f"verdict: {verdict['verdict']} ({verdict['reason']})")
+    for label, v in verdict["readings"].items():
+        if len(verdict["readings"]) > 1:
+            print(f"  {label}: {v['verdict']} ({v['reason']})")
+    print("diffusive: Delta_AB ~ t (exponent in [0.8, 1.2]) independent of t_w ([BJ18]'s interrupted aging); "
+          "confined: it saturates (exponent within +-0.2 of 0); still aging: it slows with t_w "
+          f"({science_doc()}, section 6c)")
 
 
 def register(app: typer.Typer) -> None:
