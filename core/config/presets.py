@@ -240,15 +240,36 @@ NAME_MAX = 100  # a store name adds -YYYYmmdd-HHMMSS-K.zarr and .control: well i
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+def check_name(name: str, source: str) -> str:
+    """The one rule for a name that names a store or a sweep folder, wherever it comes from (run.name,
+    or the preset's file name when run.name is empty): a plain name of letters, digits, . _ - (no
+    slashes, spaces, control characters), at most NAME_MAX characters.  Returns the name; BadInput
+    naming its source and the fix otherwise.  A preset is data: it must not be able to point the
+    output outside --out, nor give a name the file system refuses (255 bytes) once the stamp is added."""
+    from_file = source != "run.name"
+    if len(name) > NAME_MAX:
+        fix = "rename the file, or name the runs with --set run.name=NAME" if from_file else "choose a shorter name"
+        raise BadInput(f"{source} is {len(name)} characters long: the limit is {NAME_MAX}; {fix}")
+    if not _SAFE_NAME.fullmatch(name):
+        fix = ("rename the file, or name the runs with --set run.name=NAME" if from_file
+               else "the store always goes directly under --out")
+        raise BadInput(f"{source} = {name!r} must be a plain name (letters, digits, . _ -, no slashes): {fix}")
+    return name
+
+
+def run_name(p: Preset) -> str:
+    """The name a new run's store takes (NAME-YYYYmmdd-HHMMSS.zarr): run.name, or else the preset's
+    name (its file's stem), under one rule (check_name)."""
+    if p.run.name:
+        return check_name(p.run.name, "run.name")
+    return check_name(p.name, "the preset's file name")
+
+
 def check(p: Preset) -> None:
     """Cross-field checks that single-field ranges cannot express."""
     d, dyn, m = p.data, p.dynamics, p.model
-    if p.run.name and len(p.run.name) > NAME_MAX:
-        raise BadInput(f"run.name is {len(p.run.name)} characters long: the limit is {NAME_MAX}; choose a shorter name")
-    if p.run.name and not _SAFE_NAME.fullmatch(p.run.name):
-        # A preset is data: it must not be able to point the output outside --out.
-        raise BadInput(f"run.name = {p.run.name!r} must be a plain name (letters, digits, . _ -, no slashes): "
-                       "the store always goes directly under --out")
+    if p.run.name:
+        check_name(p.run.name, "run.name")
     if d.name in FULL_TRAIN_SIZE:
         if d.train_size > FULL_TRAIN_SIZE[d.name]:
             raise BadInput(f"data.train_size = {d.train_size} exceeds the {FULL_TRAIN_SIZE[d.name]} training images of {d.name}")

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from glasslab.core.config import presets
 from glasslab.core.config.presets import Preset
 from glasslab.core.errors import BadInput
 from glasslab.core.runs import control
@@ -52,8 +53,8 @@ def start(preset: Preset, out_dir: str | Path, *, data_dir: str | None = None,
     control folder (with the log) marks the run as starting.  BadInput if
     out_dir cannot be written.
     """
+    name = presets.run_name(preset)  # before anything is created
     out = paths.check_out_dir(out_dir)
-    name = preset.run.name or preset.name
     store = paths.new_run_path(out, name)  # claims the name (its empty directory): two launches, two names
     try:
         control.control_dir(store).mkdir(mode=0o700)

@@ -25,7 +25,10 @@ from . import grid, manifest
 
 def default_dir(plan: Plan, root: str | Path = "sweeps") -> Path:
     """sweeps/PRESET-YYYYmmdd-HHMMSS (-2, -3 ... when taken)."""
-    base = Path(root) / f"{plan.base.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from glasslab.core.config import presets
+
+    name = presets.check_name(plan.base.name, "the preset's file name")  # run.name's rule (issue 31 item 9)
+    base = Path(root) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, k = base, 2
     while path.exists():
         path, k = base.with_name(f"{base.name}-{k}"), k + 1

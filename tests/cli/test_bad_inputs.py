@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 from glasslab.core.config import presets
 from glasslab.tui.cli import app
 
+from support.presets import TINY_TOML
+
 CORPUS = Path(__file__).parent / "bad_inputs"
 FIELD_CASES = tomllib.loads((CORPUS / "fields.toml").read_text())["case"]
 CASES = tomllib.loads((CORPUS / "cases.toml").read_text())["case"] + FIELD_CASES
@@ -61,6 +63,9 @@ def setup_case(kind: str, d: Path) -> None:
     elif kind == "plain-dir":
         (d / "plain").mkdir()
         (d / "plain" / "notes.txt").write_text("hello")
+    elif kind == "odd-preset-names":  # issue 31 item 9: file names that cannot name a store
+        for stem in ("my run", "r\u00e9sum\u00e9", "tab\there", "x" * 230):
+            (d / f"{stem}.toml").write_text(TINY_TOML.format(steps=20))
     elif kind == "foreign-zarr":
         zarr.open_group(str(d / "foreign.zarr"), mode="w").create_array("x", shape=(3,), dtype="f8")
     else:

@@ -161,3 +161,24 @@ def test_threads_and_checkpoint_cadence_fields():
         with pytest.raises(BadInput, match="run.threads must be 'auto' or a positive whole number"):
             presets.with_overrides(p, [f"run.threads={bad}"])
     assert presets.with_overrides(p, ["recording.checkpoint_minutes=0"]).recording.checkpoint_minutes == 0.0
+
+
+def test_one_rule_for_run_names_from_the_file_name_and_from_run_name(tmp_path):
+    """Issue 31 item 9: a name taken from the preset's file follows run.name's rule; run.name set
+    names the runs of any file; the console's start (launch.start) refuses before creating anything."""
+    from glasslab.core.runs import launch
+
+    from support.presets import TINY_TOML
+
+    for stem in ("my run", "r\u00e9sum\u00e9", "new\nline", "x" * (presets.NAME_MAX + 1)):
+        f = tmp_path / f"{stem}.toml"
+        f.write_text(TINY_TOML.format(steps=20))
+        with pytest.raises(BadInput, match="the preset's file name"):
+            presets.run_name(presets.load(str(f)))
+        with pytest.raises(BadInput, match="the preset's file name"):
+            launch.start(presets.load(str(f)), tmp_path / "runs")
+        assert presets.run_name(presets.load(str(f), ["run.name=ok-1"])) == "ok-1"
+        with pytest.raises(BadInput, match="run.name = 'my run' must be a plain name"):  # the same rule
+            presets.load(str(f), ["run.name=my run"])
+    assert not (tmp_path / "runs").exists()
+    assert presets.run_name(presets.load("quickstart")) == "quickstart"

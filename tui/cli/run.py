@@ -45,6 +45,7 @@ def run_cmd(
     threads: ThreadsOpt = None,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
+    from glasslab.core.config import presets
     from glasslab.core.store import paths
     from glasslab.core.train.run import Run
 
@@ -52,6 +53,7 @@ def run_cmd(
         sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else []),
                 *([f"run.threads={json.dumps(threads)}"] if threads is not None else [])]
         p = load_preset(preset, sets, steps, device)
+        name = presets.run_name(p)  # a file name that cannot name a store: one line before any data is loaded
         if detach:  # the same headless process, started apart from this terminal
             return detach_run(p, out, data_dir, download)
         if not no_ui and common.has_terminal():  # the console trains it, feeding the same records to the same writer
@@ -60,7 +62,7 @@ def run_cmd(
             print(f"glasslab: {common.terminal_problem()}: training headless, as with --no-ui", file=sys.stderr, flush=True)
         run = Run(p, data_dir=data_dir, download=download)
         out_dir = paths.check_out_dir(out)
-        path = paths.new_run_path(out_dir, p.run.name or p.name)
+        path = paths.new_run_path(out_dir, name)
     train_headless(run, path)
 
 
