@@ -24,7 +24,7 @@ from glasslab.core.config.schedule import grid_of
 from glasslab.core.config.threads import usable_cpus
 from glasslab.core.errors import BadInput
 from glasslab.core.records import RESUME_SOURCES as SOURCES
-from glasslab.core.store import layout, reader, resume_state
+from glasslab.core.store import codec, layout, reader, resume_state
 from glasslab.core.store import lock as store_lock
 from glasslab.core.train.run import Run
 
@@ -66,6 +66,7 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         run.threads_source = ("--threads" if threads is not None else
                               "recorded in the store" if recorded else f"run.threads = {preset.run.threads}")
         run.recorded_device = attrs.get("device")
+        run.recorded_versions = codec.session_versions(attrs)  # the last session's: its resumed event's
         if run.n_params != int(attrs["n_params"]):
             raise BadInput(f"{path} holds {attrs['n_params']} parameters but its preset builds {run.n_params}: the store does not match this glasslab version")
         state = resume_state.read_slot(root, point["slot"])
@@ -142,4 +143,19 @@ def describe(run: Run) -> list[str]:
     if run.recorded_device and run.recorded_device != here:
         lines.append(f"note: the store was written on {run.recorded_device}, this resume runs on {here}: "
                      "the continuation is not bitwise the uninterrupted run")
+    changed = version_change(run.recorded_versions)
+    if changed:
+        lines.append(f"note: the store's last session ran {changed[0]}, this resume runs {changed[1]}: "
+                     "the continuation is not bitwise the uninterrupted run")
     return lines
+
+
+def version_change(recorded: dict[str, str]) -> tuple[str, str] | None:
+    """(what the store's last session ran, what this process runs) for the versions that differ, as
+    "torch 2.5.1, glasslab 0.1.0"; None when they agree or the store recorded none."""
+    here = codec.versions()
+    names = {"torch_version": "torch", "glasslab_version": "glasslab"}
+    differ = [k for k in names if recorded.get(k) and recorded[k] != here[k]]
+    if not differ:
+        return None
+    return (", ".join(f"{names[k]} {recorded[k]}" for k in differ), ", ".join(f"{names[k]} {here[k]}" for k in differ))

@@ -56,16 +56,30 @@ def git_commit(package_dir: Path | None = None) -> str | None:
     return _git(["rev-parse", "HEAD"], core) if name == "glasslab" else None
 
 
+def versions() -> dict[str, str]:
+    """The versions that decide bitwise identity, as this process runs them: the root attributes
+    record the first session's, each `resumed` event its own session's (issue 31 item 10)."""
+    return {"glasslab_version": __version__, "torch_version": torch.__version__}
+
+
+def session_versions(attrs: dict) -> dict[str, str]:
+    """The versions the store's last session ran: its last `resumed` event's, else the root's."""
+    found = {k: attrs.get(k) for k in ("glasslab_version", "torch_version")}
+    for e in attrs.get("events", []):
+        if e.get("kind") == "resumed":
+            found.update({k: e[k] for k in found if e.get(k)})
+    return {k: v for k, v in found.items() if v}
+
+
 def started_attrs(r: RunStarted) -> dict[str, Any]:
     """The root attributes of a new store for the run that RunStarted describes, provenance included."""
     return {
-        "glasslab_version": __version__,
+        **versions(),
         "name": r.name,
         "preset": r.preset,
         "seed": r.preset["run"]["seed"],
         "device": r.device,
         "threads": r.threads,
-        "torch_version": torch.__version__,
         "git_commit": git_commit(),
         "n_params": r.n_params,
         "train_size": r.train_size,

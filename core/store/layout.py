@@ -4,7 +4,8 @@ One group per run (`runs/NAME-YYYYmmdd-HHMMSS.zarr`):
 
     attrs     glasslab_version, preset, seed, device, threads (torch's intra-op count),
               torch_version, git_commit, n_params, param_layout [(name, shape, offset)],
-              status (running | finished | interrupted | diverged), events [{step, kind, ...}],
+              status (running | finished | interrupted | diverged), events [{step, kind, ...}]
+              (a `resumed` event: its session's threads, device, glasslab_version, torch_version),
               snapshot_grid (planned steps), n_snapshots and n_loss (committed counts),
               resume {slot, snapshot, step, source, n_loss, saved_at} (the last saved
               resume state, and saves: how many were saved between snapshots)

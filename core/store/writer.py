@@ -37,7 +37,7 @@ from glasslab.core.records import (
 )
 from glasslab.core.store import layout, reader, resume_state
 from glasslab.core.store import lock as store_lock
-from glasslab.core.store.codec import started_attrs, to_event
+from glasslab.core.store.codec import started_attrs, to_event, versions
 
 _CLOSE = object()
 
@@ -154,7 +154,7 @@ class TrajectoryWriter:
             layout.set_sizes(self.root, capacity, loss_capacity)
             layout.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
             resumed = {"step": r.start_step, "kind": "resumed", "from": point.get("source", "snapshot"),
-                       "threads": r.threads, "device": r.device}
+                       "threads": r.threads, "device": r.device, **versions()}  # this session's versions
             self._commit(status="running", events=[resumed], snapshot_grid=r.snapshot_steps,
                          total_steps=r.total_steps, two_time_complete=0, threads=r.threads, device=r.device)
             return

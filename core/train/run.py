@@ -147,6 +147,7 @@ class Run:
         self.threads = self._set_threads(preset.run.threads if threads is None else threads)
         self.threads_source = f"run.threads = {preset.run.threads}" if threads is None else "given"
         self.recorded_device: str | None = None  # a resume: the device the store was written on
+        self.recorded_versions: dict[str, str] = {}  # a resume: the versions its last session ran (core/runs/resume.py)
         if self.device.type == "cuda":
             # Delta and D are sums of squares: TF32 would corrupt them (NOTES.md).
             torch.backends.cuda.matmul.allow_tf32 = False

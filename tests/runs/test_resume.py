@@ -330,3 +330,33 @@ def test_a_plain_resume_keeps_the_length_of_the_last_resume(refs, tmp_path):
         assert not any("note: --steps" in line for line in resume.describe(run))
     finally:
         store_lock.release(lock)
+
+
+@pytest.mark.xdist_group("resume-refs")  # the module fixture built once (make test)
+def test_a_resume_under_other_versions_says_so_and_each_session_records_its_versions(refs, tmp_path, monkeypatch):
+    """Issue 31 item 10: a resume under another torch or glasslab version said nothing and recorded
+    nothing, although bitwise identity no longer holds.  The first session here runs "torch 2.5.1,
+    glasslab 0.0.9" (faked in the store's provenance); the resume notes it, as it notes a device change,
+    and its resumed event records its own versions, which the next resume compares against."""
+    from glasslab import __version__
+    from glasslab.core.store import codec
+
+    p, _ = refs
+    path = tmp_path / "s.zarr"
+    old = {"glasslab_version": "0.0.9", "torch_version": "2.5.1"}
+    with monkeypatch.context() as m:
+        m.setattr(codec, "versions", lambda: dict(old))
+        t = train(path, p, stop_at=135)
+    assert {k: t.attrs[k] for k in old} == old
+    run = resume_into(path)
+    note = (f"note: the store's last session ran torch 2.5.1, glasslab 0.0.9, this resume runs torch "
+            f"{torch.__version__}, glasslab {__version__}: the continuation is not bitwise the uninterrupted run")
+    assert note in resume.describe(run)
+    t = reader.Trajectory.open(path)
+    [resumed] = [e for e in t.events if e["kind"] == "resumed"]
+    assert (resumed["torch_version"], resumed["glasslab_version"]) == (torch.__version__, __version__)
+    assert {k: t.attrs[k] for k in old} == old  # the root keeps the first session's provenance
+
+    again, lock = resume.prepare(path, steps=400)  # the last session ran these versions: nothing to note
+    store_lock.release(lock)
+    assert not any("not bitwise" in line for line in resume.describe(again))
