@@ -35,14 +35,24 @@ STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP",
 EXIT_SIGNAL = {s.name: 128 + int(s) for s in STOP_SIGNALS}
 
 
+def caught_signals() -> tuple[signal.Signals, ...]:
+    """The STOP_SIGNALS this process catches: all of them, less SIGHUP when it is ignored already.
+    `nohup glasslab run ... &` ignores SIGHUP so that the run outlives the login: replacing that
+    SIG_IGN with a stop would end the run when the SSH session ends (issue 31.2).  The run then
+    trains on; its output goes quiet if it still pointed at the terminal (tui/output.py)."""
+    hup = getattr(signal, "SIGHUP", None)
+    ignored = hup is not None and signal.getsignal(hup) == signal.SIG_IGN
+    return tuple(s for s in STOP_SIGNALS if not (ignored and s == hup))
+
+
 @contextlib.contextmanager
 def stop_on_signals(run: Run):
-    """SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 stop the run at the next step boundary, which saves
-    the resume state at that step (Run.stop), instead of killing it.  Main thread only."""
+    """SIGINT, SIGTERM, SIGHUP (unless ignored: nohup), SIGUSR1, SIGUSR2 stop the run at the next step
+    boundary, which saves the resume state at that step (Run.stop), instead of killing it.  Main thread only."""
     def handler(signum, _frame):
         run.stop(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    old = {s: signal.signal(s, handler) for s in caught_signals()}
     try:
         yield
     finally:

@@ -64,9 +64,10 @@ def start(preset: Preset, out_dir: str | Path, *, data_dir: str | None = None,
     return store, _launch("_train", store, preset, data_dir, download)
 
 
-def _launch(command: str, store: Path, preset: Preset, data_dir: str | None, download: bool) -> subprocess.Popen:
-    """`glasslab COMMAND STORE [--data-dir D] [--download]`, detached, announced in process.json."""
-    args = [command, str(store)]
+def _launch(command: str, store: Path, preset: Preset, data_dir: str | None, download: bool,
+            extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`glasslab COMMAND STORE [--data-dir D] [--download] EXTRA...`, detached, announced in process.json."""
+    args = [command, str(store), *extra]
     if data_dir:
         args += ["--data-dir", data_dir]
     if download:
@@ -87,14 +88,30 @@ def starting(store: Path, pid: int, preset: Preset) -> None:
         "dynamics": dataclasses.asdict(preset.dynamics), "name": preset.run.name or preset.name})
 
 
-def resume(store: str | Path, *, data_dir: str | None = None, download: bool = False) -> subprocess.Popen:
-    """Continue a stored run from its last snapshot (`glasslab resume STORE`), detached, its log appended."""
+def resume(store: str | Path, *, data_dir: str | None = None, download: bool = False, steps: int | None = None,
+           threads: str | None = None, force: bool = False) -> subprocess.Popen:
+    """Continue a stored run from its last snapshot (`glasslab resume STORE`), detached, its log appended.
+
+    What the resume would refuse before training (a live writer, a finished or diverged run, a
+    --steps not beyond its saved state) is refused here first (BadInput), with no process started:
+    `glasslab resume --detach` reports no success, and the console keeps its display."""
     from glasslab.core.config import presets
+    from glasslab.core.runs import resume as resuming
 
     store = Path(store)
-    preset = presets.from_stored(dict(reader.open_group(store).attrs["preset"]))  # BadInput: not a store
+    resuming.check(store, steps=steps, force=force)  # BadInput: not a store, or not resumable now
+    preset = presets.from_stored(dict(reader.open_group(store).attrs["preset"]))
+    if steps is not None:
+        preset = presets.with_overrides(preset, {"run.steps": steps})
     control.make_dir(store)
-    return _launch("resume", store, preset, data_dir, download)
+    extra = (*(("--steps", str(steps)) if steps is not None else ()), *(("--threads", threads) if threads else ()),
+             *(("--force",) if force else ()))
+    return _launch("resume", store, preset, data_dir, download, extra)
+
+
+def log_of(store: str | Path) -> Path:
+    """A detached run's output: RUN.zarr.control/output.log."""
+    return control.control_dir(store) / LOG
 
 
 def stored_preset(store: str | Path) -> dict:

@@ -43,21 +43,10 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
     attrs = dict(root.attrs)
     lock = store_lock.acquire(path, force=force)  # refuses while a live writer holds the store
     try:
-        status, n, point = attrs.get("status"), int(attrs.get("n_snapshots", 0)), attrs.get("resume")
-        if status == "diverged":
-            raise BadInput(f"{path} diverged at step {attrs['events'][-1]['step']}: resuming would diverge again; "
-                           "start a new run with a smaller dynamics.lr")
-        if n == 0 or not point:
-            raise BadInput(f"{path} has no complete snapshot to resume from: start the run again")
-        at = int(point["step"])
+        n, point = int(attrs.get("n_snapshots", 0)), attrs.get("resume")
+        at, planned = _plan(path, attrs, steps)
         preset = presets.from_stored(attrs["preset"])
-        # The run's length is the one its last session planned (`total_steps`, which a resume with
-        # --steps rewrites), not its preset's: a run ended by `resume --steps 200` is finished at 200.
-        planned = int(attrs.get("total_steps") or preset.run.steps)
-        if steps is not None and steps <= at:
-            raise BadInput(f"--steps {steps} is not beyond the saved state (step {at:,}): ask for more steps")
-        if status == "finished" and (steps is None or steps <= planned):
-            raise BadInput(f"{path} already finished its {planned:,} steps: pass --steps N with N larger to extend it")
+        planned = planned or preset.run.steps
         if (steps or planned) != preset.run.steps:
             preset = presets.with_overrides(preset, {"run.steps": steps or planned})
         recorded = attrs.get("threads")
@@ -93,6 +82,38 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         store_lock.release(lock)
         raise
     return run, lock
+
+
+def check(path: str | Path, *, steps: int | None = None, force: bool = False) -> None:
+    """Refuse at once (BadInput) what prepare would refuse before training, without loading data or
+    taking the lock: not a store, nothing to resume from, finished or diverged, --steps not beyond
+    the saved state, a live writer (unless force), no lock possible here.  A detached resume
+    (`glasslab resume --detach`, the console's `c`) asks this before it starts its process, so a
+    refusal is one line here, not a success followed by a failed process (issue 31.2, 31.6)."""
+    path = Path(path)
+    attrs = dict(reader.open_group(path, mode="r").attrs)  # BadInput: not a store
+    if not force:  # first, as prepare takes the lock first: a live run is "being written", whatever it holds
+        store_lock.refuse_if_held(path)
+    _plan(path, attrs, steps)
+
+
+def _plan(path: Path, attrs: dict, steps: int | None) -> tuple[int, int]:
+    """(the saved state's step, the steps the run's last session planned); BadInput when it cannot resume."""
+    status, n, point = attrs.get("status"), int(attrs.get("n_snapshots", 0)), attrs.get("resume")
+    if status == "diverged":
+        raise BadInput(f"{path} diverged at step {attrs['events'][-1]['step']}: resuming would diverge again; "
+                       "start a new run with a smaller dynamics.lr")
+    if n == 0 or not point:
+        raise BadInput(f"{path} has no complete snapshot to resume from: start the run again")
+    at = int(point["step"])
+    # The run's length is the one its last session planned (`total_steps`, which a resume with
+    # --steps rewrites), not its preset's: a run ended by `resume --steps 200` is finished at 200.
+    planned = int(attrs.get("total_steps") or (attrs.get("preset") or {}).get("run", {}).get("steps") or 0)
+    if steps is not None and steps <= at:
+        raise BadInput(f"--steps {steps} is not beyond the saved state (step {at:,}): ask for more steps")
+    if status == "finished" and (steps is None or steps <= planned):
+        raise BadInput(f"{path} already finished its {planned:,} steps: pass --steps N with N larger to extend it")
+    return at, planned
 
 
 def _check_saved(path: Path, at: int, state: dict, row, row_step: int) -> None:

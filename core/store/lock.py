@@ -155,6 +155,16 @@ def lock_owner(path: Path, *, now: float | None = None) -> dict | None:
     return owner if owner["age_s"] < LEASE_S else None
 
 
+def refuse_if_held(path: Path) -> None:
+    """BadInput (the line acquire would give) while a live-looking writer holds the store; never waits.
+    For a process that will take the lock in another process (a detached resume) and must refuse first."""
+    owner = lock_owner(path)
+    if owner is not None:
+        why = ("and that process is running" if owner.get("host") == _host()
+               else f"its lease renewed {owner['age_s']:.0f} s ago")
+        raise _busy(Path(path), owner, why)
+
+
 def _ours(owner: dict) -> bool:
     """The lock of an earlier instance of this Slurm job (before a requeue, perhaps on another node)."""
     job = os.environ.get("SLURM_JOB_ID")

@@ -73,11 +73,18 @@ def resume_cmd(
     download: DownloadOpt = False,
     threads: ThreadsOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Take the store's lock even if its lease has not run out (its writer is known to be gone).")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Continue it in the background (own session, survives logout): print the store and return.")] = False,
 ):
     """Continue an interrupted, stopped or killed run from its last saved state, in the same store."""
-    from glasslab.core.runs import resume
+    from glasslab.core.runs import launch, resume
 
     with clean_errors():
+        if detach:  # refused here, before a process starts, if the resume would be (a live writer, finished ...)
+            launch.resume(run_dir, data_dir=data_dir, download=download, steps=steps, threads=threads, force=force)
+            print(run_dir)
+            print(f"continuing in the background (log: {launch.log_of(run_dir)}); follow it with: "
+                  f"glasslab follow {run_dir}; stop it with: glasslab stop {run_dir}", file=sys.stderr)
+            return
         run, lock = resume.prepare(run_dir, steps=steps, data_dir=data_dir, download=download, threads=threads,
                                    force=force)
     with guarded_output():  # `resume ... | head`: a closed pipe stops the printing, not the run
