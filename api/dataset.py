@@ -136,7 +136,7 @@ def open(path: str | Path, weights: bool = True, complete: bool = True):
 
 
 def _two_time(path, t: reader.Trajectory) -> dict[str, np.ndarray]:
-    """The complete two-time matrices (core/analysis/report.load_two_time), {} when there are too few snapshots."""
+    """The complete two-time matrices (core.analysis.report.load_two_time), {} when there are too few snapshots."""
     if int(t.attrs.get("two_time_complete", 0)) == t.n_snapshots or t.n_snapshots < 3:
         return {}
     from glasslab.core.analysis.report import load_two_time

@@ -2,8 +2,8 @@
 
 Writes K snapshots of N float32 parameters (a random walk from w ~ N(0, 0.05^2)
 with steps N(0, (3e-4)^2): Delta(0, 1) = 9e-8 and, with eps = 0.05/100,
-Q(0, 1) = P(|z| < 1.67) = 0.905; chunks (1, min(N, 2^20)), no compression, as
-core/store/format.py writes them),
+Q(0, 1) = P(|z| < 1.67) = 0.905; chunks (1, min(N, 2^20)), no compression: the
+inner chunks of core/store/layout.py's weights),
 then, each in a fresh child process so that its peak memory is its own:
 
 - all:  two_time_from_weights, all four matrices (a std pass + a pair pass);

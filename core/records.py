@@ -1,7 +1,7 @@
 """The records a run yields, named as past events.
 
 The training loop (core/train/run.py) is a generator of these; sinks consume them:
-the Zarr writer (core/store/format.py), the headless printer and the console.
+the Zarr writer (core/store/writer.py), the headless printer and the console.
 They are small frozen dataclasses; a snapshot's weights travel as a host
 tensor (see core/train/hostcopy.py for who may read it when).
 """
@@ -66,7 +66,7 @@ class SnapshotTaken:
 
     index: int
     step: int
-    weights: Any  # core.hostcopy.HostCopy: call .tensor() to read, .release() when done
+    weights: Any  # core.train.hostcopy.HostCopy: call .tensor() to read, .release() when done
     evaluation: Evaluation
     observables: dict[str, float] = field(default_factory=dict)  # D, D_batch, weight_norm2
     state: dict[str, Any] = field(default_factory=dict)  # what a resume needs (optimizer, RNG)

@@ -1,4 +1,4 @@
-"""Rich rendering of `glasslab analyze` results (core.report.analyze_store's dict)."""
+"""Rich rendering of `glasslab analyze` results (core.analysis.report.analyze_store's dict)."""
 
 from __future__ import annotations
 

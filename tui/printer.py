@@ -95,7 +95,7 @@ class HeadlessPrinter:
         now = time.perf_counter()
         if now - self._last_print >= self.every_s or self.step >= total:
             self._last_print = now
-            # the run's own estimate (core.run.RemainingTime: steps and the log-spaced snapshots apart)
+            # the run's own estimate (core.train.run.RemainingTime: steps and the log-spaced snapshots apart)
             print(f"step {self.step}/{total} loss {self.loss:.4g} {self.rate:,.0f} steps/s ETA {duration(self.eta_s)}",
                   file=self.console.file, flush=True)
 

@@ -5,7 +5,9 @@ with no live writer gets its two-time matrices completed and saved (once); a
 live one, or one on a read-only file system, is analysed with the matrices
 computed in memory and left untouched.  A committed row whose step is -1 was
 never written (a store copied while its run wrote it): such rows are left out
-and named (`missing_rows`).
+and named (`missing_rows`).  The console's runs table and analysis pane read a
+store as it stands instead (`as_stored`): nothing completed, written or
+computed from the weights.
 """
 
 from __future__ import annotations
@@ -47,6 +49,18 @@ def _committed(t: reader.Trajectory) -> tuple[reader.Trajectory, dict[str, np.nd
     return t, {name: np.asarray(t.root[name][:n, :n]) for name in layout.TWO_TIME}
 
 
+def stored_two_time(t: reader.Trajectory) -> dict[str, np.ndarray]:
+    """The two-time matrices as the store holds them over its committed snapshots, [n, n] each: NaN
+    where nothing has filled them yet (a running run's rows past its online t_w).  Nothing is
+    completed, written or computed.  BadInput without a Delta matrix or with under 3 snapshots."""
+    if "msd" not in t.root:
+        raise BadInput("this store has no Delta matrix (msd)")
+    n = t.n_snapshots
+    if n < 3:
+        raise BadInput(f"{t.path} has {n} snapshot(s): the aging analysis needs at least 3 (let the run go further)")
+    return {name: np.asarray(t.root[name][:n, :n]) for name in layout.TWO_TIME if name in t.root}
+
+
 def _written(t: reader.Trajectory, mats: dict[str, np.ndarray]):
     """Steps, matrices, evals and D over the rows actually written (step >= 0), and the missing rows."""
     steps = np.asarray(t.steps)
@@ -64,13 +78,27 @@ def _written(t: reader.Trajectory, mats: dict[str, np.ndarray]):
 
 
 def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200,
-                  lag_max: str = "t_w") -> dict:
+                  lag_max: str = "t_w", as_stored: bool = False) -> dict:
     """Every number of the analysis, with the run's identity and final losses, and its controls:
     "noise_size" (measured Delta against the SGD-noise prediction at lags up to an epoch) and
-    "radial" (the share of Delta carried by the change of |w|).  lag_max: see aging.analyze."""
+    "radial" (the share of Delta carried by the change of |w|).  lag_max: see aging.analyze.
+
+    as_stored: read the store as it stands (stored_two_time: nothing completed, written or computed
+    from the weights) and leave out the branch controls and the replicas' spreading (they read
+    whole branch stores): cheap and read-only, for the console, which analyses every listed run.  A store
+    that cannot be analysed yet then gives {"run", "name", "status", "switches", "analysis": None,
+    "analysis_error"} instead of raising BadInput."""
     path = Path(path)
-    t, mats = load_two_time(path)
-    steps, mats, ev, D, missing = _written(t, mats)
+    if as_stored:
+        t = reader.Trajectory.open(path)
+        try:
+            steps, mats, ev, D, missing = _written(t, stored_two_time(t))
+        except BadInput as err:
+            return {"run": str(path), "name": t.attrs.get("name"), "status": t.status, "switches": _switches(t),
+                    "analysis": None, "analysis_error": str(err)}
+    else:
+        t, mats = load_two_time(path)
+        steps, mats, ev, D, missing = _written(t, mats)
     out = {
         "run": str(path),
         "name": t.attrs.get("name"),
@@ -85,12 +113,10 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         "n_delta": _n_delta(ev["n_delta"][-1], t.n_params, t.attrs.get("train_size")),
         "docs": DOCS,
         # The dynamics switches: a verdict on a run that changed its dynamics must name them.
-        "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
-                      "new": e.get("new", {}).get("kind", "?")}
-                     for e in t.events if e.get("kind") == "dynamics_changed"],
+        "switches": _switches(t),
     }
     try:
-        out["analysis"] = aging.analyze(steps, mats["msd"], D=D, overlap=mats["overlap"],
+        out["analysis"] = aging.analyze(steps, mats["msd"], D=D, overlap=mats.get("overlap"),
                                            train_loss=ev["train_loss"], tw_window=tw_window, n_boot=n_boot,
                                            lag_max=lag_max)
     except BadInput as err:
@@ -103,9 +129,10 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         n2 = n2[np.asarray(t.steps) >= 0]  # the rows actually written, as steps
     out["radial"] = None if n2 is None else checks.radial_share(steps, mats["msd"], n2[:len(steps)], rows)
     # The noise-off control and replicas, where `glasslab control` branched this run (core/runs/branch.py).
-    out["controls"] = [c.to_dict() for c in controls.analyze_controls(path)]
-    spreads, spread_verdict = replicas.analyze_replicas(path)  # the replicas' spreading (section 6c)
-    out["spreading"] = {"verdict": spread_verdict, "tws": [s.to_dict() for s in spreads]} if spreads else None
+    if not as_stored:
+        out["controls"] = [c.to_dict() for c in controls.analyze_controls(path)]
+        spreads, spread_verdict = replicas.analyze_replicas(path)  # the replicas' spreading (section 6c)
+        out["spreading"] = {"verdict": spread_verdict, "tws": [s.to_dict() for s in spreads]} if spreads else None
     if "two_time_not_written" in t.attrs:
         out["two_time_not_written"] = t.attrs["two_time_not_written"]
     if D is not None and np.isfinite(D).sum() >= 2:
@@ -114,6 +141,12 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
             slope = np.polyfit(np.log(steps[ok]), np.log(D[ok]), 1)[0]
             out["D_trend"] = {"first": _clean(D[ok][0]), "last": _clean(D[ok][-1]), "loglog_slope": _clean(slope)}
     return out
+
+
+def _switches(t: reader.Trajectory) -> list[dict]:
+    """The run's dynamics switches, JSON-able: [{"step", "old" kind, "new" kind}]."""
+    return [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"), "new": e.get("new", {}).get("kind", "?")}
+            for e in t.events if e.get("kind") == "dynamics_changed"]
 
 
 def _some_waiting_times(steps, analysis, n: int = 4) -> np.ndarray:

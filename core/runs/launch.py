@@ -1,7 +1,7 @@
 """Start a run as a detached process: `glasslab run --no-ui` in its own session, output to a log kept with it.
 
 The console and `glasslab run PRESET --detach` both start runs here.  The
-process is exactly the headless one (tui/cli.py train_headless: the writer,
+process is exactly the headless one (tui/cli/run.py train_headless: the writer,
 the printer, the control channel, the two-time completion), started with
 start_new_session: it is no longer in the terminal's process group, so
 closing the console, or the terminal hanging up (SIGHUP on an SSH drop),

@@ -188,7 +188,7 @@ def clear_after(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
 
 
 def write_two_time(root: zarr.Group, n: int, result) -> None:
-    """Store a full two-time computation (core.observables.TwoTimeResult) over snapshots [0, n)."""
+    """Store a full two-time computation (core.measure.observables.TwoTimeResult) over snapshots [0, n)."""
     for name in TWO_TIME:
         values = getattr(result, "msd" if name == "msd" else name)
         if values is None:

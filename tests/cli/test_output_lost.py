@@ -105,7 +105,7 @@ def test_the_other_commands_end_as_they_would_when_their_reader_leaves(tmp_path)
     """`glasslab sweep ... | head` with the reader gone before the first line: the local driver still
     drives every point to its end, and exits 0; then `sweep status`, `ps`, `presets list` and `presets
     show` with their reader gone exit 0 too, in silence (they used to end with Click's silent exit 1)."""
-    from glasslab.core.sweep import status
+    from glasslab.core.sweep.points import status
 
     sweep = tmp_path / "sweep"
     commands = [["sweep", preset(tmp_path, 60), "--grid", "run.seed=0:2", "--threads", "1", "--out", sweep],

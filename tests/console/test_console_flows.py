@@ -17,7 +17,8 @@ from textual.widgets import Input, OptionList, Static
 
 from glasslab.core.config import presets
 from glasslab.core.store.reader import Trajectory
-from glasslab.tui.app import make_app, stopped_line
+from glasslab.tui.app import make_app
+from glasslab.tui.console.quitting import stopped_line
 from glasslab.tui.console.screens.confirm_quit import ConfirmQuit
 from glasslab.tui.console.screens.dynamics_dialog import DynamicsDialog
 from glasslab.tui.console.screens.help_screen import HelpScreen
@@ -149,7 +150,7 @@ async def test_keys_typed_right_after_enter_while_the_filter_has_the_focus_go_to
 
 
 def test_an_unhandled_exception_exits_1_with_one_line_naming_the_log(tmp_path, monkeypatch, capsys):
-    from glasslab.tui.app import run_console
+    from glasslab.tui.console.quitting import run_console
     from glasslab.tui.console.screens.presets_screen import PresetsScreen
 
     def broken(self, text):

@@ -13,11 +13,11 @@ from support.pilot import SIZE, press, pytestmark, wait_for  # noqa: F401 (pytes
 async def test_a_second_ctrl_c_at_the_quit_question_quits_leaving_the_runs(tmp_path, monkeypatch):
     """Issue 22: ctrl+c asks (a run started here trains); a second ctrl+c, as in any terminal
     program, quits with the default answer (leave it running) instead of being ignored."""
-    import glasslab.tui.app as app_module
+    import glasslab.tui.console.quitting as quitting
 
     app = make_app(out_dir=tmp_path / "runs")
     training = tmp_path / "runs" / "quickstart.zarr"
-    monkeypatch.setattr(app_module, "left_running", lambda live, stopped=(): [f"left {p}" for p in live.live_runs()])
+    monkeypatch.setattr(quitting, "left_running", lambda live, stopped=(): [f"left {p}" for p in live.live_runs()])
     async with app.run_test(size=SIZE) as pilot:
         monkeypatch.setattr(app.live, "live_runs", lambda: [training])  # as if started here, still training
         await press(pilot, "ctrl+c")

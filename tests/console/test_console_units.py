@@ -393,7 +393,7 @@ def test_presets_list_piped_keeps_every_name_whole():
 
 
 def test_the_exit_lines_say_where_a_stopped_run_continues_from(tmp_path):
-    from glasslab.tui.app import left_running_line, stopped_line
+    from glasslab.tui.console.quitting import left_running_line, stopped_line
 
     path = write_store(tmp_path / "a.zarr", synthetic_records("a"))
     # a store without a resume point: no step is promised

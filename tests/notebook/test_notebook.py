@@ -16,7 +16,8 @@ import glasslab
 from glasslab.core.analysis import report
 from glasslab.core.errors import BadInput
 from glasslab.core.store import layout
-from glasslab.core.sweep import create, ensemble, grid, manifest
+from glasslab.core.sweep import ensemble, grid, manifest
+from glasslab.core.sweep.points import create
 
 from support.presets import tiny_preset
 from support.sweep import reference, write_preset

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from glasslab.core.store.writer import TrajectoryWriter
-from glasslab.core.sweep import create, grid, manifest
+from glasslab.core.sweep import grid, manifest
+from glasslab.core.sweep.points import create
 from glasslab.core.train.run import Run, drive
 
 from support.presets import tiny_preset

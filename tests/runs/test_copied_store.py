@@ -49,6 +49,26 @@ def test_analyze_leaves_out_and_names_rows_never_written(stopped, tmp_path):
     assert report.analyze_store(stopped, n_boot=10)["missing_rows"] == []
 
 
+def test_the_consoles_analysis_leaves_out_rows_never_written_as_analyze_does(stopped, tmp_path):
+    """Issue 28: the runs screen's verdict and analysis pane go through report.analyze_store (read
+    as the store stands), so they leave out the rows never written, and agree with `analyze`."""
+    from glasslab.core.store import completion
+    from glasslab.tui.console.screens.runs_screen import analysis_of
+
+    copy, _ = copy_of(stopped, tmp_path)
+    completion.complete_locked(copy)  # the console reads the matrices as stored: complete ones here
+    root = zarr.open_group(str(copy), mode="r+", use_consolidated=False)
+    n = int(root.attrs["n_snapshots"])
+    assert int(root.attrs["two_time_complete"]) == n
+    for i in (n - 3, n - 1):
+        root["snapshot_step"][i] = -1
+        root["weights"][i] = np.full(root["weights"].shape[1], math.nan, dtype=np.float32)
+    shown = analysis_of(copy, n_boot=10)
+    assert shown["missing_rows"] == [n - 3, n - 1] and shown["analysis"] is not None
+    assert -1 not in shown["analysis"]["tw_usable"]
+    assert shown["analysis"] == report.analyze_store(copy, n_boot=10)["analysis"]
+
+
 def test_resume_refuses_a_state_older_than_the_root_announces(stopped, tmp_path):
     copy, root = copy_of(stopped, tmp_path)
     point = dict(root.attrs["resume"])

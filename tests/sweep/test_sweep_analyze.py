@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from glasslab.core.analysis import report
-from glasslab.core.sweep import create, ensemble, grid, manifest
+from glasslab.core.sweep import ensemble, grid, manifest
+from glasslab.core.sweep.points import create
 from glasslab.tui.cli import app
 from glasslab.tui.numbers import pm as _pm
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from glasslab.core.sweep import create, grid, manifest
+from glasslab.core.sweep import grid, manifest
+from glasslab.core.sweep.points import create
 from glasslab.tui.app import make_app
 from glasslab.tui.console.screens.sweeps_screen import EnsemblePlot
 

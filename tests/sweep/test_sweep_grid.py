@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from glasslab.core.errors import BadInput
-from glasslab.core.sweep import create, grid, manifest, status, submit
+from glasslab.core.sweep import grid, manifest, submit
+from glasslab.core.sweep.points import create, status
 from glasslab.tui.cli import app
 
 from support.sweep import write_preset

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from glasslab.core.store import reader
-from glasslab.core.sweep import status, submit
+from glasslab.core.sweep import submit
+from glasslab.core.sweep.points import status
 from glasslab.tui.cli import app
 
 from support.sweep import (

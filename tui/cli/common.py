@@ -214,7 +214,8 @@ def open_console(out: Path, autostart=None, data_dir: str | None = None, downloa
         raise BadInput(f"--out {out} is a file, not a directory: choose a directory for the runs")
     if not has_terminal():
         raise BadInput(needs_terminal())
-    from glasslab.tui.app import make_app, run_console
+    from glasslab.tui.app import make_app
+    from glasslab.tui.console.quitting import run_console
 
     code = run_console(make_app(out_dir=out, autostart=autostart, data_dir=data_dir, download=download, follow=follow))
     if code:

@@ -52,7 +52,7 @@ def _print_table(m: dict, rows: list[dict]) -> None:
     from rich import box
     from rich.table import Table
 
-    from glasslab.core.sweep import counts
+    from glasslab.core.sweep.points import counts
 
     table = Table(title=f"sweep {m['name']} ({m['executor']['kind']}, {len(rows)} points)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
@@ -89,7 +89,8 @@ def _progress(pid: str, p: dict) -> None:
 
 def _launch(sweep_dir: Path, ids: list[str]) -> None:
     """Submit (Slurm) or run (local) the given points; a local sweep exits 1 if a point did not finish."""
-    from glasslab.core.sweep import counts, status, submit
+    from glasslab.core.sweep import submit
+    from glasslab.core.sweep.points import counts, status
     from glasslab.core.sweep import manifest as mf
 
     m = mf.read(sweep_dir)
@@ -235,7 +236,8 @@ def start_cmd(
     signal_delay: Annotated[int, typer.Option("--signal-delay", help="Seconds before the time limit that the job is told to checkpoint.")] = 90,
 ):
     """Run a grid of one preset's points, each in its own store (the default: glasslab sweep PRESET ...)."""
-    from glasslab.core.sweep import create, default_dir, submit
+    from glasslab.core.sweep import submit
+    from glasslab.core.sweep.points import create, default_dir
     from glasslab.core.sweep import grid as grids
     from glasslab.core.sweep import manifest as mf
 
@@ -259,7 +261,7 @@ def start_cmd(
 def status_cmd(sweep_dir: SweepDir,
                as_json: Annotated[bool, typer.Option("--json", help="Print the sweep and its rows as JSON (docs/json.md).")] = False):
     """A table of the points: axis values, state, starts, step / total, train loss, verdict; then counts."""
-    from glasslab.core.sweep import status
+    from glasslab.core.sweep.points import status
 
     with clean_errors():
         m, rows = status(sweep_dir)

@@ -52,7 +52,7 @@ class RunCurves:
     start_step: int = 0
     step: int = 0
     steps_per_s: float = math.nan  # smoothed over the StepLogged rates
-    reported_eta_s: float = math.nan  # the run's own estimate of the seconds left (core.run.RemainingTime)
+    reported_eta_s: float = math.nan  # the run's own estimate of the seconds left (core.train.run.RemainingTime)
     device: str = ""
     n_params: int = 0
     train_size: int = 0
@@ -127,7 +127,7 @@ class RunCurves:
     # ------------------------------------------------------------- a store ---
     @classmethod
     def from_store(cls, traj) -> "RunCurves":
-        """The curves of a stored run (core.trajectory.Trajectory)."""
+        """The curves of a stored run (core.store.reader.Trajectory)."""
         a = traj.attrs
         preset = traj.preset
         steps = [int(s) for s in traj.steps]
@@ -169,7 +169,7 @@ class RunCurves:
         return c
 
     def trim_after(self, step: int) -> None:
-        """Forget what lies beyond `step`, where a resumed run continues (core.resume's point): it logs
+        """Forget what lies beyond `step`, where a resumed run continues (core.runs.resume's point): it logs
         the steps after it again, and replays the switches of that step itself."""
         def keep(steps, *values):
             n = sum(1 for s in steps if s <= step)

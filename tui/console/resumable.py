@@ -1,6 +1,6 @@
 """Where a stored run would continue from, as the console says it (toast, runs table, continue).
 
-`glasslab resume` (core.resume.prepare) restores the run from the state the
+`glasslab resume` (core.runs.resume.prepare) restores the run from the state the
 store's `resume` attribute points at: its step is the step the continued run
 starts from.  Reading that attribute here (not calling prepare, which takes the
 writer lock and builds the model and data) lets the console show the figure
@@ -34,5 +34,5 @@ def continue_step(path: str | Path) -> int | None:
 
 def dynamics_at(path: str | Path, step: int) -> dict | None:
     """The dynamics a run continued at `step` trains with: the last switch recorded before that step
-    (core.resume replays those of the step itself), or None when there is none (the preset's)."""
+    (core.runs.resume replays those of the step itself), or None when there is none (the preset's)."""
     return codec.dynamics_after(_attrs(path).get("events", []), step - 1)

@@ -4,7 +4,7 @@ Every run is its own process, the one `glasslab run --no-ui` is (core/runs/launc
 starts it detached: own session, immune to the console's exit and to SIGHUP).
 The console never holds a run: it reads the store, like any other reader.  One
 data path for all runs, whoever started them: a thread (the screen's @work
-worker) polls the store every POLL_S with core.follow.StoreFollower and appends
+worker) polls the store every POLL_S with core.runs.follow.StoreFollower and appends
 the records to a RecordBuffer; the UI thread drains that at 4 Hz and draws once
 per drain (the coalescing that keeps the key latency, BENCHMARKS.md).  Steering
 writes request files (core/runs/control.py) that the run answers between steps; the

@@ -1,6 +1,6 @@
 """DynamicsDialog: switch the running training between GD, SGD and Langevin (with its temperature).
 
-The engine validates the change (core.run.Run.switch_dynamics raises BadInput
+The engine validates the change (core.train.run.Run.switch_dynamics raises BadInput
 with one line); the error shows here and the dialog stays open.  The switch
 acts at the next step boundary and is recorded as a DynamicsChanged record,
 which the writer stores in the events and the plots show as a marker.

@@ -7,8 +7,8 @@ added and keeps it, on every plot, until it is removed (removing another run
 does not recolour it); the table and the legend mark it in that colour.
 
 Reading stores and the aging analysis happen on thread workers; their results
-come back as this screen's messages.  The verdict is core.analysis's, when
-that module exists and the store has the `msd` array; otherwise "-".
+come back as this screen's messages.  The verdict is core.analysis.report's,
+read as the store stands, when the store has the `msd` array; otherwise "-".
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from glasslab.core.errors import BadInput, GlasslabError
+from glasslab.core.errors import GlasslabError
 from glasslab.core.runs import live
 from glasslab.core.store import reader
 
@@ -54,7 +54,7 @@ class RunRow:
     total: int
     n_snapshots: int
     has_msd: bool
-    resume_step: int | None = None  # where `c` (glasslab resume) continues from: core.resume's point
+    resume_step: int | None = None  # where `c` (glasslab resume) continues from: core.runs.resume's point
 
     @property
     def steps_text(self) -> str:
@@ -92,35 +92,19 @@ def verdict_text(r: RunRow, verdict: str) -> Text:
 
 
 def analysis_of(path: Path, n_boot: int = 200) -> dict:
-    """core.analysis of a stored run from the matrices the store holds (msd, overlap, D), shaped like
-    core.report.analyze_store's result ("analysis", or "analysis_error"; "switches", "status").  The
-    table's verdict and the analysis pane both come from here, so they cannot disagree."""
-    from glasslab.core.analysis.aging import analyze
+    """core.analysis.report.analyze_store's result for a stored run, read as it stands (as_stored:
+    nothing completed or written, no branch controls; "analysis_error" when it cannot be analysed
+    yet).  The table's verdict and the analysis pane both come from here, so they cannot disagree."""
+    from glasslab.core.analysis.report import analyze_store  # on the worker thread, not at the console's start
 
-    t = reader.Trajectory.open(path)
-    out = {"run": str(path), "name": t.attrs.get("name"), "status": t.status,
-           "switches": [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"),
-                         "new": e.get("new", {}).get("kind", "?")}
-                        for e in t.events if e.get("kind") == "dynamics_changed"]}
-    msd = t.array("msd")
-    if msd is None:
-        out["analysis"], out["analysis_error"] = None, "this store has no Delta matrix (msd)"
-        return out
-    n = t.n_snapshots
-    overlap = t.array("overlap")
-    try:
-        out["analysis"] = analyze(t.steps, msd[:, :n], D=t.array("observables/D"),
-                                  overlap=None if overlap is None else overlap[:n, :n],
-                                  train_loss=t.evals()["train_loss"], n_boot=n_boot)
-    except BadInput as err:  # too few waiting times with data yet
-        out["analysis"], out["analysis_error"] = None, str(err)
-    return out
+    return analyze_store(path, n_boot=n_boot, as_stored=True)
 
 
 def verdict_of(path: Path) -> str:
     """core.analysis's verdict label for a stored run (shortened for the table), or '-'."""
-    a = analysis_of(path).get("analysis")
-    label = a["verdict"]["label"] if a else "-"
+    from glasslab.core.analysis.report import verdict_of as report_verdict
+
+    label = report_verdict(analysis_of(path))
     return SHORT_VERDICT.get(label, label)
 
 

@@ -176,7 +176,8 @@ class SweepsScreen(ListingScreen):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="sweeps-read")
     def _read(self, sweep_dir: Path, analyse: bool) -> None:
-        from glasslab.core.sweep import ensemble, status
+        from glasslab.core.sweep import ensemble
+        from glasslab.core.sweep.points import status
 
         m, rows = status(sweep_dir)
         self.post_message(self.Opened(sweep_dir, m, rows))
