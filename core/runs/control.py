@@ -19,7 +19,8 @@ group for its nodes (the writer's lock, RUN.zarr.lock, sits beside it too).
                      uid, started, heartbeat (unix s), step, total,
                      steps_per_s, eta_s (seconds left, said at eta_at), dynamics, status;
                      rewritten every HEARTBEAT_S (core/runs/live.py reads it)
-      req-ID.json    a request {"id", "action": "stop" | "switch", "changes", "reason", "pid", "host"}
+      req-ID.json    a request {"id", "action": "stop" | "switch", "changes", "reason", "pid", "host",
+                     "to": the run process it is meant for, {pid, start, host} as process.json named it}
       ans-ID.json    its answer {"id", "outcome": "applied" | "refused", "step", "reason"}
       output.log, preset.json   a detached run's output and the preset it was started with (core/runs/launch.py)
 
@@ -157,8 +158,22 @@ def send(store: str | Path, action: str, *, changes: dict | None = None, reason:
         raise BadInput(f"unknown request {action!r}: stop or switch")
     rid = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
     write_json(d / f"req-{rid}.json", {"id": rid, "action": action, "changes": changes or {}, "reason": reason,
-                                       "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+                                       "pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
+                                       "to": addressee(d)})
     return rid
+
+
+def addressee(folder: Path) -> dict | None:
+    """The run process a request is meant for, as process.json names it now ({pid, start, host}; start
+    is None while a detached run is still starting), or None when no process has described itself.
+
+    The run refuses a request meant for another process (an earlier run of the store, dead since):
+    an identity, not a time, so a sender whose clock is behind the run host's (an NTP step, a login
+    node behind its compute node) is still heard (issue 31.4)."""
+    info = read_json(folder / "process.json")
+    if not info or info.get("pid") is None:
+        return None
+    return {"pid": int(info["pid"]), "start": info.get("start"), "host": info.get("host")}
 
 
 def answer_of(store: str | Path, rid: str) -> Answer | None:
@@ -317,10 +332,21 @@ class ControlChannel:
                 self._answer(rid, "refused", None, problem)
             elif req is None:
                 self._answer(rid, "refused", None, "the request could not be read as JSON")
-            elif float(req.get("time", 0)) < self._since:
-                self._answer(rid, "refused", None, "it was sent before this run's process started (to an earlier run of this store)")
+            elif not self._meant_for_me(req):
+                self._answer(rid, "refused", None, "it was sent to an earlier process of this store, not to this run")
             else:
                 self._apply(rid, req)
+
+    def _meant_for_me(self, req: dict) -> bool:
+        """A request names the process it was sent to (send: from process.json).  One that names none
+        (an older glasslab; a folder with no process yet) is judged by its time, the sender's clock
+        against this host's, as before."""
+        to = req.get("to")
+        if not isinstance(to, dict):
+            return float(req.get("time", 0)) >= self._since
+        me = self.info
+        return (to.get("pid") == me["pid"] and to.get("host") in (None, me["host"])
+                and to.get("start") in (None, me["start"]))
 
     def _apply(self, rid: str, req: dict) -> None:
         action = req.get("action")

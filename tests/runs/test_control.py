@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import socket
 import subprocess
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -198,9 +200,45 @@ def test_a_request_left_from_an_earlier_process_is_refused(training, tmp_path):
     control.write_json(d / "req-0-old.json", {"id": "0-old", "action": "stop", "reason": "too late", "time": 1.0})
     t = training()
     answer = control.wait(t.path, "0-old", timeout=10)
-    assert answer is not None and not answer.applied and "before this run's process started" in answer.reason
+    assert answer is not None and not answer.applied and "earlier process of this store" in answer.reason
     assert t.end is None and t.thread.is_alive()
     t.finish()
+
+
+def test_a_request_to_an_earlier_process_is_refused_whatever_its_time(training, tmp_path):
+    """The same, from a sender whose clock is ahead: the request names the dead process (pid, start time)
+    that process.json named when it was sent, so its time does not matter."""
+    d = control.make_dir(tmp_path / "run.zarr")
+    control.write_json(d / "process.json", {"pid": 4242, "start": 17, "host": socket.gethostname()})
+    rid = control.send(tmp_path / "run.zarr", "stop", reason="too late")
+    req = control.read_json(d / f"req-{rid}.json")
+    assert req["to"] == {"pid": 4242, "start": 17, "host": socket.gethostname()}
+    control.write_json(d / f"req-{rid}.json", {**req, "time": time.time() + 86400})
+    t = training()
+    answer = control.wait(t.path, rid, timeout=10)
+    assert answer is not None and not answer.applied and "earlier process of this store" in answer.reason
+    assert t.end is None and t.thread.is_alive()
+    t.finish()
+
+
+@pytest.mark.parametrize("action", ["stop", "switch"])
+def test_a_sender_whose_clock_is_behind_the_runs_is_heard(training, monkeypatch, action):
+    """Issue 31.4: after an NTP step back, or from a login node whose clock is an hour behind the
+    compute node's, `glasslab stop` and the console's x and d were refused as "sent before this
+    run's process started" and the run trained on."""
+    t = training()
+    real = time.time
+    behind = types.SimpleNamespace(time=lambda: real() - 3600, time_ns=lambda: time.time_ns() - 3600 * 10**9,
+                                   monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr(control, "time", behind)  # the sender's clock (the run's heartbeat too: harmless)
+    changes = {"lr": 0.25} if action == "switch" else None
+    answer = control.wait(t.path, control.send(t.path, action, changes=changes, reason="from behind"), timeout=10)
+    assert answer is not None and answer.applied, answer
+    if action == "stop":
+        t.thread.join(timeout=30)
+        assert t.end.reason == "from behind"
+    else:
+        t.finish()
 
 
 def test_durations_read_alike_everywhere():
