@@ -72,15 +72,17 @@ class Outcome:
     two_time: int
     two_time_s: float
     warning: str
+    signal: str = ""  # a stop signal heard during the end-of-run pass
 
     @property
     def exit_code(self) -> int:
-        """0 finished; 128 + N stopped by signal N (its state saved); 1 diverged, out of memory, failed."""
+        """0 finished; 128 + N stopped by signal N (its state saved, or heard during the end-of-run
+        pass); 1 diverged, out of memory, failed."""
         if isinstance(self.end, RunDiverged):
             return 1
         if isinstance(self.end, RunInterrupted):
             return EXIT_SIGNAL.get(self.end.reason, 1)
-        return 0
+        return EXIT_SIGNAL.get(self.signal, 0)
 
     def problem(self, path: Path) -> str | None:
         """The one line for stderr when the run did not finish, or None."""
@@ -115,5 +117,24 @@ def train(run: Run, path: str | Path, *, lock: Path | None = None, sinks=(), sig
     with stop_on_signals(run) if signals else contextlib.nullcontext():
         end = drive(run, [writer, *sinks, channel])
     t0 = time.perf_counter()
-    n, warning = complete_store(path)
-    return Outcome(end, n, time.perf_counter() - t0, warning)
+    heard: list[str] = []
+    with heard_signals(heard) if signals else contextlib.nullcontext():
+        n, warning = complete_store(path, stop=lambda: heard[0] if heard else None)
+    return Outcome(end, n, time.perf_counter() - t0, warning, heard[0] if heard else "")
+
+
+@contextlib.contextmanager
+def heard_signals(heard: list[str]):
+    """During the end-of-run pass a stop signal is noted in `heard`: the pass gives up at its next strip
+    with its lock released, and `glasslab analyze` completes it later.  Without this a SIGTERM there
+    killed the process with the store's lock held (issue 31 item 13).  A signal ignored before (nohup's
+    SIGHUP) stays ignored.  Main thread only."""
+    def handler(signum, _frame):
+        heard.append(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS if signal.getsignal(s) != signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
