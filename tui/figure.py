@@ -185,7 +185,7 @@ PLANNED = ("run.steps",)
 
 
 def dynamics_path(preset: dict, events: list[dict]) -> str:
-    """The dynamics a run went through: 'sgd', or 'sgd -> langevin -> sgd' when it switched."""
+    """The dynamics a run went through: its kind, or the kinds joined by ' -> ' when it switched."""
     kinds = [preset.get("dynamics", {}).get("kind", "?")]
     kinds += [e.get("new", {}).get("kind", "?") for e in events if e.get("kind") == "dynamics_changed"]
     return " -> ".join(kinds)

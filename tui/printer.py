@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from glasslab.core.config import dynamics
 from glasslab.core.records import (
     RESUME_SOURCES,
     DynamicsChanged,
@@ -58,8 +59,7 @@ class HeadlessPrinter:
             self.last_eval = r.evaluation
             self.step = r.step
         elif isinstance(r, DynamicsChanged):
-            self._say(f"step {r.step}: dynamics {r.old['kind']} -> {r.new['kind']} "
-                      f"(lr {r.new['lr']:g}, T {r.new['temperature']:g})")
+            self._say(f"step {r.step}: dynamics {dynamics.describe_switch(r.old, r.new)}")
         elif is_end(r):
             self._end(r)
 

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from glasslab.core.config import dynamics
+
 # ------------------------------------------------------- pure diffusion ---
 
 def d_on_snapshots(steps, D) -> np.ndarray:
@@ -59,19 +61,20 @@ def diffusion_control_msd(steps, D) -> np.ndarray:
 
 # ----------------------------------------------------------- noise size ---
 
-def sgd_noise_prefactor(lr: float, batch: int, momentum: float, train_size: int, n_params: int) -> float:
-    """c in Delta_pred(t) = c D t: eta^2 (P - B) / ((1 - m)^2 B (P - 1) N).
+def sgd_noise_prefactor(dyn, train_size: int, n_params: int) -> float:
+    """c in Delta_pred(t) = c D t: eta^2 v / ((1 - m)^2 N), v = dynamics.batch_mean_variance.
 
-    Uncorrelated minibatch noise: a batch of B drawn without replacement from P samples has a mean
-    gradient whose variance (summed over parameters) is D (P - B) / (B (P - 1)), D the per-sample
-    variance (the seed's D); heavy-ball momentum m multiplies a step's long-time displacement by
-    1 / (1 - m); per parameter: / N.  Epoch shuffling makes the noise of one epoch sum to zero, so
-    the prediction holds at lags of order an epoch (P / B steps), not beyond (SCIENCE.md, Controls).
+    Uncorrelated minibatch noise: a batch's mean gradient has a variance (summed over parameters)
+    of v D, D the per-sample variance (the seed's D) and v the sampling factor of the run's minibatches
+    (core/config/dynamics.py: (P - B) / (B (P - 1)) for batches drawn without replacement); heavy-ball
+    momentum m multiplies a step's long-time displacement by 1 / (1 - m); per parameter: / N.  Epoch
+    shuffling makes the noise of one epoch sum to zero, so the prediction holds at lags of order an
+    epoch (P / B steps), not beyond (SCIENCE.md, Controls).
+
+    dyn: the run's DynamicsConfig, or the same fields as a mapping (lr, batch_size, momentum ...).
     """
-    P, B = float(train_size), float(batch)
-    if P <= 1 or B >= P:
-        return 0.0
-    return lr ** 2 * (P - B) / ((1 - momentum) ** 2 * B * (P - 1) * n_params)
+    lr, m = float(dynamics.value(dyn, "lr")), float(dynamics.value(dyn, "momentum"))
+    return lr ** 2 * dynamics.batch_mean_variance(dyn, train_size) / ((1 - m) ** 2 * n_params)
 
 
 def noise_size_check(steps, msd, D, prefactor: float, epoch: float, tw_indices, n_lags: int = 3) -> list[dict]:

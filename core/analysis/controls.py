@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from glasslab.core.analysis import replicas
+from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 from glasslab.core.runs import branch
 from glasslab.core.store.reader import Trajectory
@@ -118,10 +119,9 @@ def verdict_of(lags: np.ndarray, ratio: np.ndarray, epoch: int | None = None) ->
 def epoch_of(t: Trajectory) -> int | None:
     """Steps per epoch of a branch's SGD with reshuffled epochs (ceil(P / B)), where the noise of each
     whole epoch cancels; None for GD, Langevin and minibatches drawn with replacement (no epoch)."""
-    dyn = t.preset.get("dynamics", {})
-    if dyn.get("kind") != "sgd" or replicas.sampler_of(t.preset) != replicas.RESHUFFLE:
+    if replicas.sampler_of(t.preset) != replicas.RESHUFFLE:
         return None
-    return max(1, math.ceil(int(t.attrs.get("train_size", 0)) / int(dyn.get("batch_size", 1))))
+    return dynamics.steps_per_epoch(t.preset.get("dynamics", {}), int(t.attrs.get("train_size", 0)))
 
 
 def _from_start(t: Trajectory) -> tuple[np.ndarray, np.ndarray]:

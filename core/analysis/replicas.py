@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from glasslab.core.analysis.windows import TAILS, slope_state, state_of, student_t975
+from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 from glasslab.core.runs import branch
 from glasslab.core.store.reader import Trajectory
@@ -58,7 +59,7 @@ def sampler_of(preset: dict) -> str:
     """A stored preset's minibatch sampler: dynamics.sampler, "reshuffle" when absent (older stores);
     "none" for dynamics without minibatches (GD, full-batch Langevin)."""
     dyn = preset.get("dynamics", {})
-    if dyn.get("kind") == "sgd" or (dyn.get("kind") == "langevin" and dyn.get("minibatch_drift")):
+    if dyn and dynamics.uses_minibatches(dyn):
         return str(dyn.get("sampler", RESHUFFLE))
     return "none"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from glasslab.core.analysis import aging, checks, controls, replicas
+from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
 from glasslab.core.store import completion, layout, reader
@@ -164,16 +165,16 @@ def noise_size(t: reader.Trajectory, steps, msd, D, rows) -> dict:
     dyn = t.preset.get("dynamics", {})
     kind = dyn.get("kind")
     P, N = t.attrs.get("train_size"), t.n_params
-    if kind != "sgd":
+    if not dynamics.predicts_noise_size(dyn):
         return {"kind": kind, "note": f"{kind} has no minibatch noise: no prediction"}
     if D is None or not P:
         return {"kind": kind, "note": "needs observables/D and train_size"}
     B, lr, m = int(dyn.get("batch_size", 0)), float(dyn.get("lr", 0.0)), float(dyn.get("momentum", 0.0))
-    c = checks.sgd_noise_prefactor(lr, B, m, int(P), int(N))
+    c = checks.sgd_noise_prefactor(dyn, int(P), int(N))
     epoch = P / B
     out = {"kind": kind, "lr": lr, "batch_size": B, "momentum": m, "train_size": int(P), "n_params": int(N),
            "prefactor": c, "epoch": epoch,
-           "formula": "Delta_pred = eta^2 D(t_w) t (P - B) / ((1 - m)^2 B (P - 1) N)",
+           "formula": dynamics.noise_size_formula(dyn),
            "rows": checks.noise_size_check(steps, msd, D, c, epoch, rows)}
     if any(e.get("kind") == "dynamics_changed" for e in t.events):
         out["note"] = "the run switched its dynamics: the prediction uses the preset's SGD settings"

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glasslab.core.config import dynamics
 from glasslab.core.config.threads import parse_threads
 from glasslab.core.errors import BadInput
 
 MODEL_KINDS = ("toy", "fc", "smallnet", "resnet18", "harmonic")
 DATA_SETS = ("synthetic", "fashion-mnist", "mnist", "cifar10", "cifar100")
-DYNAMICS_KINDS = ("gd", "sgd", "langevin")
 NORMS = ("batch", "group", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LOSSES = ("default", "hinge", "hinge2")  # "default": the model's own loss (see core/system/models.py)
@@ -68,7 +68,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DynamicsConfig:
-    kind: str = _f("sgd", "gd | sgd | langevin", choices=DYNAMICS_KINDS)
+    kind: str = _f(dynamics.SGD, dynamics.KIND_HELP, choices=dynamics.KINDS)
     lr: float = _f(0.1, "learning rate eta", gt=0.0)
     batch_size: int = _f(100, "minibatch size B (sgd; langevin with minibatch drift)", min=1)
     momentum: float = _f(0.0, "heavy-ball momentum (gd, sgd); langevin is overdamped", min=0.0, max=0.999999)
@@ -284,13 +284,7 @@ def check(p: Preset) -> None:
     if d.name == "synthetic" and d.train_size < d.classes:
         raise BadInput(f"data.train_size = {d.train_size} is below data.classes = {d.classes}: a balanced subset needs at least one per class")
     train = d.train_size or FULL_TRAIN_SIZE.get(d.name, d.train_size)
-    uses_batches = dyn.kind == "sgd" or (dyn.kind == "langevin" and dyn.minibatch_drift)
-    if uses_batches and dyn.batch_size > train:
-        raise BadInput(f"dynamics.batch_size = {dyn.batch_size} is larger than the training set ({train}): lower it or raise data.train_size")
-    if dyn.gd_chunk > train:
-        raise BadInput(f"dynamics.gd_chunk = {dyn.gd_chunk} is larger than the training set ({train}): lower it, or 0 for one pass")
-    if dyn.kind == "langevin" and dyn.momentum:
-        raise BadInput("langevin dynamics is overdamped: set dynamics.momentum = 0")
+    dynamics.check(dyn, train)
     if m.kind in ("smallnet", "resnet18") and d.name == "synthetic" and len(d.shape) != 3:
         raise BadInput(f"model {m.kind} needs image inputs: set data.shape = [channels, height, width], e.g. [3, 32, 32]")
     if m.kind == "smallnet" and d.name == "synthetic" and min(d.shape[1:]) < 16:

@@ -148,27 +148,21 @@ def noise_strength(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: in
                        M=M, eval_mode=uses_eval_mode(model))
 
 
-def minibatch_variance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                       generator: torch.Generator) -> float:
+def minibatch_variance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batches: list[torch.Tensor]) -> float:
     """[BJ18]'s D_B = sum_params ( <g_b^2>_b - <g_b>_b^2 ), in float64.
 
     g_b is the gradient of the mean loss over minibatch b, and <.>_b averages over
-    the minibatches of one epoch of the probe set (x, y): a permutation drawn from
-    `generator`, cut into len(x) // batch_size full batches (a last, smaller
-    batch is dropped so that every g_b has the same B).  For B = 1 this is D
-    (per-sample norms: Goodfellow 2015, arXiv:1510.01799).  Models with BatchNorm
-    run in eval mode, as for D.
+    `batches`, index tensors into (x, y) of one size B: one epoch of the probe set drawn
+    as the run draws its minibatches (core/system/dynamics.one_epoch).  For B = 1 over a
+    whole epoch this is D (per-sample norms: Goodfellow 2015, arXiv:1510.01799).  Models
+    with BatchNorm run in eval mode, as for D.
     """
-    n_batches = len(x) // batch_size
-    if n_batches == 0:
-        raise ValueError(f"batch_size {batch_size} exceeds the probe set ({len(x)} samples)")
-    perm = torch.randperm(len(x), generator=generator)
+    n_batches = len(batches)
     params = _params(model)
     s1 = [torch.zeros_like(p, dtype=torch.float64) for p in params]
     s2 = [torch.zeros_like(p, dtype=torch.float64) for p in params]
     with _measuring(model):
-        for b in range(n_batches):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
+        for idx in batches:
             xb, yb = _to(x[idx], y[idx], params[0].device)
             grads = _grads(mean_loss(model, model(xb), yb), params)
             for a1, a2, g in zip(s1, s2, grads):

@@ -15,6 +15,7 @@ trajectory and a resumed run stays bitwise identical.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ from torch import nn
 from glasslab.core.config.presets import Preset
 from glasslab.core.measure import noise, observables
 from glasslab.core.system.data import DataSet
-from glasslab.core.system.dynamics import derived_seed
+from glasslab.core.system.dynamics import derived_seed, one_epoch
 
 
 def online_waiting_times(steps: list[int], n: int) -> list[int]:
@@ -45,6 +46,8 @@ class OnlineObservables:
         self.model, self.data, self.rec = model, data, rec
         self.seed = preset.run.seed
         self.batch_size = min(preset.dynamics.batch_size, data.train_size)
+        # D_B's batches: B samples drawn as the preset's dynamics draws them
+        self.dynamics = dataclasses.replace(preset.dynamics, batch_size=self.batch_size)
         self.waiting = online_waiting_times(snapshot_steps, rec.waiting_times)
         self.kept: dict[int, tuple[torch.Tensor, float]] = {}  # index -> (w(t_w) on device, eps)
         probe = noise.probe_indices(data.train_size, rec.probe_size, derived_seed(self.seed, 3))
@@ -60,8 +63,8 @@ class OnlineObservables:
             obs["D"] = r.D
             if self.rec.d_batch and len(self.probe_x) >= self.batch_size:
                 gen = torch.Generator().manual_seed(derived_seed(self.seed, 1000 + index))
-                obs["D_batch"] = noise.minibatch_variance(self.model, self.probe_x, self.probe_y,
-                                                          self.batch_size, gen)
+                batches = one_epoch(self.dynamics, len(self.probe_x), gen)
+                obs["D_batch"] = noise.minibatch_variance(self.model, self.probe_x, self.probe_y, batches)
         rows = {}
         for i, (w_tw, eps) in self.kept.items():
             s = observables.displacement(w_tw, w, eps)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from glasslab.core.config import presets
+from glasslab.core.config import dynamics, presets
 from glasslab.core.errors import BadInput
 from glasslab.core.store import codec
 from glasslab.core.store.reader import Trajectory
@@ -96,22 +96,13 @@ def branch_seed(seed: int, tw: int, replica: int) -> int:
     return (seed * 1_000_003 + (tw + 1) * 7_919 + replica * 104_729 + 1) % 2**31
 
 
-def noise_off(dynamics: presets.DynamicsConfig) -> presets.DynamicsConfig:
-    """The same dynamics with its noise removed (same lr, momentum, weight decay)."""
-    if dynamics.kind == "sgd":
-        return dataclasses.replace(dynamics, kind="gd")
-    if dynamics.kind == "langevin":
-        return dataclasses.replace(dynamics, temperature=0.0, minibatch_drift=False)
-    raise BadInput("the run trains with full-batch GD at that snapshot: there is no noise to switch off "
-                   "(glasslab control compares SGD or Langevin runs with their noise-off control)")
-
-
-def branch_recording(rec: presets.RecordingConfig, dynamics: presets.DynamicsConfig,
+def branch_recording(rec: presets.RecordingConfig, dyn: presets.DynamicsConfig,
                      train_size: int) -> presets.RecordingConfig:
     """A branch's recording: its weights are all the analysis reads, so no D and no online t_w; under SGD
     also a snapshot every half epoch, so Delta_AB is read at whole epochs (where reshuffling has cancelled
     the minibatch noise of each epoch) and half way between them."""
-    every = max(1, -(-train_size // dynamics.batch_size) // 2) if dynamics.kind == "sgd" else 0
+    epoch = dynamics.steps_per_epoch(dyn, train_size)
+    every = max(1, epoch // 2) if epoch else 0
     return dataclasses.replace(rec, d_every=0, waiting_times=0, every=every)
 
 
@@ -153,9 +144,9 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
     for tw in tws:
         switched = codec.dynamics_after(parent.events, tw)
         on = dataclasses.replace(base.dynamics, **switched) if switched else base.dynamics
-        epochs4 = 4 * -(-int(parent.attrs.get("train_size", 0)) // on.batch_size) if on.kind == "sgd" else 0
+        epochs4 = 4 * (dynamics.steps_per_epoch(on, int(parent.attrs.get("train_size", 0))) or 0)
         length = steps if steps is not None else max(tw, 100, epochs4)
-        off = noise_off(on)  # also refuses a run without noise, whose replicas could not spread
+        off = dynamics.noise_off(on)  # also refuses a run without noise, whose replicas could not spread
         roles = [("noise-off", off, branch_seed(base.run.seed, tw, 0))] if noise_off_branch else []
         roles += [("noise-on", on, branch_seed(base.run.seed, tw, 0))]
         train_size = int(parent.attrs.get("train_size", 0)) or 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import tomlkit
 from tomlkit.items import Item
 
-from glasslab.core.config import presets
+from glasslab.core.config import dynamics, presets
 from glasslab.core.errors import BadInput
 from glasslab.core.system import data as datasets
 from glasslab.core.system import models
@@ -46,21 +46,13 @@ def model_text(m: presets.ModelConfig) -> str:
     return m.kind
 
 
-def dynamics_text(d: presets.DynamicsConfig) -> str:
-    if d.kind == "sgd":
-        return f"sgd {d.lr:g}/{d.batch_size}" + (f" m{d.momentum:g}" if d.momentum else "")
-    if d.kind == "langevin":
-        return f"langevin {d.lr:g} T{d.temperature:g}"
-    return f"gd {d.lr:g}"
-
-
 def summarize(p: presets.Preset, path: str = "") -> PresetSummary:
     shape, classes = datasets.info(p.data)
     n = models.count_params(p.model, shape, classes)
     train = p.data.train_size or presets.FULL_TRAIN_SIZE.get(p.data.name, 0)
     ok, fix = datasets.availability(p.data)
     return PresetSummary(p.name, path, p.description, model_text(p.model), p.data.name,
-                         dynamics_text(p.dynamics), n, train, ok, fix)
+                         dynamics.describe(p.dynamics, "compact"), n, train, ok, fix)
 
 
 def summaries() -> list[PresetSummary]:

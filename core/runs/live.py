@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from glasslab.core.config import dynamics
 from glasslab.core.runs.control import STALE_S, SUFFIX, control_dir, read_json
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store.lock import pid_alive
@@ -84,7 +85,7 @@ def describe(store: str | Path) -> LiveRun:
         status = "finishing" if alive or store_lock.lock_owner(store) is not None else stored or "stale"
     info = info or {}
     preset = attrs.get("preset") or {}
-    dyn = (info.get("dynamics") or {}).get("kind") or _last_dynamics(attrs) or preset.get("dynamics", {}).get("kind", "?")
+    dyn = dynamics.describe(info.get("dynamics") or _last_dynamics(attrs) or preset.get("dynamics") or {}, "kind") or "?"
     rate = info.get("steps_per_s")
     step = int(info.get("step") or 0)
     eta = math.nan
@@ -113,9 +114,9 @@ def _writes(store: Path, info: dict | None, stored: str | None) -> bool:
     return owner is not None and owner.get("pid") == info.get("pid") and owner.get("host") == info.get("host")
 
 
-def _last_dynamics(attrs: dict) -> str | None:
+def _last_dynamics(attrs: dict) -> dict | None:
     changes = [e for e in attrs.get("events", []) if e.get("kind") == "dynamics_changed"]
-    return changes[-1]["new"].get("kind") if changes else None
+    return changes[-1]["new"] if changes else None
 
 
 def _stored_step(attrs: dict, fallback: int) -> int:

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import nn
 
+from glasslab.core.config import dynamics
 from glasslab.core.config.presets import DynamicsConfig
 from glasslab.core.system.data import DataSet
 from glasslab.core.system.models import FlatParams, mean_loss
@@ -61,6 +62,17 @@ class Minibatches:
         self.pos = int(st["pos"])
 
 
+def one_epoch(cfg: DynamicsConfig, n: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """The minibatches of one epoch over n samples as `cfg` draws them: n // B index tensors of B
+    samples (CPU), a permutation from `generator` cut into batches (a last, smaller batch is dropped).
+    D_B (core/measure/noise.minibatch_variance) measures the variance over them.  ValueError if B > n."""
+    B = int(cfg.batch_size)
+    if n // B == 0:
+        raise ValueError(f"batch_size {B} exceeds the {n} samples")
+    perm = torch.randperm(n, generator=generator)
+    return [perm[b * B:(b + 1) * B] for b in range(n // B)]
+
+
 class Trainer:
     """One update of w per call to `step()`, under the current dynamics."""
 
@@ -98,21 +110,20 @@ class Trainer:
         cfg, w, g = self.cfg, self.flat.w, self.flat.grad
         if cfg.weight_decay:
             g.add_(w, alpha=cfg.weight_decay)
-        if cfg.momentum and cfg.kind != "langevin":
+        if cfg.momentum and dynamics.has_momentum(cfg.kind):
             if self.momentum_buf is None:
                 self.momentum_buf = g.clone()  # torch.optim.SGD's convention: v_1 = g_1
             else:
                 self.momentum_buf.mul_(cfg.momentum).add_(g)
             g = self.momentum_buf
         w.add_(g, alpha=-cfg.lr)
-        if cfg.kind == "langevin" and cfg.temperature > 0:
+        if dynamics.has_temperature(cfg.kind) and cfg.temperature > 0:
             xi = torch.randn(w.shape, generator=self.noise_gen, device=w.device, dtype=w.dtype)
             w.add_(xi, alpha=math.sqrt(2.0 * cfg.lr * cfg.temperature))
 
     def step(self) -> torch.Tensor:
         """One update; returns the loss that drove it (minibatch or full), on the device."""
-        full = self.cfg.kind == "gd" or (self.cfg.kind == "langevin" and not self.cfg.minibatch_drift)
-        loss = self.full_gradient() if full else self.batch_gradient()
+        loss = self.full_gradient() if dynamics.full_batch(self.cfg) else self.batch_gradient()
         self._update()
         return loss
 

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from glasslab.core.config import threads as threads_mod
-from glasslab.core.config.presets import DynamicsConfig, Preset, with_overrides
+from glasslab.core.config import dynamics
+from glasslab.core.config.presets import DynamicsConfig, Preset
 from glasslab.core.config.schedule import grid_of
 from glasslab.core.errors import BadInput, RunFailed
 from glasslab.core.measure.evaluate import evaluate
@@ -233,15 +234,14 @@ class Run:
         self._checkpoint.set()
 
     def switch_dynamics(self, **changes) -> DynamicsConfig:
-        """Queue a change of dynamics (e.g. kind="langevin", temperature=1e-4).
+        """Queue a change of dynamics (e.g. to Langevin at T = 1e-4: kind=dynamics.LANGEVIN, temperature=1e-4).
 
-        Validated now (BadInput on a bad value), applied at the next step
-        boundary, and recorded as a DynamicsChanged record with its step.
+        Validated now (core/config/dynamics.switched: BadInput on a bad value), applied at the next
+        step boundary, and recorded as a DynamicsChanged record with its step.
         """
-        current = self.trainer.cfg
-        trial = with_overrides(self.preset.replace(dynamics=current), {f"dynamics.{k}": v for k, v in changes.items()})
-        self._switches.put(trial.dynamics)
-        return trial.dynamics
+        new = dynamics.switched(self.preset, self.trainer.cfg, changes)
+        self._switches.put(new)
+        return new
 
     @property
     def total_steps(self) -> int:

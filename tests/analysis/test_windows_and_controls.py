@@ -9,6 +9,7 @@ import pytest
 from test_analysis import STEPS, aging_msd, interrupted_msd
 
 from glasslab.core.analysis import aging, checks, windows
+from glasslab.core.config.presets import DynamicsConfig
 
 
 def pure_diffusion(steps, a, A=1.0):
@@ -110,10 +111,14 @@ def test_estimate_interval_is_the_widest_of_bootstrap_and_band():
 
 # ------------------------------------------------------------ noise size ---
 
+def _sgd(lr, batch_size, momentum):
+    return DynamicsConfig(kind="sgd", lr=lr, batch_size=batch_size, momentum=momentum)
+
+
 def test_noise_prefactor_formula():
-    c = checks.sgd_noise_prefactor(0.1, 100, 0.5, 2000, 1000)
+    c = checks.sgd_noise_prefactor(_sgd(0.1, 100, 0.5), 2000, 1000)
     assert c == pytest.approx(0.1**2 * 1900 / (0.25 * 100 * 1999 * 1000), rel=1e-12)
-    assert checks.sgd_noise_prefactor(0.1, 2000, 0.0, 2000, 1000) == 0.0   # B = P: GD, no noise
+    assert checks.sgd_noise_prefactor(_sgd(0.1, 2000, 0.0), 2000, 1000) == 0.0   # B = P: GD, no noise
 
 
 def test_noise_size_ratio_on_a_known_input():
@@ -137,7 +142,7 @@ def test_noise_size_of_a_simulated_sgd_on_constant_per_sample_gradients():
     rng = np.random.default_rng(0)
     P, B, N, eta, T, R = 200, 10, 1000, 0.1, 20, 40
     steps = np.arange(T + 1)
-    c = checks.sgd_noise_prefactor(eta, B, 0.0, P, N)
+    c = checks.sgd_noise_prefactor(_sgd(eta, B, 0.0), P, N)
     ratios = []
     for _ in range(R):
         g = rng.standard_normal((P, N))
@@ -213,7 +218,7 @@ def test_analyze_store_and_cli_report_the_window_the_controls_and_refuse_a_bad_l
     assert r["analysis"]["lag_max"] == "t_w" and "lags t <= t_w" in r["analysis"]["fit_window"]
     ns = r["noise_size"]   # tiny: SGD, eta 0.5, B 20, m 0.5, P 200
     assert ns["prefactor"] == pytest.approx(
-        checks.sgd_noise_prefactor(0.5, 20, 0.5, 200, r["n_params"]), rel=1e-12)
+        checks.sgd_noise_prefactor(_sgd(0.5, 20, 0.5), 200, r["n_params"]), rel=1e-12)
     assert ns["epoch"] == 10 and ns["rows"] and all(x["ratio"] > 0 for x in ns["rows"])
     assert r["radial"] and all(0 <= x["share"] <= 1 + 1e-9 for x in r["radial"])
     console = Console(width=400, record=True, file=open("/dev/null", "w"))

@@ -314,10 +314,11 @@ async def test_loss_plot_is_log_log_to_the_runs_length_and_y_toggles_it(tmp_path
 def test_the_status_line_breaks_between_fields_and_shows_momentum():
     from rich.text import Text
 
-    from glasslab.tui.console.widgets.status_line import dynamics_text, pack
+    from glasslab.core.config.dynamics import describe
+    from glasslab.tui.console.widgets.status_line import pack
 
     fields = [Text("quickstart"), Text("running"), Text("step 19,210/20,000"), Text("cpu"), Text("N 19,210"),
-              Text(dynamics_text({"kind": "sgd", "lr": 0.5, "batch_size": 100, "momentum": 0.5}))]
+              Text(describe({"kind": "sgd", "lr": 0.5, "batch_size": 100, "momentum": 0.5}))]
     assert fields[-1].plain == "sgd lr 0.5 B 100 m 0.5"
     for width in range(24, 101):
         lines = pack(fields, width).plain.split("\n")

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from glasslab.core.config.presets import ModelConfig
+from glasslab.core.config.presets import DynamicsConfig, ModelConfig
 from glasslab.core.measure import noise
+from glasslab.core.system.dynamics import one_epoch
 from glasslab.core.system.models import build, flatten_parameters
 
 EPS = torch.finfo(torch.float64).eps
@@ -238,11 +239,15 @@ def test_noise_strength_chunking_and_independent_terms():
     assert whole.D > 1e6 * tol
 
 
+def _epoch(B: int, M: int, seed: int) -> list[torch.Tensor]:
+    return one_epoch(DynamicsConfig(batch_size=B), M, torch.Generator().manual_seed(seed))
+
+
 def test_minibatch_variance_against_naive():
     model = _model(ModelConfig(kind="fc", width=16, depth=2), (1, 8, 8))
     M, B = 23, 5  # 4 full batches, 3 samples dropped
     x, y = _data((1, 8, 8), M)
-    got = noise.minibatch_variance(model, x, y, B, torch.Generator().manual_seed(4))
+    got = noise.minibatch_variance(model, x, y, _epoch(B, M, 4))
 
     perm = torch.randperm(M, generator=torch.Generator().manual_seed(4))
     gs = []
@@ -259,11 +264,11 @@ def test_minibatch_variance_against_naive():
 
     # B = 1 over the whole set is D itself; B = M leaves one minibatch, no variance
     res = noise.noise_strength(model, x, y)
-    d1 = noise.minibatch_variance(model, x, y, 1, torch.Generator().manual_seed(5))
+    d1 = noise.minibatch_variance(model, x, y, _epoch(1, M, 5))
     assert abs(d1 - res.D) <= 8 * (M + _n_params(model)) * EPS * (res.mean_sq_norm + res.grad_norm2)
-    assert noise.minibatch_variance(model, x, y, M, torch.Generator().manual_seed(6)) == 0.0
+    assert noise.minibatch_variance(model, x, y, _epoch(M, M, 6)) == 0.0
     with pytest.raises(ValueError):
-        noise.minibatch_variance(model, x, y, M + 1, torch.Generator())
+        _epoch(M + 1, M, 0)
 
 
 def test_probe_indices():

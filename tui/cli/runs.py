@@ -83,7 +83,7 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="A dyna
 
 def switch_changes(sets: list[str]) -> dict:
     """--set dynamics.k=v ... -> {k: v}; Langevin is overdamped, so a switch to it sets momentum 0 unless given."""
-    from glasslab.core.config import presets
+    from glasslab.core.config import dynamics, presets
 
     if not sets:
         raise BadInput("give the new dynamics with --set, e.g. --set dynamics.kind=langevin --set dynamics.temperature=1e-4")
@@ -93,14 +93,12 @@ def switch_changes(sets: list[str]) -> dict:
         if section != "dynamics":
             raise BadInput(f"--set {text}: only dynamics.* can change during a run")
         changes[key] = value
-    if changes.get("kind") == "langevin" and "momentum" not in changes:
-        changes["momentum"] = 0.0
-    return changes
+    return dynamics.completed_switch(changes)
 
 
 def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> None:
     """Switch a run's dynamics at its next step boundary (recorded in the store's events)."""
-    from glasslab.core.config import presets
+    from glasslab.core.config import dynamics, presets
     from glasslab.core.runs import control
     from glasslab.core.store.reader import store_attrs
 
@@ -111,10 +109,9 @@ def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> Non
         attrs = store_attrs(store) or {}
         info = control.read_json(control.control_dir(store) / "process.json") or {}
         if attrs.get("preset"):  # checked here as the run checks it, so a typo is exit 2 at once
-            current = presets.from_stored(attrs["preset"])
-            if info.get("dynamics"):
-                current = current.replace(dynamics=presets.DynamicsConfig(**info["dynamics"]))
-            presets.with_overrides(current, {f"dynamics.{k}": v for k, v in changes.items()})
+            preset = presets.from_stored(attrs["preset"])
+            current = presets.DynamicsConfig(**info["dynamics"]) if info.get("dynamics") else preset.dynamics
+            dynamics.switched(preset, current, changes)
         _request(store, "switch", timeout, changes=changes)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from glasslab.core.config import presets
+from glasslab.core.config import dynamics, presets
 from glasslab.core.config.presets import DynamicsConfig
 from glasslab.core.errors import BadInput, RunFailed
 from glasslab.core.records import DynamicsChanged, RunStarted
@@ -138,10 +138,9 @@ class RunSession:
         """Checked here as Run.switch_dynamics checks it (BadInput for the dialog), then sent to the run."""
         if not self.started or self.preset is None:
             raise BadInput("the run is still loading its data: switch the dynamics once it trains")
-        trial = presets.with_overrides(self.preset.replace(dynamics=self.dynamics or self.preset.dynamics),
-                                       {f"dynamics.{k}": v for k, v in changes.items()})
-        self._send("switch", f"dynamics -> {trial.dynamics.kind}", changes=changes)
-        return trial.dynamics
+        new = dynamics.switched(self.preset, self.dynamics or self.preset.dynamics, changes)
+        self._send("switch", f"dynamics -> {new.kind}", changes=changes)
+        return new
 
     def _collect_answers(self) -> None:
         with self._lock:

@@ -15,26 +15,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, RadioSet, Static
 
+from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 
 from ..widgets.choice import Choice
 from .dialog import Dialog
-
-KINDS = ("gd", "sgd", "langevin")
-KIND_LABELS = {"gd": "GD", "sgd": "SGD", "langevin": "Langevin"}
-
-
-def starting_values(kind: str, preset: dict, current: dict) -> dict[str, float]:
-    """The fields the dialog shows when `kind` is picked: the preset's values for that kind, not the
-    ones the run has now (back from Langevin to SGD, the preset's momentum returns and T goes to 0).
-    Langevin is overdamped (momentum 0); its T is the preset's, or the run's present T when the
-    preset has none."""
-    lr = float(preset.get("lr", current.get("lr", 0.1)))
-    if kind == "langevin":
-        t = float(preset.get("temperature") or 0.0) or float(current.get("temperature") or 0.0)
-        return {"lr": lr, "temperature": t, "momentum": 0.0}
-    return {"lr": lr, "temperature": 0.0, "momentum": float(preset.get("momentum", 0.0))}
-
 
 class DynamicsDialog(Dialog[bool]):
     CSS_PATH = "dialogs.tcss"
@@ -51,16 +36,15 @@ class DynamicsDialog(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         cur = self.current
-        kind = cur.get("kind", "sgd")
+        kind = dynamics.kind_of(cur)
         with Vertical(classes="dialog", id="dynamics-dialog"):
             yield Label("Switch the dynamics of the running training", classes="dialog-title")
             with RadioSet(id="dynamics-kind", compact=True):
-                for k in KINDS:
-                    yield Choice(KIND_LABELS[k], value=k == kind, id=f"kind-{k}")
-            yield _field("learning rate", "dyn-lr", f"{cur.get('lr', 0.1):g}")
-            yield _field("temperature T", "dyn-temperature", f"{cur.get('temperature', 0.0):g}")
-            yield _field("momentum", "dyn-momentum", f"{cur.get('momentum', 0.0):g}")
-            yield Static(f"{KIND_LABELS.get(kind, kind)}: the run's present values", id="dyn-source",
+                for k in dynamics.KINDS:
+                    yield Choice(dynamics.LABELS[k], value=k == kind, id=f"kind-{k}")
+            for key, label in dynamics.DIALOG_FIELDS:
+                yield _field(label, f"dyn-{key}", f"{dynamics.value(cur, key):g}")
+            yield Static(f"{dynamics.LABELS.get(kind, kind)}: the run's present values", id="dyn-source",
                          classes="dialog-hint")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield Static("arrows+space pick · tab next field · enter switch · esc cancel", classes="dialog-hint")
@@ -68,22 +52,22 @@ class DynamicsDialog(Dialog[bool]):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         kind = self._kind()
         if kind == self.current.get("kind"):
-            values = {k: float(self.current.get(k, 0.0)) for k in ("lr", "temperature", "momentum")}
+            values = {k: float(self.current.get(k, 0.0)) for k, _ in dynamics.DIALOG_FIELDS}
         else:
-            values = starting_values(kind, self.preset, self.current)
+            values = dynamics.values_for_kind(kind, self.preset, self.current)
         for key, value in values.items():
             self.query_one(f"#dyn-{key}", Input).value = f"{value:g}"
         source = "the run's present values" if kind == self.current.get("kind") else "the preset's values"
-        self.query_one("#dyn-source", Static).update(f"{KIND_LABELS[kind]}: {source}")
+        self.query_one("#dyn-source", Static).update(f"{dynamics.LABELS[kind]}: {source}")
 
     def _kind(self) -> str:
         pressed = self.query_one(RadioSet).pressed_button
-        return pressed.id.removeprefix("kind-") if pressed is not None else self.current.get("kind", "sgd")
+        return pressed.id.removeprefix("kind-") if pressed is not None else dynamics.kind_of(self.current)
 
     def changes(self) -> dict:
         """The dialog's values as switch_dynamics keywords (raises BadInput on a non-number)."""
         out = {"kind": self._kind()}
-        for key in ("lr", "temperature", "momentum"):
+        for key, _ in dynamics.DIALOG_FIELDS:
             text = self.query_one(f"#dyn-{key}", Input).value.strip()
             try:
                 out[key] = float(text)

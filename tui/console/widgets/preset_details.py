@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from glasslab.core.config import dynamics
 from glasslab.core.config.presets import Preset
 from glasslab.core.runs import catalog
 from glasslab.core.system import data as datasets
@@ -31,7 +32,9 @@ def parametrisation(n: int, p: int, classes: int) -> Text:
 def applies(section: str, key: str, preset: Preset) -> bool:
     """Whether a resolved field means anything for this preset (width for ResNet-18, stiffness outside
     the harmonic model, classes for CIFAR-100 ... do not, and shown they mislead)."""
-    model, data, dyn = preset.model.kind, preset.data.name, preset.dynamics.kind
+    if section == "dynamics":
+        return dynamics.applies(preset.dynamics, key)
+    model, data = preset.model.kind, preset.data.name
     only = {
         ("model", "width"): model in ("toy", "fc", "harmonic"),
         ("model", "depth"): model == "fc",
@@ -41,11 +44,6 @@ def applies(section: str, key: str, preset: Preset) -> bool:
         ("data", "shape"): data == "synthetic",
         ("data", "classes"): data == "synthetic",
         ("data", "teacher_width"): data == "synthetic",
-        ("dynamics", "batch_size"): dyn == "sgd" or (dyn == "langevin" and preset.dynamics.minibatch_drift),
-        ("dynamics", "momentum"): dyn in ("gd", "sgd"),
-        ("dynamics", "temperature"): dyn == "langevin",
-        ("dynamics", "minibatch_drift"): dyn == "langevin",
-        ("dynamics", "gd_chunk"): dyn == "gd" or (dyn == "langevin" and not preset.dynamics.minibatch_drift),
     }
     return only.get((section, key), True)
 

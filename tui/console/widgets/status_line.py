@@ -7,26 +7,13 @@ import math
 from rich.text import Text
 from textual.widgets import Static
 
+from glasslab.core.config import dynamics
+
 from ...numbers import duration
 from ..curves import RunCurves
 
 STATUS_STYLE = {"running": "bold green", "starting": "bold yellow", "finished": "bold cyan",
                 "interrupted": "bold yellow", "diverged": "bold red", "failed": "bold red"}
-
-
-def dynamics_text(d: dict) -> str:
-    """The dynamics in the field's symbols: learning rate, B, momentum m, temperature T."""
-    if not d:
-        return ""
-    kind = d.get("kind", "?")
-    text = f"{kind} lr {d.get('lr', 0):g}"
-    if kind == "langevin":
-        text += f" T {d.get('temperature', 0):g}"
-    elif kind == "sgd":
-        text += f" B {d.get('batch_size', 0)}"
-    if kind != "langevin":  # Langevin is overdamped: no momentum to show
-        text += f" m {d.get('momentum', 0):g}"
-    return text
 
 
 def pack(fields: list[Text], width: int, sep: str = "  ") -> Text:
@@ -67,7 +54,7 @@ class StatusLine(Static):
             fields.append(Text(f"ETA {duration(c.eta_s)}"))
         fields += [Text(c.device or "-"), Text(f"N {c.n_params:,}")]
         if c.dynamics:
-            fields.append(Text(dynamics_text(c.dynamics)))
+            fields.append(Text(dynamics.describe(c.dynamics)))
         if c.path:
             fields.append(Text(c.path, "dim"))
         self._fields = fields
