@@ -9,7 +9,9 @@ normalise per channel with the training subset's statistics, move to device.
   from data.seed alone (no files);
 - fashion-mnist: the IDX files (gzipped or not) of Debian's dataset-fashion-mnist
   in /usr/share/datasets/fashion-mnist, or under the data directory;
-- mnist, cifar10, cifar100: torchvision's loaders from the data directory,
+- mnist: the same IDX files (gzipped or not) in torchvision's layout DATA/MNIST/raw
+  or in DATA/mnist; torchvision downloads them when asked;
+- cifar10, cifar100: torchvision's loaders from the data directory,
   downloading only when asked.
 
 data.binary = "parity" turns any of them into the binary task of [SG19]: after
@@ -136,18 +138,40 @@ def fashion_dirs(root: Path) -> list[Path]:
     return [root / "fashion-mnist", root / "FashionMNIST" / "raw", root, SYSTEM_FASHION]
 
 
-def _fashion_files(root: Path) -> dict[str, list[Path]] | None:
-    """The four IDX files, all from the first directory that holds all of them.
+def mnist_dirs(root: Path) -> list[Path]:
+    """Where MNIST's IDX files may lie: torchvision's own layout (MNIST/raw, which keeps the .gz files of
+    its download), or a folder of their own."""
+    return [root / "MNIST" / "raw", root / "mnist"]
+
+
+def _idx_files(dirs: list[Path]) -> dict[str, list[Path]] | None:
+    """The four IDX files (gzipped or not), all from the first directory that holds all of them.
 
     The data directory comes before the system one, and files of different
     directories are never mixed (a partial copy in the data directory must not
     be completed silently with files of another release).
     """
-    for d in fashion_dirs(root):
+    for d in dirs:
         found = {split: [_find_idx([d], s) for s in stems] for split, stems in IDX_FILES.items()}
         if all(p is not None for paths in found.values() for p in paths):
             return found
     return None
+
+
+def _fashion_files(root: Path) -> dict[str, list[Path]] | None:
+    return _idx_files(fashion_dirs(root))
+
+
+def _read_idx_set(files: dict[str, list[Path]]):
+    """(train, test) as ((images [P, 1, 28, 28] uint8, labels [P]), ...) from the four IDX files."""
+    arrays = {}
+    for split, paths in files.items():
+        x, y = (read_idx(p) for p in paths)
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise BadInput(f"{paths[0]} and {paths[1]} do not match ({len(x)} images, {len(y)} labels; shapes "
+                           f"{x.shape} and {y.shape}); re-install the data set, or delete them and pass --download")
+        arrays[split] = (x[:, None], y)
+    return arrays["train"], arrays["test"]
 
 
 def _load_fashion(root: Path, download: bool):
@@ -159,13 +183,16 @@ def _load_fashion(root: Path, download: bool):
             f"Fashion-MNIST not found in {SYSTEM_FASHION} nor {root}/fashion-mnist (expected "
             f"{', '.join(s + '.gz' for st in IDX_FILES.values() for s in st)}): "
             "apt-get install dataset-fashion-mnist, or pass --download")
-    arrays = {}
-    for split, paths in files.items():
-        x, y = (read_idx(p) for p in paths)
-        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise BadInput(f"{paths[0]} and {paths[1]} do not match (images {x.shape}, labels {y.shape}); re-install the data set")
-        arrays[split] = (x[:, None], y)
-    return arrays["train"], arrays["test"]
+    return _read_idx_set(files)
+
+
+def _load_mnist(root: Path, download: bool):
+    """MNIST from its IDX files, read as Fashion-MNIST's are: torchvision's loader wants them unpacked
+    and called the .gz files of its own layout "not found" (issue 31 item 13)."""
+    files = _idx_files(mnist_dirs(root))
+    if files is None:
+        return _load_torchvision("mnist", root, download)  # downloads when asked; else one line, not found
+    return _read_idx_set(files)
 
 
 def _torchvision_class(name: str):
@@ -202,7 +229,7 @@ def expected_location(name: str, root: Path) -> str:
     if name in CIFAR_DIRS:
         return f"{root / CIFAR_DIRS[name]} (expected {', '.join(CIFAR_FILES[name])})"
     raw = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
-    return f"{raw} (expected {', '.join(s for st in IDX_FILES.values() for s in st)})"
+    return f"{raw} (expected {', '.join(s for st in IDX_FILES.values() for s in st)}, gzipped or not)"
 
 
 def _torchvision_present(name: str, root: Path) -> bool:
@@ -308,6 +335,8 @@ def load(cfg: DataConfig, device: torch.device | str = "cpu", *, data_dir_overri
         train, test = _synthetic(cfg)
     elif cfg.name == "fashion-mnist":
         train, test = _load_fashion(root, download)
+    elif cfg.name == "mnist":
+        train, test = _load_mnist(root, download)
     else:
         train, test = _load_torchvision(cfg.name, root, download)
     classes = cfg.classes if cfg.name == "synthetic" else CLASSES[cfg.name]
@@ -346,5 +375,5 @@ def availability(cfg: DataConfig, data_dir_override: str | None = None) -> tuple
     if cfg.name == "fashion-mnist":
         ok = _fashion_files(root) is not None
         return ok, "found" if ok else "apt-get install dataset-fashion-mnist, or --download"
-    ok = _torchvision_present(cfg.name, root)
+    ok = _torchvision_present(cfg.name, root) or (cfg.name == "mnist" and _idx_files(mnist_dirs(root)) is not None)
     return ok, "found" if ok else f"put it in {Path(root).absolute()}, or --download, or --data-dir DIR"

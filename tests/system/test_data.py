@@ -338,6 +338,18 @@ def test_mnist_through_torchvision(tmp_path):
     check_normalised(normed, ds)
 
 
+@pytest.mark.parametrize("where", ["MNIST/raw", "mnist"])
+def test_mnist_gzipped_in_torchvisions_own_layout_is_found(tmp_path, where):
+    """Issue 31 item 13: the .gz files torchvision's own download leaves in MNIST/raw were "not found"
+    (its loader wants them unpacked); they are read as Fashion-MNIST's are, and count as available."""
+    sets = write_idx_set(tmp_path / where, n_train=30, n_test=20, gz=True, seed=12)
+    cfg = cfg_of("mnist", 20, 10, normalize=False)
+    assert availability(cfg, str(tmp_path)) == (True, "found")
+    ds = load(cfg, data_dir_override=str(tmp_path))
+    check_subset(ds.x_train, ds.y_train, *sets["train"], size=20, classes=10)
+    check_subset(ds.x_test, ds.y_test, *sets["test"], size=10, classes=10)
+
+
 def test_mnist_truncated_is_bad_input_not_missing(tmp_path):
     raw_dir = tmp_path / "MNIST" / "raw"
     write_idx_set(raw_dir, gz=False)
