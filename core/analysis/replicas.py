@@ -249,29 +249,38 @@ def _iv(e: dict | None) -> str:
     return f"{e['value']:.2f} [{e['interval'][0]:.2f}, {e['interval'][1]:.2f}]"
 
 
+def judge(gamma: dict | None, dep: dict | None, tw: int, n_tw: int) -> tuple[str, str]:
+    """(verdict, reason) from the growth exponent's interval at the latest t_w and the t_w dependence
+    ({"mu": {...} or None, "slope": {...}, "mu_state": ...}, None with one t_w).  The rule of the module
+    docstring; shared by one run (pairs) and an ensemble (seeds)."""
+    if not gamma or gamma.get("value") is None:
+        return "undecided", "too few lags to fit the growth of Delta_AB"
+    lo, hi = gamma["interval"]
+    state = dep.get("mu_state") if dep else None
+    g = f"Delta_AB ~ t^{_iv(gamma)} at t_w = {tw:,}"
+    d = "" if dep is None else (f"; t_w dependence mu_AB = {_iv(dep['mu'])}" if dep.get("mu") else
+                                f"; d log Delta_AB / d log t_w = {_iv(dep.get('slope'))}")
+    if state == "ages":
+        return "still aging", g + d + ": the spreading slows with t_w"
+    if slope_state(lo, hi, DIFFUSIVE) == "diffusive":
+        if state == "zero":
+            return "diffusive", g + d + ": linear in t, independent of t_w"
+        why = "one t_w: branch at 2-3 t_w to test t_w independence" if n_tw < 2 else "t_w dependence unresolved"
+        return "undecided", g + d + f": linear in t, but {why}"
+    if CONFINED[0] <= lo and hi <= CONFINED[1]:
+        return "confined", g + d + ": Delta_AB saturates"
+    return "undecided", g + d + ": neither linear in t nor saturated over this branch"
+
+
 def verdict_on(spreads: list[Spreading], label: str) -> dict:
     """The verdict of one reading over the t_w of a run (the latest t_w is "the bottom")."""
     last = spreads[-1].readings.get(label)
     gamma = last.exponent if last else None
     dep = tw_dependence(spreads, label)
-    out = {"label": label, "gamma": gamma, "tw_dependence": dep}
-    if not gamma or gamma["value"] is None:
-        return {**out, "verdict": "undecided", "reason": "too few lags to fit the growth of Delta_AB"}
-    lo, hi = gamma["interval"]
-    state = dep["mu_state"] if dep else None
-    g = f"Delta_AB ~ t^{_iv(gamma)} at t_w = {spreads[-1].tw:,}"
-    d = "" if dep is None else (f"; t_w dependence mu_AB = {_iv(dep['mu'])}" if dep["mu"] else
-                                f"; d log Delta_AB / d log t_w = {_iv(dep['slope'])}")
-    if state == "ages":
-        return {**out, "verdict": "still aging", "reason": g + d + ": the spreading slows with t_w"}
-    if slope_state(lo, hi, DIFFUSIVE) == "diffusive":
-        if state == "zero":
-            return {**out, "verdict": "diffusive", "reason": g + d + ": linear in t, independent of t_w"}
-        why = "one t_w: branch at 2-3 t_w to test t_w independence" if dep is None else "t_w dependence unresolved"
-        return {**out, "verdict": "undecided", "reason": g + d + f": linear in t, but {why}"}
-    if CONFINED[0] <= lo and hi <= CONFINED[1]:
-        return {**out, "verdict": "confined", "reason": g + d + ": Delta_AB saturates"}
-    return {**out, "verdict": "undecided", "reason": g + d + ": neither linear in t nor saturated over this branch"}
+    by_tw = {str(s.tw): (s.readings[label].exponent if label in s.readings else None) for s in spreads}
+    verdict_, reason = judge(gamma, dep, spreads[-1].tw, len(spreads))
+    return {"label": label, "gamma": gamma, "gamma_by_tw": by_tw, "tw_dependence": dep,
+            "verdict": verdict_, "reason": reason}
 
 
 def verdict(spreads: list[Spreading]) -> dict:
@@ -296,3 +305,50 @@ def analyze_replicas(store: str | Path, out: str | Path | None = None) -> tuple[
         if sum(1 for r in paths if r == "noise-on" or r.startswith("replica-")) >= 2:
             spreads.append(spreading(paths, tw))
     return spreads, verdict(spreads)
+
+
+# ------------------------------------------------------------------ over seeds ---
+
+def _over_seeds(values: list, windows: list[dict]) -> dict:
+    """interval_of over seeds: the per-seed values, and as band the seed mean on each fit window."""
+    labels = set.intersection(*[set(w) for w in windows]) if windows else set()
+    mean_w = {k: float(np.nanmean([w[k] if w[k] is not None else math.nan for w in windows])) for k in sorted(labels)}
+    return interval_of([v if v is not None else math.nan for v in values], mean_w)
+
+
+def pooled(verdicts: list[dict | None]) -> dict | None:
+    """The replica exponents of several seeds (each verdict()'s output, one run per seed, same preset):
+    per reading the growth exponent at each t_w and the t_w dependence mu_AB, with the 95 % Student-t
+    interval over seeds and the band over fit windows (the seed mean on each), and the verdict those
+    intervals give (judge).  None when no seed has replicas."""
+    vs = [v for v in verdicts if v and v.get("readings")]
+    if not vs:
+        return None
+    labels = [k for k in vs[0]["readings"] if all(k in v["readings"] for v in vs)]
+    out = {"n": len(vs), "sampler": vs[0]["sampler"], "branch": vs[0]["branch"], "tws": vs[0]["tws"], "readings": {}}
+    for label in labels:
+        rs = [v["readings"][label] for v in vs]
+        gam = [r["gamma"] or {} for r in rs]
+        gamma = _over_seeds([g.get("value") for g in gam], [g.get("windows") or {} for g in gam])
+        by_tw = {}
+        for tw in rs[0].get("gamma_by_tw") or {}:
+            es = [(r.get("gamma_by_tw") or {}).get(tw) or {} for r in rs]
+            by_tw[tw] = _over_seeds([e.get("value") for e in es], [e.get("windows") or {} for e in es])
+        deps = [r.get("tw_dependence") for r in rs]
+        dep = None
+        if all(deps):
+            mus = [d["mu"]["value"] if d.get("mu") else None for d in deps]
+            dep = {"slope": _over_seeds([d["slope"]["value"] for d in deps], [d["slope"]["windows"] for d in deps]),
+                   "mu": None, "mu_state": None}
+            if all(m is not None for m in mus):
+                dep["mu"] = interval_of(mus, {})
+                dep["mu_state"] = state_of(dep["mu"]["value"], *dep["mu"]["interval"])
+            elif dep["slope"]["value"] is not None:
+                lo, hi = dep["slope"]["interval"]
+                dep["mu_state"] = "ages" if hi < 0 else "zero" if lo <= 0 <= hi else "negative"
+        v, why = judge(gamma, dep, int(vs[0]["tws"][-1]), len(vs[0]["tws"]))
+        out["readings"][label] = {"gamma": gamma, "gamma_by_tw": by_tw, "tw_dependence": dep, "verdict": v, "reason": why}
+    said = {r["verdict"] for r in out["readings"].values()}
+    out["verdict"] = said.pop() if len(said) == 1 else "undecided"
+    out["reason"] = "; ".join(f"{k}: {r['verdict']}" for k, r in out["readings"].items())
+    return _json(out)

@@ -78,6 +78,15 @@ def _written(t: reader.Trajectory, mats: dict[str, np.ndarray]):
     return steps, mats, ev, D, missing
 
 
+def outputs_of(t: reader.Trajectory) -> int | None:
+    """C, the network's outputs: the first axis of its last parameter (the output bias of the toy and fully
+    connected models); None for the harmonic model, which has no outputs."""
+    layout = t.attrs.get("param_layout") or []
+    if t.preset.get("model", {}).get("kind") == "harmonic" or not layout or not layout[-1][1]:
+        return None
+    return int(layout[-1][1][0])
+
+
 def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None, n_boot: int = 200,
                   lag_max: str = "t_w", as_stored: bool = False) -> dict:
     """Every number of the analysis, with the run's identity and final losses, and its controls:
@@ -110,6 +119,8 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         "missing_rows": missing,  # committed rows never written (step -1): left out of everything here
         "last_step": int(steps[-1]),
         "dynamics": t.preset.get("dynamics", {}).get("kind"),
+        "sampler": replicas.sampler_of(t.preset),
+        "outputs": outputs_of(t),  # C: P C constraints for an MSE fit, N / (P C) the over-parametrisation
         "final": {k: _clean(v[-1]) for k, v in ev.items()},
         "n_delta": _n_delta(ev["n_delta"][-1], t.n_params, t.attrs.get("train_size")),
         "docs": DOCS,

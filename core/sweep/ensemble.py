@@ -31,12 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from glasslab.core.analysis import report
+from glasslab.core.analysis import replicas, report
 from glasslab.core.errors import BadInput
 from glasslab.core.sweep import manifest
 from glasslab.core.sweep.grid import fmt
 
 SEED_AXES = ("run.seed", "data.seed")
+# The numbers quoted with a band over fit windows: row name -> the analysis' estimate (core/analysis/aging.py)
+WINDOWED = {"mu": "all", "mu_late_scaled": "late_scaled", "late_slope": "late_slope"}
 
 
 # Student-t quantiles t_{0.975, n-1} for n = 2 ... 31 points (two-sided 95 %), from the standard
@@ -103,11 +105,34 @@ def point_numbers(sweep_dir: Path, p: dict, n_boot: int, tw_window=None, lag_max
                mu_late_scaled=None if scaled.get("at_bound") else scaled.get("mu"),
                late_slope=(a.get("late_slope") or {}).get("slope"), verdict=report.verdict_of(r))
     row["mu_at_bound"] = _bound_side(aging)
+    # The band over fit windows of each quoted number (core/analysis/windows.py): per window its value, so
+    # the ensemble can give each window its own mean and interval over seeds.
+    est = a.get("estimates") or {}
+    for name, key in WINDOWED.items():
+        e = est.get(key) or {}
+        row[f"{name}_windows"] = {k: v for k, v in (e.get("windows") or {}).items() if v is not None}
+    row["outputs"] = r.get("outputs")
+    row["sampler"] = r.get("sampler")
+    row["R"] = {str(c["tw"]): c["late_ratio"] for c in r.get("controls") or [] if c.get("late_ratio") is not None}
+    row["R_branch"] = next((c.get("branch") for c in r.get("controls") or []), None)
+    row["spreading"] = (r.get("spreading") or {}).get("verdict")
     nd = r.get("n_delta")  # None without a hinge loss (evals/n_delta is NaN there)
     row.update(N_Delta=nd["N_Delta"] if nd else None, N_Delta_over_P=nd["per_P"] if nd else None)
     if r.get("analysis_error"):
         row["analysis_error"] = r["analysis_error"]
     return row
+
+
+def _windows_over_seeds(rows: list[dict], name: str, main: float | None) -> tuple[list | None, dict]:
+    """(the band over fit windows of the seed means, {window: [lo, hi] 95 % Student-t over seeds})."""
+    ws = [r.get(f"{name}_windows") or {} for r in rows if r.get(name) is not None]
+    labels = sorted(set.intersection(*[set(w) for w in ws])) if ws else []
+    means, t95 = {}, {}
+    for k in labels:
+        m, sem = _mean_sem(w[k] for w in ws)
+        means[k], t95[k] = m, t_interval(m, sem, len(ws))
+    vals = [v for v in [main, *means.values()] if v is not None and math.isfinite(v)]
+    return ([min(vals), max(vals)] if vals else None), {k: {"mean": means[k], "t95": t95[k]} for k in labels}
 
 
 def _bound_side(fit: dict) -> str | None:
@@ -189,6 +214,20 @@ def _group(sweep_dir: Path, group_axes: list[str], rows: list[dict]) -> dict[str
         n = sum(1 for r in rows if r.get(name) is not None)
         out[f"{name}_t95"] = t_interval(out[name], out[f"{name}_sem"], n)
         out[f"{name}_reading"] = reading(out[f"{name}_t95"], n)
+        out[f"{name}_band"], out[f"{name}_windows"] = _windows_over_seeds(rows, name, out[name])
+    c = rows[0].get("outputs")
+    out["C"] = c
+    out["N_over_PC"] = (n_params / (train_size * c)) if n_params and train_size and c else None
+    # The controls over seeds: R per t_w (a reading of which of drift and noise dominates over the branch)
+    # and the replicas' growth exponents with their intervals (core/analysis/replicas.py).
+    tws = sorted({tw for r in rows for tw in r.get("R") or {}}, key=int)
+    out["R"] = {}
+    for tw in tws:
+        vals = [r["R"][tw] for r in rows if tw in (r.get("R") or {})]
+        m, sem = _mean_sem(vals)
+        out["R"][tw] = {"mean": m, "n": len(vals), "t95": t_interval(m, sem, len(vals))}
+    out["R_branch"] = next((r["R_branch"] for r in rows if r.get("R_branch")), None)
+    out["spreading"] = replicas.pooled([r.get("spreading") for r in rows])
     sides = {r["mu_at_bound"] for r in rows if r.get("mu_at_bound")}
     # A mean over points of which some sit on the upper end of the grid is itself only a lower bound.
     out["mu_n_at_bound"] = sum(1 for r in rows if r.get("mu_at_bound"))

@@ -152,25 +152,30 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
     console.print(t)
     seeds = ", ".join(result["seed_axes"]) or "no seed axis"
     g = Table(title=f"ensembles over {seeds} (mean ± standard error)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "mu", "late slope", "final train loss",
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "N/(P C)", "mu", "late slope", "final train loss",
                 *(["N_Delta/P"] if nd else []), "verdicts"]:
         g.add_column(col, no_wrap=True)
     for x in result["groups"]:
         verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
         g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
                   f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-",
+                  f"{x['N_over_PC']:.3g}" if x.get("N_over_PC") else "-",
                   bounded_mu(x["mu"], x["mu_sem"], x["mu_at_bound"], x["mu_n_at_bound"], x["n"]),
                   pm(x["late_slope"], x["late_slope_sem"]), pm(x["final_train_loss"], x["final_train_loss_sem"]),
                   *([pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
     console.print(g)
     s = Table(title=f"over {seeds}: 95 % Student-t intervals (a claim about the ensemble reads these, with at least 5 seeds)",
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "mu", "mu late, on Delta/D(t_w)", "late slope"]:
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "mu", "mu windows", "mu late, on Delta/D(t_w)",
+                "Delta/D windows", "late slope", "slope windows"]:
         s.add_column(col, no_wrap=True)
     for x in result["groups"]:
         s.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]),
-                  *(_interval(x.get(f"{k}_t95"), x.get(f"{k}_reading")) for k in ("mu", "mu_late_scaled", "late_slope")))
+                  *(c for k in ("mu", "mu_late_scaled", "late_slope")
+                    for c in (_interval(x.get(f"{k}_t95"), x.get(f"{k}_reading")), _band(x.get(f"{k}_band")))))
     console.print(s)
+    _print_windows(console, result, seeds)
+    _print_controls(console, result, seeds)
     if any(x["mu_at_bound"] for x in result["groups"]):
         print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")
     print(f"definitions of these numbers and fits: {result['docs']}")  # as single-run analyze says it
@@ -178,6 +183,82 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
         print(f"CSV written to {csv_dir}")
     if png is not None:
         print(f"figure written to {png}")
+
+
+def _band(b) -> str:
+    """The band over fit windows of a seed mean: "lo..hi" ("-" without one)."""
+    return "-" if not b else f"{b[0]:.3g}..{b[1]:.3g}"
+
+
+def _iv(e) -> str:
+    """An exponent over seeds (core/analysis/replicas.py interval_of): "value [lo, hi]"."""
+    if not e or e.get("value") is None:
+        return "-"
+    return f"{e['value']:.2f} [{e['interval'][0]:.2f}, {e['interval'][1]:.2f}]"
+
+
+def _print_windows(console, result: dict, seeds: str) -> None:
+    """mu on each fit window: its mean over seeds and 95 % Student-t interval (the band, window by window)."""
+    from rich import box
+    from rich.table import Table
+
+    from glasslab.core.sweep.grid import fmt
+
+    gaxes = result["group_axes"]
+    labels = sorted({k for x in result["groups"] for k in (x.get("mu_windows") or {})})
+    if not labels:
+        return
+    w = Table(title=f"mu on each fit window, over {seeds}: mean [95 % Student-t]", title_justify="left",
+              box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "N/(P C)", *labels]:
+        w.add_column(col, no_wrap=True)
+    for x in result["groups"]:
+        ws = x.get("mu_windows") or {}
+        w.add_row(*(fmt(x["values"][a]) for a in gaxes), f"{x['N_over_PC']:.3g}" if x.get("N_over_PC") else "-",
+                  *(_mean_t95(ws.get(k)) for k in labels))
+    console.print(w)
+
+
+def _mean_t95(e) -> str:
+    """"mean [lo, hi]" of a window's seed mean and Student-t interval ("-" without a mean)."""
+    if not e or e.get("mean") is None:
+        return "-"
+    iv = e.get("t95")
+    return f"{e['mean']:.3g}" + (f" [{iv[0]:.3g}, {iv[1]:.3g}]" if iv else "")
+
+
+def _print_controls(console, result: dict, seeds: str) -> None:
+    """R per t_w and the replicas' spreading over seeds (glasslab control on the points), with intervals."""
+    from rich import box
+    from rich.table import Table
+
+    from glasslab.core.sweep.grid import fmt
+
+    gaxes = result["group_axes"]
+    rows = [x for x in result["groups"] if x.get("R") or x.get("spreading")]
+    if not rows:
+        return
+    c = Table(title=f"controls over {seeds} (glasslab control): mean [95 % interval over seeds and fit windows]",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "N/(P C)", "branch", "R by t_w", "reading",
+                "Delta_AB exponent by t_w", "mu_AB", "verdict"]:
+        c.add_column(col, no_wrap=True)
+    for x in rows:
+        sp = x.get("spreading") or {}
+        r_text = ", ".join(f"{int(tw):,}: {v['mean']:.3g}" + (f" [{v['t95'][0]:.3g}, {v['t95'][1]:.3g}]" if v["t95"] else "")
+                           for tw, v in (x.get("R") or {}).items()) or "-"
+        branch_ = sp.get("branch") or x.get("R_branch") or "-"
+        readings = sp.get("readings") or {"-": {}}
+        for i, (label, rd) in enumerate(readings.items()):
+            by_tw = "; ".join(f"{int(tw):,}: {_iv(e)}" for tw, e in (rd.get("gamma_by_tw") or {}).items()) or "-"
+            dep = rd.get("tw_dependence") or {}
+            c.add_row(*((fmt(x["values"][a]) for a in gaxes) if i == 0 else ("" for _ in gaxes)),
+                      (f"{x['N_over_PC']:.3g}" if x.get("N_over_PC") else "-") if i == 0 else "",
+                      branch_ if i == 0 else "", r_text if i == 0 else "", label, by_tw, _iv(dep.get("mu")),
+                      rd.get("verdict", "-"))
+    console.print(c)
+    print("R says which of drift and noise dominates over the branch (it tends to 1 for long branches); the "
+          "replicas' spreading tests diffusion: Delta_AB ~ t independent of t_w (docs/science.md, 6b and 6c)")
 
 
 def _interval(iv, said) -> str:
