@@ -96,6 +96,20 @@ class DynamicsChanged:
 
 
 @dataclass(frozen=True)
+class NoteAdded:
+    """A note (text, tags, or both) that `glasslab note` sent to the run while it trained, taken at a
+    step boundary and stored in the store's `notes` by the writer (core/store/notes.py has the format).
+
+    id: the request's id (its answer names it); time: when it was written (unix s)."""
+
+    step: int
+    id: str
+    text: str = ""
+    tags: tuple[str, ...] = ()
+    time: float = 0.0
+
+
+@dataclass(frozen=True)
 class RunFinished:
     step: int
     wall_s: float

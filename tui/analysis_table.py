@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from glasslab.core.analysis.windows import text as estimate_text
@@ -27,6 +28,15 @@ def mu_text(fit: dict, est: dict | None = None) -> str:
         rng = f" in [{lo:g}, {hi:g}]" if lo is not None else ""
         return f"at the bound ({fit['mu']:.2f}): no collapse{rng}, the fit stops there"
     return estimate_text(est) if est else _pm(fit["mu"], fit["mu_err"])
+
+
+def notebook_rows(r: dict) -> list[tuple[str, str]]:
+    """The run's tags and notes (glasslab run --tag, glasslab note), oldest note first; none without them."""
+    rows = [("tags", ", ".join(r["tags"]))] if r.get("tags") else []
+    for n in r.get("notes") or []:
+        if n.get("text"):
+            rows.append((f"note at step {int(n.get('step') or 0):,}", escape(n["text"])))
+    return rows
 
 
 def switches_text(switches: list[dict]) -> str:
@@ -115,6 +125,8 @@ def print_analysis(r: dict, console: Console | None = None) -> None:
     t.add_column()
     t.add_row("N / P", f"{r['n_params']:,} / " + (f"{r['train_size']:,}" if r['train_size'] else "-"))
     t.add_row("snapshots / last step", f"{r['n_snapshots']:,} / {r['last_step']:,}")
+    for label, value in notebook_rows(r):
+        t.add_row(label, value)
     if r.get("missing_rows"):
         t.add_row("missing rows", f"{', '.join(map(str, r['missing_rows']))}: committed but never written "
                                   "(a copy taken while its run wrote?); left out")

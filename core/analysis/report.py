@@ -23,6 +23,7 @@ from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
 from glasslab.core.store import completion, layout, reader
+from glasslab.core.store import notes as store_notes
 from glasslab.core.store import lock as store_lock
 
 
@@ -124,6 +125,9 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
         "final": {k: _clean(v[-1]) for k, v in ev.items()},
         "n_delta": _n_delta(ev["n_delta"][-1], t.n_params, t.attrs.get("train_size")),
         "docs": DOCS,
+        # The lab notebook (glasslab run --tag, glasslab note): the run's tags and its notes, oldest first.
+        "tags": list(store_notes.tags_of(t.attrs)),
+        "notes": [{k: n.get(k) for k in ("step", "time", "text", "tags")} for n in store_notes.notes_of(t.attrs)],
         # The dynamics switches: a verdict on a run that changed its dynamics must name them.
         "switches": _switches(t),
     }

@@ -106,6 +106,8 @@ class RunConfig:
                         "glasslab control branches a run so", min=-1)
     threads: int | str = _f("auto", "CPU threads for torch: a count, or auto (the CPUs this process may use, "
                             "capped for small models and on a GPU; see core/config/threads.py)")
+    tags: tuple[str, ...] = _f((), "labels for finding the run again (glasslab ps --tag X; glasslab note adds more): "
+                               "letters, digits, . _ - + : /, up to 64 characters each")
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Preset:
         """Plain JSON-able dict (the store's `preset` attribute)."""
         out = dataclasses.asdict(self)
         out["data"]["shape"] = list(self.data.shape)
+        out["run"]["tags"] = list(self.run.tags)
         return out
 
     def replace(self, **sections) -> "Preset":
@@ -151,7 +154,7 @@ def _suggest(key: str, options) -> str:
 
 def _type_name(tp) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-            "count": "'auto' or a positive whole number"}.get(tp, "a list of integers")
+            "count": "'auto' or a positive whole number", "tags": "a list of tags (strings)"}.get(tp, "a list of integers")
 
 
 def _coerce(where: str, tp, value):
@@ -174,6 +177,10 @@ def _coerce(where: str, tp, value):
             ok = False
     elif tp is str:
         ok = isinstance(value, str)
+    elif tp == "tags":  # run.tags: a list of tags, or one tag (--set run.tags=fig2)
+        value = [value] if isinstance(value, str) else value
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        value = check_tags(value, where) if ok else value
     else:  # tuple[int, ...]
         ok = (isinstance(value, (list, tuple)) and len(value) > 0
               and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value))
@@ -194,7 +201,23 @@ def _check_range(where: str, value, meta) -> None:
         raise BadInput(f"{where} must be <= {meta['max']}, got {value}")
 
 
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "int | str": "count"}
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "int | str": "count", "tuple[str, ...]": "tags"}
+
+TAG_MAX = 64
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:/-]*")
+
+
+def check_tags(tags, where: str = "tag") -> tuple[str, ...]:
+    """Tags as stored: each a plain word (letters, digits, . _ + : / -, at most TAG_MAX characters, so
+    that `ps --tag X` and a shell take it as one word), duplicates dropped, order kept.  BadInput else."""
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag) or len(tag) > TAG_MAX:
+            raise BadInput(f"{where} {tag!r} is not a tag: one word of letters, digits, . _ + : / -, "
+                           f"starting with a letter or digit, at most {TAG_MAX} characters")
+        if tag not in out:
+            out.append(tag)
+    return tuple(out)
 
 
 def _field_type(f) -> type:

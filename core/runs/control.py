@@ -1,4 +1,4 @@
-"""The control channel of a run: stop and switch-dynamics requests from any process of its owner.
+"""The control channel of a run: stop, switch-dynamics and note requests from any process of its owner.
 
 A run is steered through files in a folder kept beside its store,
 `RUN.zarr.control/` (mode 0700), not through a Unix domain socket.  Why:
@@ -19,7 +19,7 @@ group for its nodes (the writer's lock, RUN.zarr.lock, sits beside it too).
                      uid, started, heartbeat (unix s), step, total,
                      steps_per_s, eta_s (seconds left, said at eta_at), dynamics, status;
                      rewritten every HEARTBEAT_S (core/runs/live.py reads it)
-      req-ID.json    a request {"id", "action": "stop" | "switch", "changes", "reason", "pid", "host",
+      req-ID.json    a request {"id", "action": "stop" | "switch" | "note", "changes", "reason", "note", "pid", "host",
                      "to": the run process it is meant for, {pid, start, host} as process.json named it}
       ans-ID.json    its answer {"id", "outcome": "applied" | "refused", "step", "reason"}
       output.log, preset.json   a detached run's output and the preset it was started with (core/runs/launch.py)
@@ -46,8 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glasslab.core.errors import BadInput
+from glasslab.core.config.presets import check_tags
 from glasslab.core.records import (
     DynamicsChanged,
+    NoteAdded,
     RunInterrupted,
     RunStarted,
     SnapshotTaken,
@@ -55,6 +57,7 @@ from glasslab.core.records import (
     is_end,
 )
 from glasslab.core.store import lock as store_lock
+from glasslab.core.store import notes as store_notes
 from glasslab.core.store.paths import CONTROL_SUFFIX
 
 SUFFIX = CONTROL_SUFFIX
@@ -145,8 +148,11 @@ class Answer:
         return f"refused: {self.reason}"
 
 
-def send(store: str | Path, action: str, *, changes: dict | None = None, reason: str = "") -> str:
-    """Write one request for the run of `store`; returns its id.  BadInput if the channel is not ours."""
+def send(store: str | Path, action: str, *, changes: dict | None = None, reason: str = "",
+         note: dict | None = None, rid: str | None = None) -> str:
+    """Write one request for the run of `store`; returns its id (`rid` if given, else a new one).
+    BadInput if the channel is not ours.  note: {"text", "tags"} for action "note" (the request's id
+    becomes the note's id in the store)."""
     d = control_dir(store)
     if not d.exists():
         raise BadInput(f"{store} has no control channel ({d} is missing): it was not started by this glasslab, "
@@ -154,10 +160,11 @@ def send(store: str | Path, action: str, *, changes: dict | None = None, reason:
     problem = private_problem(d, folder=True)
     if problem:
         raise BadInput(problem)
-    if action not in ("stop", "switch"):
-        raise BadInput(f"unknown request {action!r}: stop or switch")
-    rid = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+    if action not in ("stop", "switch", "note"):
+        raise BadInput(f"unknown request {action!r}: stop, switch or note")
+    rid = rid or f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
     write_json(d / f"req-{rid}.json", {"id": rid, "action": action, "changes": changes or {}, "reason": reason,
+                                       "note": note or {},
                                        "pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
                                        "to": addressee(d)})
     return rid
@@ -221,6 +228,7 @@ class ControlChannel:
         self._settled: collections.deque = collections.deque()  # records that answer requests, from handle()
         self._switches: collections.deque = collections.deque()  # ids of switches waiting for their DynamicsChanged
         self._stops: list[str] = []  # ids of stops waiting for the end
+        self._notes: list[str] = []  # ids of notes waiting for their NoteAdded (committed by the writer first)
         self._wake = threading.Event()
         self._done = False
         self._announce = False  # a change of status to write before the next heartbeat
@@ -242,6 +250,9 @@ class ControlChannel:
             info["status"], info["step"], info["total"] = "running", record.start_step, record.total_steps
             self._announce = True  # say running now, not at the next heartbeat
             self._wake.set()
+        elif isinstance(record, NoteAdded):
+            self._settled.append(record)
+            self._wake.set()
         elif isinstance(record, DynamicsChanged) or is_end(record):
             info["step"] = record.step
             if isinstance(record, DynamicsChanged):
@@ -256,6 +267,16 @@ class ControlChannel:
         self._done = True
         self._wake.set()
         self._thread.join(timeout=10)
+
+    def release(self) -> None:
+        """Say in process.json that this process is done with the store (after close() and the
+        two-time completion): readers then call the run ended, not finishing, though the process
+        lives on (a run driven in a notebook or a test), and a note may take the store's lock."""
+        self.info["closed"] = True
+        try:
+            write_json(self.dir / "process.json", dict(self.info))
+        except OSError:
+            pass
 
     # -- the thread ---------------------------------------------------------------------
     def _serve(self) -> None:
@@ -290,6 +311,11 @@ class ControlChannel:
     def _settle(self) -> None:
         while self._settled:
             r = self._settled.popleft()
+            if isinstance(r, NoteAdded):
+                if r.id in self._notes:
+                    self._notes.remove(r.id)
+                    self._answer(r.id, "applied", r.step)
+                continue
             if isinstance(r, DynamicsChanged):
                 if self._switches:
                     self._answer(self._switches.popleft(), "applied", r.step)
@@ -305,9 +331,10 @@ class ControlChannel:
     def _refuse_all(self, reason: str) -> None:
         while self._switches:
             self._answer(self._switches.popleft(), "refused", None, reason)
-        for rid in self._stops:
+        for rid in self._stops + self._notes:  # a note queued in the run but not yet taken is not written
             self._answer(rid, "refused", None, reason)
         self._stops.clear()
+        self._notes.clear()
         for path, _ in self._requests():
             self._answer(path.name[4:-5], "refused", None, reason)
             path.unlink(missing_ok=True)
@@ -361,8 +388,20 @@ class ControlChannel:
                 self._answer(rid, "refused", None, str(err))
                 return
             self._switches.append(rid)
+        elif action == "note":
+            note = req.get("note") or {}
+            try:
+                text, tags = store_notes.check_text(note.get("text", "")), check_tags(note.get("tags") or [])
+            except BadInput as err:
+                self._answer(rid, "refused", None, str(err))
+                return
+            if not text and not tags:
+                self._answer(rid, "refused", None, "an empty note: give its text or a tag")
+                return
+            self._notes.append(rid)
+            self.run.add_note(rid, text, tags)
         else:
-            self._answer(rid, "refused", None, f"unknown request {action!r}: stop or switch")
+            self._answer(rid, "refused", None, f"unknown request {action!r}: stop, switch or note")
 
 
 def _dynamics_of(run) -> dict:

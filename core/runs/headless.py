@@ -120,6 +120,7 @@ def train(run: Run, path: str | Path, *, lock: Path | None = None, sinks=(), sig
     heard: list[str] = []
     with heard_signals(heard) if signals else contextlib.nullcontext():
         n, warning = complete_store(path, stop=lambda: heard[0] if heard else None)
+    channel.release()  # done with the store: `finishing` ends here, not when this process exits
     return Outcome(end, n, time.perf_counter() - t0, warning, heard[0] if heard else "")
 
 

@@ -25,6 +25,7 @@ from glasslab.core.config import dynamics
 from glasslab.core.runs.control import STALE_S, SUFFIX, control_dir, read_json
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store.lock import pid_alive
+from glasslab.core.store.notes import notes_of, tags_of
 from glasslab.core.store.reader import store_attrs
 
 ENDED = ("finished", "interrupted", "diverged")
@@ -54,6 +55,8 @@ class LiveRun:
     steps_per_s: float
     dynamics: str
     eta_s: float = math.nan  # seconds left, as the run last estimated them, less the time since
+    tags: tuple[str, ...] = ()  # run.tags, then the tags its notes added (core/store/notes.py)
+    note: str = ""  # its latest note's text
 
     @property
     def stale(self) -> bool:
@@ -101,7 +104,8 @@ def describe(store: str | Path) -> LiveRun:
     return LiveRun(store, attrs.get("name") or info.get("name") or store.stem, status,
                    int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
                    step, int(attrs.get("total_steps") or info.get("total") or 0),
-                   float(rate) if rate is not None else math.nan, dyn, eta)
+                   float(rate) if rate is not None else math.nan, dyn, eta, tags_of(attrs),
+                   next((n.get("text", "") for n in reversed(notes_of(attrs)) if n.get("text")), ""))
 
 
 def _writes(store: Path, info: dict | None, stored: str | None) -> bool:

@@ -29,13 +29,14 @@ import numpy as np
 from glasslab.core.errors import RunFailed
 from glasslab.core.records import (
     DynamicsChanged,
+    NoteAdded,
     RunStarted,
     SnapshotTaken,
     StateSaved,
     StepLogged,
     is_end,
 )
-from glasslab.core.store import layout, reader, resume_state
+from glasslab.core.store import layout, notes, reader, resume_state
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store.codec import started_attrs, to_event, versions
 
@@ -74,10 +75,12 @@ class TrajectoryWriter:
     def handle(self, record) -> None:
         self._raise_if_failed()
         self.queue.put(record)
-        if isinstance(record, DynamicsChanged):
+        if isinstance(record, (DynamicsChanged, NoteAdded)):
             # A switch is part of the trajectory: once the run takes its next step the switch is
             # on disk, so a SIGKILL after it cannot lose it.  Rare, so the wait (one commit) is cheap.
+            # A note likewise: the control channel, a later sink, answers "applied" only after this.
             self.queue.join()
+            self._raise_if_failed()
 
     def close(self) -> None:
         """Flush everything queued, stop the thread, raise a pending write error."""
@@ -130,6 +133,9 @@ class TrajectoryWriter:
             self._save_state(record)
         elif isinstance(record, DynamicsChanged):
             self._commit(events=[to_event(record)])
+        elif isinstance(record, NoteAdded):  # kept apart from events: a resume trims events, never notes
+            self._attrs["notes"] = [*notes.notes_of(self._attrs), notes.entry_of(record)]
+            self._commit(step=record.step)
         elif is_end(record):
             self._flush_loss()
             layout.set_sizes(self.root, self.n_snapshots, self.n_loss)  # exact shapes from now on

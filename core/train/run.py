@@ -4,7 +4,7 @@
     for record in run:                # RunStarted, StepLogged, SnapshotTaken, ...
         for sink in sinks: sink.handle(record)
 
-`run.stop()`, `run.checkpoint()` and `run.switch_dynamics(...)` may be called
+`run.stop()`, `run.checkpoint()`, `run.switch_dynamics(...)` and `run.add_note(...)` may be called
 from any thread; they act at the next step boundary.  A stop first yields the
 resume state at the step where it stops (StateSaved), so a resume loses no
 steps; so does the wall-clock cadence recording.checkpoint_minutes, which
@@ -37,6 +37,7 @@ from glasslab.core.measure.evaluate import evaluate
 from glasslab.core.measure.online import OnlineObservables
 from glasslab.core.records import (
     DynamicsChanged,
+    NoteAdded,
     RunDiverged,
     RunFinished,
     RunInterrupted,
@@ -158,6 +159,7 @@ class Run:
         self._stop_reason = "stopped"
         self._checkpoint = threading.Event()
         self._switches: queue.SimpleQueue = queue.SimpleQueue()
+        self._notes: queue.SimpleQueue = queue.SimpleQueue()
         self.replay: list[tuple[int, DynamicsConfig]] = []  # recorded switches a resume applies again
         self.n_switches = 0  # dynamics switches applied so far (part of the resume state)
         self.resumed_from: dict = {}  # set by core/runs/resume.py
@@ -243,6 +245,11 @@ class Run:
         self._switches.put(new)
         return new
 
+    def add_note(self, note_id: str, text: str = "", tags: tuple[str, ...] = ()) -> None:
+        """Queue a note for the store (`glasslab note` through the control channel): yielded as a
+        NoteAdded record at the next step boundary, where the writer commits it.  Any thread."""
+        self._notes.put(NoteAdded(-1, note_id, text, tuple(tags), time.time()))
+
     @property
     def total_steps(self) -> int:
         return self.preset.run.steps
@@ -275,6 +282,8 @@ class Run:
             if self.step == hold_at:
                 _fault_hold(self._stop)
             yield from self._apply_switches()
+            while not self._notes.empty():
+                yield dataclasses.replace(self._notes.get(), step=self.step)
             if self._stop.is_set():
                 if self._saved_step != self.step:  # (at a snapshot step the snapshot's state is it)
                     yield self._save("stop")

@@ -2,6 +2,7 @@
 
     run.py       run, resume (and the hidden process of a detached run)
     runs.py      ps, stop, switch, follow
+    notes.py     note, diff
     sweep.py     sweep, sweep status | resume | cancel
     analyze.py   analyze, overlay
     control.py   control (the noise-off control and replicas)
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from . import analyze, common, control, presets, run, runs, sweep
+from . import analyze, common, control, notes, presets, run, runs, sweep
 from .common import ConsoleOutOpt, DataDirOpt, DownloadOpt, clean_errors
 
 def _epilog() -> str:
@@ -64,6 +65,7 @@ for group in (run, analyze, control, presets, sweep):
     group.register(app)
 app.command("console")(console_cmd)
 runs.register(app)
+notes.register(app)
 
 
 def main() -> None:

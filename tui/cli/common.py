@@ -26,6 +26,7 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Overri
 StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
 DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
+TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag for the run (repeatable): glasslab ps --tag X finds it.")]
 ThreadsOpt = Annotated[Optional[str], typer.Option(
     "--threads", metavar="N|auto", help="CPU threads for torch: N or auto (run: overrides run.threads; resume: default the count recorded in the store).")]
 

@@ -25,6 +25,7 @@ from .common import (
     OutOpt,
     SetOpt,
     StepsOpt,
+    TagOpt,
     ThreadsOpt,
     clean_errors,
     load_preset,
@@ -43,6 +44,7 @@ def run_cmd(
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from the last snapshot of this run (same model).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Start it in the background (own session, survives logout): print the store and return.")] = False,
     threads: ThreadsOpt = None,
+    tag: TagOpt = None,
 ):
     """Train a preset and record its trajectory in a Zarr store."""
     from glasslab.core.config import presets
@@ -53,6 +55,8 @@ def run_cmd(
         sets = [*(set_ or []), *([f"run.init_from={json.dumps(str(init_from))}"] if init_from else []),
                 *([f"run.threads={json.dumps(threads)}"] if threads is not None else [])]
         p = load_preset(preset, sets, steps, device)
+        if tag:  # added to the preset's own run.tags, checked like them
+            p = presets.with_overrides(p, {"run.tags": [*p.run.tags, *tag]})
         name = presets.run_name(p)  # a file name that cannot name a store: one line before any data is loaded
         if detach:  # the same headless process, started apart from this terminal
             return detach_run(p, out, data_dir, download)

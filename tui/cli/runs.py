@@ -115,24 +115,36 @@ def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> Non
         _request(store, "switch", timeout, changes=changes)
 
 
+def _short(text: str, most: int = 40) -> str:
+    """A note on one line of the table: its first line, cut to `most` characters."""
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= most and "\n" not in text else line[: most - 1] + "…"
+
+
 def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}" if math.isfinite(x) else "-"
 
 
 def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores, or stores (default: $GLASSLAB_OUT or runs).", autocompletion=complete.folders)] = None,
-           all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False) -> None:
-    """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics."""
+           all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False,
+           tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only runs with this tag (repeatable: all of them); --all for ended runs too.")] = None) -> None:
+    """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics, tags, latest note."""
+    from glasslab.core.config.presets import check_tags
     from glasslab.core.runs import live
 
+    with clean_errors():
+        wanted = check_tags(tag or [], "--tag")
     dirs = dirs or [Path(os.environ.get("GLASSLAB_OUT", "runs"))]
-    rows = live.find(dirs, all_runs=all_runs)
+    rows = [r for r in live.find(dirs, all_runs=all_runs) if set(wanted) <= set(r.tags)]
     if not rows:
-        print(f"no live runs under {', '.join(map(str, dirs))}")
+        with_tags = f" tagged {', '.join(wanted)}" if wanted else ""
+        print(f"no {'' if all_runs else 'live '}runs{with_tags} under {', '.join(map(str, dirs))}")
         return
-    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS")]
+    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS", "TAGS", "NOTE")]
     for r in rows:
         table.append((str(r.store), r.name, str(r.pid or "-"), f"{r.step:,}/{r.total:,}", _fmt_rate(r.steps_per_s),
-                      duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status, r.dynamics))
+                      duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status, r.dynamics,
+                      ",".join(r.tags) or "-", _short(r.note) or "-"))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
