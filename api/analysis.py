@@ -19,8 +19,11 @@ class Analysis:
     mu_at_bound: the fit's minimum sits on the end of its mu grid (mu is then a bound).
     mu_by_window: {"early" | "intermediate" | "late" | "all": mu} of the t_w windows.
     late_slope: d log Delta / d log t over the late window (1 = diffusive).
-    verdict, reason: "aging", "time-translation invariant" or "interrupted aging (diffusive)",
-    and why.  final: the last snapshot's train/test loss and accuracy, n_delta.
+    verdict, reason: "aging", "time-translation invariant", "interrupted aging (diffusive)",
+    "Delta ages; Delta/D does not", "undecided" or "too short to judge" (with what is missing, in
+    reason), by the rule of docs/science.md ("When a verdict may be given"); a run still training
+    says so: "aging, so far, at step 66".  so_far: that step (None once the run has ended).
+    final: the last snapshot's train/test loss and accuracy, n_delta.
     n_delta: the last N_Delta with per_N and per_P under a hinge loss [SG19], else None.
     switches: dynamics changes [{step, old, new}].  error: why the aging part is missing.
     controls: the noise-off control and replicas per t_w (core/analysis/controls.py), where
@@ -47,6 +50,7 @@ class Analysis:
     verdict: str
     reason: str | None
     error: str | None
+    so_far: int | None = None
     controls: list[dict] = field(default_factory=list)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -72,4 +76,5 @@ def analyze(path_or_ds, tw_window: tuple[float, float] | None = None, n_boot: in
         n_delta=r["n_delta"], switches=r["switches"], mu=best.get("mu"), mu_err=best.get("mu_err"),
         mu_at_bound=bool(best.get("at_bound")), mu_by_window={k: (f or {}).get("mu") for k, f in fits.items()},
         late_slope=(a.get("late_slope") or {}).get("slope"), verdict=report.verdict_of(r),
-        reason=verdict.get("reason"), error=r.get("analysis_error"), controls=r.get("controls", []), raw=r)
+        reason=verdict.get("reason"), error=r.get("analysis_error"), so_far=verdict.get("so_far"),
+        controls=r.get("controls", []), raw=r)

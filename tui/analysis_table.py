@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from glasslab.core.analysis.verdict_rule import verdict_text
 from glasslab.core.analysis.windows import text as estimate_text
 
 
@@ -56,18 +57,20 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
     est = a.get("estimates") or {}
     if a.get("fit_window"):
         rows.append(("fit window", a["fit_window"]))
-    for name in ("all", "early", "intermediate", "late", "late_scaled"):
+    for name in ("all", "early", "intermediate", "late", "all_scaled", "early_scaled", "intermediate_scaled",
+                 "late_scaled"):
         fit = a["aging"].get(name)
         if fit:
-            label = "mu, late t_w on Delta/D" if name == "late_scaled" else f"mu, {name} t_w"
+            label = f"mu, {name.removesuffix('_scaled')} t_w" + (" on Delta/D" if name.endswith("_scaled") else "")
             tw = fit.get("tw") or []
             span = f"  (t_w {int(tw[0]):,}..{int(tw[-1]):,}, {len(tw)} curves)" if tw else ""
             rows.append((label, mu_text(fit, est.get(name)) + ("" if fit.get("at_bound") else span)))
     ctrl = a.get("control")
     if ctrl and ctrl.get("mu_late_scaled") is not None:
-        bound = " (at the bound)" if ctrl.get("at_bound") else ""
-        rows.append(("control: pure diffusion with this D, mu late on Delta/D",
-                     f"{ctrl['mu_late_scaled']:.2f}{bound}  (what diffusion alone gives; read mu on Delta/D against it)"))
+        parts = [f"{w} {ctrl[f'mu_{w}_scaled']:.2f}" + (" (at the bound)" if ctrl.get(f"{w}_scaled_at_bound") else "")
+                 for w in ("all", "early", "intermediate", "late") if ctrl.get(f"mu_{w}_scaled") is not None]
+        rows.append(("control: pure diffusion with this D, mu on Delta/D",
+                     ", ".join(parts) + "  (what diffusion alone gives: the Delta/D states are read against it)"))
     for key, label in (("late_slope", "slope d log Delta / d log t, last decade of lags, all t_w"),
                        ("late_tw_slope", "slope d log Delta / d log t, late third of t_w (verdict)")):
         s = a.get(key)
@@ -75,14 +78,14 @@ def analysis_rows(r: dict) -> list[tuple[str, str]]:
             rows.append((label, estimate_text(est[key], slope=True) if est.get(key) else _pm(s["slope"], s["slope_err"])))
     dc = a.get("diffusion_collapse")
     if dc:
-        rows.append(("Delta/D collapse (cost ratio)", _g(dc["ratio"], ".3g") + "  (< 1: dividing by D collapses)"))
+        rows.append(("Delta/D(t_w) collapse", dc.get("words") or _g(dc["ratio"], ".3g")))
     rel = a.get("relaxation")
     if rel and rel.get("tw"):
         rows.append(("tau_e (steps) by t_w", tau_e_text(rel["tw"], rel["tau_e"])))
     rows += control_rows(r)
     v = a["verdict"]
     switched = f"; the run switched its dynamics ({len(r['switches'])}x)" if r.get("switches") else ""
-    rows.append(("verdict", f"[bold]{v['label']}[/]  ({v['reason']}{switched})"))
+    rows.append(("verdict", f"[bold]{verdict_text(v)}[/]  ({v['reason']}{switched})"))
     return rows
 
 
@@ -104,10 +107,15 @@ def control_rows(r: dict) -> list[tuple[str, str]]:
     ns = r.get("noise_size")
     if ns and ns.get("rows"):
         by_tw: dict = {}
+        beyond = []
         for e in ns["rows"]:
-            mark = " (beyond an epoch: no prediction there)" if e.get("beyond_epoch") else ""
-            by_tw.setdefault(e["tw"], []).append(f"{int(e['lag']):,}: {_g(e['ratio'], '.3g')}{mark}")
+            if e.get("beyond_epoch"):  # outside the prediction's range: no number, only where it would be
+                beyond.append(f"{int(e['tw']):,}")
+                continue
+            by_tw.setdefault(e["tw"], []).append(f"{int(e['lag']):,}: {_g(e['ratio'], '.3g')}")
         text = "; ".join(f"t_w {int(tw):,} (lag: ratio) " + ", ".join(v) for tw, v in by_tw.items())
+        if beyond:
+            text += ("; " if text else "") + f"t_w {', '.join(beyond)}: first lag beyond an epoch, no prediction"
         rows.append((f"Delta measured / SGD-noise prediction, lags <= an epoch ({ns['epoch']:.0f} steps)", text))
     elif ns and ns.get("note"):
         rows.append(("Delta / SGD-noise prediction", ns["note"]))

@@ -53,7 +53,9 @@ def verdict_line(result: dict) -> str:
     a = result.get("analysis")
     if not a:
         return f"no verdict: {result.get('analysis_error', 'no analysis')}"
-    line = f"verdict: {a['verdict']['label']}; {mu_words(result)}"
+    from glasslab.core.analysis.verdict_rule import verdict_text
+
+    line = f"verdict: {verdict_text(a['verdict'])}; {mu_words(result)}"
     if result.get("switches"):
         line += f"; the run switched its dynamics ({len(result['switches'])}x)"
     return line
@@ -83,8 +85,9 @@ def loss_title(result: dict) -> str:
 
 
 def collapse_title(result: dict) -> str:
-    """'Delta/D(t_w): collapses (ratio 0.07)' when dividing by D lowers the collapse cost (ratio < 1),
-    'no collapse (ratio 1.18)' otherwise, or why there is no ratio."""
+    """The Delta/D(t_w) panel's title: the table row's phrase (verdict_rule.collapse_reading's words:
+    'collapses within the error: spread 0.088 decade (Delta: 0.71), ratio 0.0156; late t_w ...'),
+    or why there is none."""
     a = result.get("analysis")
     dc = a.get("diffusion_collapse") if a else None
     head = r"$\Delta / D(t_w)$: "
@@ -92,10 +95,9 @@ def collapse_title(result: dict) -> str:
         return head + "not measured (no analysis)"
     if dc is None:
         return head + "not measured (no D recorded)"
-    r = dc.get("ratio")
-    if r is None:
-        return head + "no ratio (fewer than two late curves with D)"
-    return head + (f"collapses (ratio {r:.3g})" if r < 1 else f"no collapse (ratio {r:.3g})")
+    words = dc.get("words") or "no ratio"
+    said, _, rest = words.partition(": ")  # what it says; the numbers; which curves (the table's words)
+    return head + said + "".join("\n" + part for part in rest.split("; ") if part)
 
 
 # ------------------------------------------------------------------- analyze --png ---
@@ -125,7 +127,18 @@ def build_paper_figure(path: str | Path, result: dict | None = None, max_curves:
         colour = cmap(c / max(len(rows) - 1, 1))
         ax[0].loglog(lag[ok], d[ok], "-", color=colour, label=f"t_w = {int(steps[i]):,}")
         if D is not None and np.isfinite(D[i]) and D[i] > 0:
-            ax[2].loglog(lag[ok], d[ok] / D[i], "-", color=colour)
+            ax[2].loglog(lag[ok], d[ok] / D[i], "-", color=colour, lw=0.8, alpha=0.35)
+    # In bold: the curves the title's numbers are about (the late t_w, on the fits' lag window), so the
+    # eye judges the same overlap the words claim.
+    dc = (result.get("analysis") or {}).get("diffusion_collapse") or {}
+    lag_all = (result.get("analysis") or {}).get("lag_max") == "all"
+    for c, tw in enumerate(dc.get("tw") or []):
+        i = int(np.searchsorted(steps, tw))
+        if D is None or i >= len(steps) or steps[i] != tw or not (np.isfinite(D[i]) and D[i] > 0):
+            continue
+        lag, d = steps[i + 1:] - steps[i], msd[i, i + 1:]
+        ok = np.isfinite(d) & (d > 0) & ((lag <= steps[i]) | lag_all)
+        ax[2].loglog(lag[ok], d[ok] / D[i], "-", lw=2.0, color=cmap(0.5 + 0.5 * c / max(len(dc["tw"]) - 1, 1)))
     ax[0].set(xlabel="t", ylabel=r"$\Delta(t_w, t_w + t)$", title=msd_title(result))
     s = steps[1:]
     loss_lines = ax[1].semilogx(s, ev["train_loss"][1:], label="train loss")
@@ -138,6 +151,7 @@ def build_paper_figure(path: str | Path, result: dict | None = None, max_curves:
         loss_lines += twin.semilogx(s, n_delta[1:] / t.attrs["train_size"], "k--", label=r"$N_\Delta / P$")
         twin.set(ylabel=r"$N_\Delta / P$", ylim=(0, 1.05))
     ax[2].set(xlabel="t", ylabel=r"$\Delta / D(t_w)$", title=collapse_title(result))
+    ax[2].title.set_fontsize(9)
     if D is None or not np.isfinite(D).any():
         ax[2].text(0.5, 0.5, "no D recorded", ha="center", transform=ax[2].transAxes)
     # Off the data: constrained layout makes room right of the panels for both legends.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glasslab.core.analysis import checks, windows
+from glasslab.core.analysis import checks, verdict_rule, windows
 from glasslab.core.analysis.collapse import (
     AgingFit,
     aging_windows,
@@ -35,7 +35,8 @@ from glasslab.core.analysis.collapse import (
 from glasslab.core.analysis.relaxation import loss_plateau, relaxation_times
 from glasslab.core.errors import BadInput
 
-LABELS = ("aging", "interrupted aging (diffusive)", "time-translation invariant", "undecided")
+LABELS = ("aging", "interrupted aging (diffusive)", "time-translation invariant", "undecided",
+          verdict_rule.TOO_SHORT, verdict_rule.D_FALLS)
 DIFFUSIVE_SLOPE = (0.8, 1.2)
 
 
@@ -148,9 +149,9 @@ def _interval(fit: AgingFit, intervals: dict | None, name: str) -> tuple[float, 
     return (fit.mu - windows.Z95 * err, fit.mu + windows.Z95 * err)
 
 
-def _state(fit: AgingFit, interval=None) -> str:
+def _state(fit: AgingFit, interval=None, null: float = 0.0) -> str:
     lo, hi = interval if interval is not None else _interval(fit, None, "")
-    return windows.state_of(fit.mu, lo, hi, fit.at_bound)
+    return windows.state_of(fit.mu - null, lo - null, hi - null, fit.at_bound)
 
 
 def _zero(fit: AgingFit) -> bool:
@@ -181,6 +182,8 @@ class Verdict:
     late_slope_err: float
     states: dict = None        # fit name -> windows.state_of its interval
     intervals: dict = None     # fit name -> [lo, hi], the interval the state was read from
+    so_far: int | None = None  # a live run: the step its data reaches (verdict_rule.verdict_text)
+    sufficiency: dict = None   # verdict_rule.check's result (None when the rule was not checked)
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -190,47 +193,68 @@ def _iv_text(iv) -> str:
     return f"[{iv[0]:.2f}, {iv[1]:.2f}]"
 
 
+_NAN_FIT = AgingFit(math.nan, math.nan, math.nan, 0, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+
+
 def verdict(fit_all: AgingFit, fit_early: AgingFit, fit_intermediate: AgingFit,
             fit_late: AgingFit, late_slope: SlopeFit,
             fit_late_scaled: AgingFit | None = None, intervals: dict | None = None,
-            slope_interval: tuple[float, float] | None = None) -> Verdict:
+            slope_interval: tuple[float, float] | None = None, scaled: dict | None = None,
+            bound: dict | None = None, enough: verdict_rule.Sufficiency | None = None,
+            so_far: int | None = None, nulls: dict | None = None) -> Verdict:
     """Label the run from the collapse fits on the windows of aging_windows().
 
     Each fit is read through its interval (`intervals[name]`, the widest of mu +- 2 mu_err and the
     band over fit windows, core/analysis/windows.py; mu +- 2 mu_err when not given) and its state
     (windows.state_of: "ages" above 0, "zero" around 0 and nearer 0 than 1, "negative", "undecided",
-    "at the bound").  Rules, in this order:
-    1. "interrupted aging (diffusive)" ([BJ18]) if the early or intermediate third ages, the late third
+    "at the bound"), read against `nulls[name]` where given (a Delta/D fit against the control, pure
+    diffusion with the measured D) and against 0 elsewhere.  A fit at the bound, or with a window of
+    its band at the bound (`bound[name]`: those windows), feeds no rule.  Rules, in this order:
+    0. "too short to judge" when `enough` (verdict_rule.check) is not met: its reason names what is missing;
+    1. "interrupted aging (diffusive)" ([BJ18]) if the early or intermediate third ages (on Delta, and
+       on Delta / D(t_w) where `scaled` holds its fit: else a falling D may be all that moves), the late third
        is "zero" (on Delta, or on Delta / D(t_w) when `fit_late_scaled` is given: D(t_w) shifts log
        Delta of straight lines like a t_w dependence would), its interval lies wholly below the aged
        one's (the drop is resolved), and the late slope (late_time_slope on the late third,
        min_ratio = 0; its interval `slope_interval` when given) lies in [0.8, 1.2];
-    2. "time-translation invariant" if mu over all usable t_w is "zero";
-    3. "aging" if it "ages" (simple aging, subaging [HMT22], uninterrupted aging);
-    4. "undecided" otherwise: an interval that contains 0 but reaches half way to simple aging, a
+    2. "Delta ages; Delta/D does not" when mu over all t_w ages on Delta but is "zero" on
+       Delta / D(t_w) (`scaled["all"]`, against its null): consistent with diffusion whose D falls
+       with t_w;
+    3. "time-translation invariant" if mu over all usable t_w is "zero";
+    4. "aging" if it "ages" (simple aging, subaging [HMT22], uninterrupted aging);
+    5. "undecided" otherwise: an interval that contains 0 but reaches half way to simple aging, a
        fit at its bound, or a negative mu.  Never "aging stops" on an interval that contains 0 and 1/2.
-    Raises BadInput when the whole-window fit has no mu (fewer than two curves).
+    so_far: a live run's last step, carried into the result ("aging, so far, at step S").
+    Raises BadInput when the whole-window fit has no mu (fewer than two curves) and the rule is met.
     """
-    if not np.isfinite(fit_all.mu):
+    if not np.isfinite(fit_all.mu) and (enough is None or enough.enough):
         raise BadInput("aging verdict needs at least two overlapping waiting-time curves")
-    scaled = fit_late_scaled if fit_late_scaled is not None else AgingFit(
-        math.nan, math.nan, math.nan, 0, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
     named = {"all": fit_all, "early": fit_early, "intermediate": fit_intermediate, "late": fit_late,
-             "late_scaled": scaled}
+             "late_scaled": fit_late_scaled or _NAN_FIT, "all_scaled": _NAN_FIT,
+             **{f"{k}_scaled": f for k, f in (scaled or {}).items()}}
     iv = {k: _interval(f, intervals, k) for k, f in named.items()}
-    st = {k: _state(f, iv[k]) for k, f in named.items()}
+    st = {k: ("at the bound" if (bound or {}).get(k) else _state(f, iv[k], (nulls or {}).get(k, 0.0)))
+          for k, f in named.items()}
     lo, hi = DIFFUSIVE_SLOPE
     s_lo, s_hi = slope_interval if slope_interval is not None else (late_slope.slope, late_slope.slope)
-    aged = [k for k in ("early", "intermediate") if st[k] == "ages"]
+    # A third ages when Delta does, and Delta/D too where it was fitted (else D alone may be what falls).
+    aged = [k for k in ("early", "intermediate") if st[k] == "ages" and st.get(f"{k}_scaled", "ages") == "ages"]
     stopped = [(a, z) for a in aged for z in ("late", "late_scaled")
                if st[z] == "zero" and iv[z][1] < iv[a][0]]
-    if stopped and lo <= s_lo and s_hi <= hi:
+    if enough is not None and not enough.enough:
+        label, reason = LABELS[4], "; ".join(enough.missing)
+    elif stopped and lo <= s_lo and s_hi <= hi:
         a, z = stopped[0]
         label = LABELS[1]
         reason = (f"the {a} third ages (interval {_iv_text(iv[a])}), the late third"
                   f"{' on Delta/D(t_w)' if z == 'late_scaled' else ''} is consistent with mu = 0 "
                   f"(interval {_iv_text(iv[z])}) and its late slope {late_slope.slope:.3g} "
                   f"(windows {s_lo:.3g}..{s_hi:.3g}) lies in [{lo}, {hi}]")
+    elif st["all"] == "ages" and st["all_scaled"] == "zero":
+        label = LABELS[5]
+        reason = (f"{verdict_rule.D_FALLS_WORDS}: mu over all t_w = {fit_all.mu:.3g} on Delta (interval "
+                  f"{_iv_text(iv['all'])}) but {named['all_scaled'].mu:.3g} on Delta/D(t_w) (interval "
+                  f"{_iv_text(iv['all_scaled'])})")
     elif st["all"] == "zero":
         label = LABELS[2]
         reason = f"mu = {fit_all.mu:.3g}, interval {_iv_text(iv['all'])} contains 0 and stays within ±0.5"
@@ -242,11 +266,14 @@ def verdict(fit_all: AgingFit, fit_early: AgingFit, fit_intermediate: AgingFit,
         why = {"at the bound": "stops at the bound of the mu grid (no measurement)",
                "negative": "lies below 0 (older curves move faster)",
                "undecided": "contains 0 but reaches half way to simple aging"}[st["all"]]
+        if (bound or {}).get("all") and not fit_all.at_bound:
+            why = f"is no measurement: its {', '.join(bound['all'])} window stops at the bound of the mu grid"
         reason = f"mu over all t_w = {fit_all.mu:.3g}, interval {_iv_text(iv['all'])} {why}"
     return Verdict(label, reason, fit_all.mu, fit_all.mu_err, fit_early.mu, fit_early.mu_err,
                    fit_intermediate.mu, fit_intermediate.mu_err, fit_late.mu, fit_late.mu_err,
-                   scaled.mu, scaled.mu_err, late_slope.slope, late_slope.slope_err,
-                   st, {k: list(v) for k, v in iv.items()})
+                   named["late_scaled"].mu, named["late_scaled"].mu_err, late_slope.slope, late_slope.slope_err,
+                   st, {k: list(v) for k, v in iv.items()}, so_far,
+                   None if enough is None else enough.to_dict())
 
 
 # ---------------------------------------------------------------- analyze ---
@@ -277,7 +304,7 @@ def _slope_estimate(steps, msd_main, msd_other, rows, lag_max, tails, **kw):
 
 
 def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
-            n_boot: int = 200, seed: int = 0, lag_max: str = "t_w") -> dict:
+            n_boot: int = 200, seed: int = 0, lag_max: str = "t_w", so_far: int | None = None) -> dict:
     """Every number of this module for one run, as a JSON-able dict (NaN -> None).
 
     Keys: "lag_max" and "fit_window" (the lag window of the collapse fits, in words), "tw_usable",
@@ -287,8 +314,11 @@ def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
     diffusion with the measured D through the late Delta/D fit; None without D), "late_slope"
     (t >> t_w, all lags), "late_tw_slope" (late third, used by the verdict), "slopes_by_tw",
     "diffusion_collapse", "loss", "relaxation" (these three None when their input is absent),
-    "verdict".  lag_max = "t_w" (default) fits the collapse on lags t <= t_w, "all" on every lag;
-    tw_window = (lo, hi) limits the waiting times.  Raises BadInput with fewer than two usable curves.
+    "sufficiency" (verdict_rule.check: the run against the rule for a verdict), "verdict".
+    lag_max = "t_w" (default) fits the collapse on lags t <= t_w, "all" on every lag; tw_window =
+    (lo, hi) limits the waiting times; so_far: a live run's last step (its verdict says "so far, at
+    step S").  "all_scaled" (all t_w on Delta / D(t_w)) is fitted on lags t <= t_w only: beyond, D has
+    moved from D(t_w).  Raises BadInput with fewer than two usable curves.
     """
     steps = np.asarray(steps)
     usable = usable_waiting_times(steps, msd, tw_window=tw_window)
@@ -304,8 +334,14 @@ def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
         fits["late_scaled"] = fit_aging_exponent(steps, main, win["late"], n_boot=n_boot,
                                                  seed=seed, D=D)
         rows["late_scaled"] = win["late"]
-    est = {k: windows.mu_estimate(steps, main, other, f, rows[k], lag_max,
-                                  D=D if k == "late_scaled" else None,
+        if lag_max == "t_w":
+            for k in ("all", "early", "intermediate"):
+                fits[f"{k}_scaled"] = fit_aging_exponent(steps, main, win[k], n_boot=n_boot, seed=seed, D=D)
+                rows[f"{k}_scaled"] = win[k]
+    # Delta/D(t_w) beyond t_w is known to mislead (a pure diffusion gives -0.5 there): a scaled fit's
+    # band leaves the other lag window out under lag_max = "t_w".
+    est = {k: windows.mu_estimate(steps, main, None if k.endswith("_scaled") and lag_max == "t_w" else other,
+                                  f, rows[k], lag_max, D=D if k.endswith("_scaled") else None,
                                   variants=windows.fit_windows(steps, usable, win, k))
            for k, f in fits.items()}
     tails = windows.tail_windows(steps, usable)
@@ -314,12 +350,24 @@ def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
     late_all, est["late_slope"] = _slope_estimate(steps, msd, None, usable, lag_max, tails)
     control = None
     if D is not None:
+        # The null of the Delta/D fits: a pure diffusion with this D gives mu_c, not 0 (h(t/t_w) in
+        # docs/science.md); a scaled fit's state is read against mu_c.
         ctrl = windows.limit_lags(steps, checks.diffusion_control_msd(steps, D), lag_max)
-        c = fit_aging_exponent(steps, ctrl, win["late"], n_boot=0, D=D)
         control = {"what": "pure diffusion with the measured D, Delta = int 2 D(s) ds, "
-                           "through the late Delta/D(t_w) fit",
-                   "mu_late_scaled": c.mu, "at_bound": c.at_bound}
+                           "through the same Delta/D(t_w) fits"}
+        for k in [k for k in fits if k.endswith("_scaled")]:
+            c = fit_aging_exponent(steps, ctrl, rows[k], n_boot=0, D=D)
+            control[f"mu_{k}"], control[f"{k}_at_bound"] = c.mu, c.at_bound
+            control.setdefault("at_bound", c.at_bound)
+            if math.isfinite(c.mu) and not c.at_bound:
+                est[k] = windows.against(est[k], c.mu)
     intervals = {k: e.interval for k, e in est.items() if k in fits}
+    bound = {k: list(e.bound_windows) for k, e in est.items() if k in fits and e.bound_windows}
+    enough = verdict_rule.check(steps, main, usable, win)
+    dc = None
+    if D is not None:
+        dc = diffusion_collapse(steps, main, D, win["late"]).to_dict()
+        dc.update(verdict_rule.collapse_reading(dc, est["late_scaled"].state, windows.LAG_TEXT[lag_max]))
     out = {
         "lag_max": lag_max,
         "fit_window": (f"collapse fits on {windows.LAG_TEXT[lag_max]} (lag_max = {lag_max!r}); "
@@ -332,12 +380,14 @@ def analyze(steps, msd, D=None, overlap=None, train_loss=None, tw_window=None,
         "late_slope": late_all.to_dict(),
         "late_tw_slope": late_tw.to_dict(),
         "slopes_by_tw": slopes_by_tw(steps, msd),
-        "diffusion_collapse": None if D is None else
-        diffusion_collapse(steps, main, D, win["late"]).to_dict(),
+        "diffusion_collapse": dc,
+        "sufficiency": enough.to_dict(),
         "loss": None if train_loss is None else loss_plateau(steps, train_loss).to_dict(),
         "relaxation": None if overlap is None else relaxation_times(steps, overlap),
         "verdict": verdict(fits["all"], fits["early"], fits["intermediate"], fits["late"],
-                           late_tw, fits.get("late_scaled"), intervals,
-                           est["late_tw_slope"].interval).to_dict(),
+                           late_tw, fits.get("late_scaled"), intervals, est["late_tw_slope"].interval,
+                           {k[:-7]: f for k, f in fits.items() if k.endswith("_scaled") and k != "late_scaled"},
+                           bound, enough, so_far,
+                           {k: e.null for k, e in est.items() if k in fits}).to_dict(),
     }
     return _jsonable(out)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glasslab.core.analysis import aging, checks, controls, replicas
+from glasslab.core.analysis import aging, checks, controls, replicas, verdict_rule
 from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
@@ -134,7 +134,8 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
     try:
         out["analysis"] = aging.analyze(steps, mats["msd"], D=D, overlap=mats.get("overlap"),
                                            train_loss=ev["train_loss"], tw_window=tw_window, n_boot=n_boot,
-                                           lag_max=lag_max)
+                                           lag_max=lag_max,
+                                           so_far=int(steps[-1]) if t.status == "running" else None)
     except BadInput as err:
         out["analysis"] = None
         out["analysis_error"] = str(err)
@@ -207,8 +208,10 @@ def _n_delta(n_delta: float, n_params: int, train_size) -> dict | None:
 
 
 def verdict_of(result: dict) -> str:
+    """The verdict as every surface prints it (verdict_rule.verdict_text: "aging, so far, at step S"
+    while the run trains), or "-" without an analysis."""
     a = result.get("analysis")
-    return a["verdict"]["label"] if a and a.get("verdict") else "-"
+    return verdict_rule.verdict_text(a.get("verdict")) if a else "-"
 
 
 def write_csv(path: str | Path, out_dir: str | Path) -> list[Path]:

@@ -15,7 +15,7 @@ other reasonable windows ranged from -0.13 to 0.70.  Pure numpy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,6 +83,7 @@ class Estimate:
     interval: tuple[float, float]
     at_bound: bool                 # the value itself stopped at the bound
     state: str                     # see state_of
+    null: float = 0.0              # what the state is read against (against(): a control's value)
 
     def to_dict(self) -> dict:
         d = to_dict(self)
@@ -113,20 +114,23 @@ def estimate(value: float, stat: float, windows: dict, at_bound: bool = False,
     band = (min(vals), max(vals)) if vals else (math.nan, math.nan)
     lo = min(value - Z95 * stat, band[0]) if vals else math.nan
     hi = max(value + Z95 * stat, band[1]) if vals else math.nan
+    # A window at the bound widens the interval by a number that is no measurement: the interval is
+    # then none either, and its state says so (it feeds no verdict: core/analysis/verdict_rule.py).
     return Estimate(value, stat, band, dict(windows), tuple(bound_windows), (lo, hi), at_bound,
-                    state_of(value, lo, hi, at_bound))
+                    state_of(value, lo, hi, at_bound or bool(bound_windows)))
 
 
 def fit_windows(steps, usable, win: dict, name: str) -> dict[str, np.ndarray]:
     """The other t_w windows a fit named `name` is checked on (its band), on the main lag window.
 
-    "late" and "late_scaled": the last half, third and quarter of the usable log t_w range; "all":
+    "late" and "late_scaled": the last half, third and quarter of the usable log t_w range; "all" (and
+    "all_scaled"):
     those and the three thirds of aging_windows (a pooled mu means little when its thirds disagree);
     "early", "intermediate": none (their lag-window variant only)."""
-    if name not in ("all", "late", "late_scaled"):
+    if name not in ("all", "late", "late_scaled", "all_scaled"):
         return {}
     out = tail_windows(steps, usable)
-    if name == "all":
+    if name in ("all", "all_scaled"):
         out.update({f"{k} third": win[k] for k in ("early", "intermediate", "late")})
     return out
 
@@ -141,7 +145,7 @@ def mu_estimate(steps, msd_main, msd_other, fit: AgingFit, rows, lag_max: str, D
     """
     windows, bounds = {}, []
     other = f"same t_w, {LAG_TEXT[other_lag_window(lag_max)]}"
-    todo = [(other, msd_other, rows)] + [(k, msd_main, r) for k, r in (variants or {}).items()]
+    todo = ([(other, msd_other, rows)] if msd_other is not None else []) + [(k, msd_main, r) for k, r in (variants or {}).items()]
     for label, m, r in todo:
         if len(r) < 2:
             continue
@@ -151,6 +155,14 @@ def mu_estimate(steps, msd_main, msd_other, fit: AgingFit, rows, lag_max: str, D
             if f.at_bound:
                 bounds.append(label)
     return estimate(fit.mu, fit.mu_err, windows, fit.at_bound, bounds)
+
+
+def against(e: Estimate, null: float) -> Estimate:
+    """e with its state read against `null` instead of 0 (the value a control gives: a Delta/D fit
+    against pure diffusion with the measured D): "zero" then means consistent with the control."""
+    lo, hi = e.interval
+    state = state_of(e.value - null, lo - null, hi - null, e.at_bound or bool(e.bound_windows))
+    return replace(e, state=state, null=null)
 
 
 def slope_state(lo: float, hi: float, diffusive: tuple[float, float] = (0.8, 1.2)) -> str:
@@ -179,4 +191,8 @@ def text(e: dict, digits: int = 2, slope: bool = False) -> str:
         out += f" ({', '.join(e['bound_windows'])} at the bound)"
     ilo, ihi = e["interval"]
     state = slope_state(ilo, ihi) if slope else e["state"]
+    if state == "at the bound":
+        state = "a window at the bound: no verdict from it"
+    elif e.get("null"):
+        state += f" (against pure diffusion with this D: {e['null']:.{digits}f})"
     return out + f"; interval [{ilo:.{digits}f}, {ihi:.{digits}f}]: {state}"

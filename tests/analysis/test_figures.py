@@ -16,31 +16,49 @@ from support.presets import tiny_preset
 pytest.importorskip("matplotlib")
 
 
-def _result(ratio, D=True):
-    a = {"diffusion_collapse": {"ratio": ratio, "cost_raw": 1.0, "cost_scaled": ratio} if D else None,
+def _result(ratio, D=True, spread=0.05, state="zero"):
+    from glasslab.core.analysis.verdict_rule import collapse_reading
+
+    dc = None
+    if D:
+        ln10 = 2.302585092994046
+        dc = {"ratio": ratio, "cost_raw": None if ratio is None else (spread * ln10) ** 2 / ratio,
+              "cost_scaled": (spread * ln10) ** 2, "tw": [1000.0, 9000.0]}
+        dc.update(collapse_reading(dc, state, "lags t <= t_w"))
+    a = {"diffusion_collapse": dc,
          "aging": {"all": {"mu": 0.64, "mu_err": 0.05, "at_bound": False}},
          "estimates": {"all": {"interval": [0.5, 0.8]}},
          "verdict": {"label": "aging"}}
     return {"name": "r", "status": "finished", "last_step": 1000, "analysis": a}
 
 
-@pytest.mark.parametrize("ratio, words", [(1.18, "no collapse (ratio 1.18)"), (1.0, "no collapse (ratio 1)"),
-                                          (0.07, "collapses (ratio 0.07)"), (0.999, "collapses (ratio 0.999)")])
-def test_the_collapse_title_says_whether_dividing_by_D_collapses(ratio, words):
+@pytest.mark.parametrize("ratio, spread, state, said", [
+    (1.18, 0.05, "zero", "no collapse"), (1.0, 0.05, "zero", "no collapse"),
+    (0.07, 0.05, "zero", "collapses within the error"), (0.999, 0.05, "zero", "collapses within the error"),
+    # the case: a ratio far below 1 while the curves still spread: closer, not collapsed
+    (0.0156, 0.4, "zero", "closer, no collapse (spread above 0.1 decade)"),
+    (0.0156, 0.05, "ages", "closer, no collapse (its Delta/D fit ages)")])
+def test_the_collapse_title_says_what_the_table_row_says(ratio, spread, state, said):
     from glasslab.tui.figure import collapse_title
 
-    title = collapse_title(_result(ratio))
-    assert title.endswith(words)
-    assert ("no collapse" in title) == (ratio >= 1)
+    r = _result(ratio, spread=spread, state=state)
+    words = r["analysis"]["diffusion_collapse"]["words"]
+    title = collapse_title(r)
+    assert words.startswith(said + ": ") and title.split("\n")[0].endswith(said)
+    assert title.replace("\n", "; ").endswith(words.replace(": ", "; ", 1))  # the same phrase, in lines
+    assert f"ratio {ratio:.3g}" in title and ("collapses within" in title) == (said.startswith("collapses"))
 
 
 def test_the_titles_say_why_there_is_no_number():
     from glasslab.tui import figure
 
     assert figure.collapse_title(_result(None, D=False)).endswith("not measured (no D recorded)")
-    assert figure.collapse_title(_result(None)).endswith("no ratio (fewer than two late curves with D)")
+    assert "no ratio (fewer than two curves with D)" in figure.collapse_title(_result(None))
     r = _result(0.5)
     assert figure.verdict_line(r) == "verdict: aging; mu = 0.64, interval [0.50, 0.80]"
+    r["analysis"]["verdict"]["so_far"] = 6_600
+    assert figure.verdict_line(r) == "verdict: aging, so far, at step 6,600; mu = 0.64, interval [0.50, 0.80]"
+    r["analysis"]["verdict"]["so_far"] = None
     r["analysis"]["aging"]["all"].update(mu=1.5, at_bound=True)
     r["analysis"]["verdict"]["label"] = "undecided"
     assert figure.verdict_line(r) == "verdict: undecided; mu at the fit bound (1.50): no measurement"
@@ -80,8 +98,11 @@ def test_the_analyze_figure_carries_the_verdict_mu_and_what_each_panel_found(run
     msd, loss, collapse = (ax.get_title() for ax in fig.axes[:3])
     assert f"mu = {mu:.2f}" in msd and "late slope" in msd
     assert "still falling" in loss or "on a plateau" in loss
-    ratio = a["diffusion_collapse"]["ratio"]
-    assert collapse.endswith(f"{'no collapse' if ratio >= 1 else 'collapses'} (ratio {ratio:.3g})")
+    from glasslab.tui.analysis_table import analysis_rows
+
+    words = a["diffusion_collapse"]["words"]  # the table row and the panel title: one phrase
+    assert dict(analysis_rows(result))["Delta/D(t_w) collapse"] == words
+    assert collapse.replace("\n", "; ").endswith(words.replace(": ", "; ", 1))
     _legends_off_the_data(fig)
     plt.close(fig)
 

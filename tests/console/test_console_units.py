@@ -357,7 +357,8 @@ def test_a_running_runs_verdict_is_provisional_and_an_interrupted_run_shows_wher
 
     running = RunRow(Path("a.zarr"), "a", "running", 500, 1000, 5, True)
     done = RunRow(Path("b.zarr"), "b", "finished", 1000, 1000, 9, True)
-    assert verdict_text(running, "aging").plain == "aging, so far" and verdict_text(done, "aging").plain == "aging"
+    assert verdict_text(running, "aging").plain == "aging, so far, at step 500"
+    assert verdict_text(done, "aging").plain == "aging"
     stopped = RunRow(Path("c.zarr"), "c", "interrupted", 69_945, 400_000, 30, True, resume_step=78_698)
     assert stopped.steps_text == "78,698/400,000"
 

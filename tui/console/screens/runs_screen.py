@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from glasslab.core.analysis import verdict_rule
 from glasslab.core.errors import GlasslabError
 from glasslab.core.runs import live
 from glasslab.core.store import reader
@@ -41,8 +42,8 @@ from .vi_keys import VI_MOVES
 MAX_OVERLAY = 4
 STATUS_STYLE = {"running": "green", "finished": "cyan", "interrupted": "yellow", "stale": "magenta", "diverged": "red"}
 # core.analysis's labels, shortened for an 80-column table (and "interrupted aging" is not read as the
-# run's status "interrupted" beside it).
-SHORT_VERDICT = {"interrupted aging (diffusive)": "aging ends", "time-translation invariant": "no aging (TTI)"}
+# run's status "interrupted" beside it): core/analysis/verdict_rule.py's, as every table prints them.
+SHORT_VERDICT = verdict_rule.SHORT
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def row_of(t: reader.Trajectory) -> RunRow:
 def verdict_text(r: RunRow, verdict: str) -> Text:
     """The verdict as the table shows it: provisional (dim, marked) while the run still trains."""
     if r.status == "running" and verdict not in ("-", "…"):
-        return Text(f"{verdict}, so far", style="dim italic")
+        return Text(f"{verdict}, so far, at step {r.step:,}", style="dim italic")
     return Text(verdict)
 
 
