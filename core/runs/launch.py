@@ -22,6 +22,7 @@ from glasslab.core.config import presets
 from glasslab.core.config.presets import Preset
 from glasslab.core.errors import BadInput
 from glasslab.core.runs import control
+from glasslab.core.store import lock as store_lock
 from glasslab.core.store import paths, reader
 
 LOG = "output.log"
@@ -55,6 +56,7 @@ def start(preset: Preset, out_dir: str | Path, *, data_dir: str | None = None,
     """
     name = presets.run_name(preset)  # before anything is created
     out = paths.check_out_dir(out_dir)
+    store_lock.check_lockable(out)  # no lock possible there: refused here, not after the process reported success
     store = paths.new_run_path(out, name)  # claims the name (its empty directory): two launches, two names
     try:
         control.control_dir(store).mkdir(mode=0o700)

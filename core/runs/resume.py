@@ -95,6 +95,7 @@ def check(path: str | Path, *, steps: int | None = None, force: bool = False) ->
     if not force:  # first, as prepare takes the lock first: a live run is "being written", whatever it holds
         store_lock.refuse_if_held(path)
     _plan(path, attrs, steps)
+    store_lock.check_lockable(path.parent)
 
 
 def _plan(path: Path, attrs: dict, steps: int | None) -> tuple[int, int]:

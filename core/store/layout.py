@@ -53,6 +53,9 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.storage import LocalStore
+
+from glasslab.core.store.lock import NO_HARD_LINKS
 
 EVALS = ("train_loss", "train_acc", "test_loss", "test_acc", "n_delta")
 OBSERVABLES = ("D", "D_batch", "weight_norm2")
@@ -78,10 +81,34 @@ def _array(group, name, shape, chunks, dtype, fill, dims, shards=None):
                               compressors=None, dimension_names=dims)
 
 
+class _LocalStore(LocalStore):
+    """zarr's LocalStore, working on file systems without hard links (issue 31.3).
+
+    zarr 3.1 writes every parent group's zarr.json "if not exists" by hard-linking a temporary file
+    into place (atomic, exclusive) each time an array is created; exFAT/vfat, some SMB, virtiofs and
+    FUSE mounts refuse link(2) (EPERM, ENOTSUP, ENOSYS), so no store could be created there.  Where
+    link is refused, the key is written (an atomic rename) if it is not there: exclusive enough, as
+    only the holder of the store's lock (core/store/lock.py) creates arrays in it."""
+
+    async def set_if_not_exists(self, key: str, value) -> None:
+        try:
+            await super().set_if_not_exists(key, value)
+        except OSError as err:
+            if err.errno not in NO_HARD_LINKS:
+                raise
+            if not await self.exists(key):
+                await self.set(key, value)
+
+
+def local_store(path: str | Path, mode: str) -> LocalStore:
+    """The zarr store of a run's folder, opened for `mode` ("r": read-only)."""
+    return _LocalStore(Path(path), read_only=mode == "r")
+
+
 def create(path: Path, attrs: dict[str, Any], n_params: int, capacity: int, loss_capacity: int) -> zarr.Group:
     """A new trajectory group with every array at full size (all fill); fails if a group is at `path`
     (an empty directory is fine: core/store/paths.py claims a new store's name by creating it)."""
-    root = zarr.open_group(store=str(path), mode="w-", zarr_format=3)
+    root = zarr.open_group(store=local_store(path, "w-"), mode="w-", zarr_format=3)
     # Float32 weights barely compress (1.1x, NOTES.md): no compressor, a faster writer.
     # One shard per snapshot, so a row lands in one atomic rename; inner chunks of
     # 2^20 keep column-strip reads (the streaming Delta) from reading whole rows.

@@ -8,6 +8,17 @@ taking of the lock.  It is created whole (written to a private file, then
 hard-linked into place: link fails if the name exists, like O_EXCL, and also
 on NFS), and a thread of its process touches it every RENEW_S seconds.
 
+File systems without hard links (exFAT/vfat, some SMB mounts: EPERM; virtiofs,
+some FUSE mounts and gateways: ENOTSUP/ENOSYS) get the same lock published by
+an exclusive create (O_CREAT | O_EXCL, atomic on every POSIX file system and on
+NFSv3+) and written in place, filelock's marker-lock idea (MarkerSoftFileLock):
+for a moment the lock exists but is empty or half written.  Such a lock counts
+as held while it changes; one that stays unreadable for MALFORMED_S seconds of
+this host's own clock (its writer died between create and write) is stale, and
+its takeover also compares the file's identity (inode, mtime), as the text of
+an empty lock names no one.  Where even the exclusive create is refused, the
+run is refused at once, in one line, before its data is loaded.
+
 The lock is live while
 - its process runs (same pid and start time), when it was taken on this host;
 - its lease is renewed, when it was taken on another host.  Two hosts' clocks
@@ -27,6 +38,7 @@ before each commit says whether the lock is still its own (core/store/writer.py)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -43,7 +55,10 @@ LOCK_SUFFIX = ".lock"  # RUN.zarr.lock beside the store: zarr would warn about a
 LEASE_S = 180.0  # a lock from another host not renewed for this long (watched by this host's clock) is stale
 RENEW_S = 20.0  # how often the holder renews it (well inside the lease, even on a slow file system)
 WATCH_POLL_S = 2.0  # how often a takeover looks at a lease it is watching
+MALFORMED_S = 10.0  # an unreadable lock unchanged this long (this host's clock) was left half-created
 READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+# link(2) refused by a file system that has no hard links (never "read-only": the directory is writable).
+NO_HARD_LINKS = frozenset(e for e in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS))
 
 _renewers: dict[Path, threading.Event] = {}  # lock path -> the event that stops its renewer
 _held: dict[Path, str] = {}  # lock path -> the token of our lock there
@@ -124,16 +139,28 @@ def _restart_count() -> int:
     return int(count) if count.isdigit() else 0
 
 
-def _read(lock: Path) -> tuple[str, dict, int] | None:
-    """(text, owner, mtime_ns) of the lock file now, or None when there is none (or it is not a lock)."""
+def _peek(lock: Path) -> tuple[str, dict | None, tuple[int, int, int]] | None:
+    """(text, owner or None when the text is no lock yet, (inode, mtime_ns, size)) of the lock file now;
+    None when there is none."""
     try:
         with open(lock) as f:
             text = f.read()
-            mtime = os.fstat(f.fileno()).st_mtime_ns
-        owner = json.loads(text)
-    except (OSError, ValueError):
+            st = os.fstat(f.fileno())
+    except OSError:
         return None
-    return (text, owner, mtime) if isinstance(owner, dict) else None
+    try:
+        owner = json.loads(text)
+    except ValueError:
+        owner = None
+    return text, owner if isinstance(owner, dict) else None, (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _read(lock: Path) -> tuple[str, dict, int] | None:
+    """(text, owner, mtime_ns) of the lock file now, or None when there is none (or it is not a lock)."""
+    seen = _peek(lock)
+    if seen is None or seen[1] is None:
+        return None
+    return seen[0], seen[1], seen[2][1]
 
 
 def _live_here(owner: dict) -> bool:
@@ -177,19 +204,23 @@ def _busy(path: Path, owner: dict, why: str) -> BadInput:
                     f"{why}: wait for it, or if that writer is gone, glasslab resume --force")
 
 
-def _judge(path: Path, lock: Path, force: bool, notify: Callable[[str], None] | None) -> str | None:
-    """The text of the lock there if it is stale (or forced, or this Slurm job's own); None if it is
-    gone or changed meanwhile (try again).  Raises BadInput while its writer is live."""
-    read = _read(lock)
-    if read is None:
+def _judge(path: Path, lock: Path, force: bool,
+           notify: Callable[[str], None] | None) -> tuple[str, tuple[int, int, int] | None] | None:
+    """(the text of the lock there, its identity when the text names no one) if it is stale (or forced,
+    or this Slurm job's own); None if it is gone or changed meanwhile (try again).  Raises BadInput
+    while its writer is live."""
+    seen = _peek(lock)
+    if seen is None:
         return None
-    text, owner, mtime = read
+    if seen[1] is None:  # created by an exclusive create, not written yet (or its writer died there)
+        return (seen[0], seen[2]) if force or _unchanged(lock, seen, MALFORMED_S) else None
+    text, owner, mtime = seen[0], seen[1], seen[2][1]
     if force or _ours(owner):
-        return text
+        return text, None
     if owner.get("host") == _host():
         if _live_here(owner):
             raise _busy(path, owner, "and that process is running") from None
-        return text
+        return text, None
     age = _wall() - mtime / 1e9
     if age < LEASE_S:
         raise _busy(path, owner, f"its lease renewed {age:.0f} s ago") from None
@@ -205,39 +236,68 @@ def _judge(path: Path, lock: Path, force: bool, notify: Callable[[str], None] | 
             return None  # gone or taken over by someone else: look again
         if now[2] != mtime:
             raise _busy(path, owner, "its lease renewed while this host watched it") from None
-    return text
+    return text, None
 
 
-def _take_over(lock: Path, judged: str) -> None:
+def _unchanged(lock: Path, seen: tuple, for_s: float) -> bool:
+    """Whether the lock stays exactly as `seen` (text and identity) for `for_s` s of this host's clock."""
+    end = _monotonic() + for_s
+    while _monotonic() < end:
+        _sleep(min(WATCH_POLL_S, for_s / 4))
+        if _peek(lock) != seen:
+            return False  # written (a live writer), or gone: look again
+    return True
+
+
+def _take_over(lock: Path, judged: str, identity: tuple[int, int, int] | None = None) -> None:
     """Remove the lock only if it is still the one judged stale: rename it aside (atomic, only one
-    process can), compare, and put back a lock that someone else took over meanwhile."""
+    process can), compare (the text; and the identity for a lock whose text names no one), and put
+    back a lock that someone else took over meanwhile."""
     aside = lock.with_name(f"{lock.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.stale")
     try:
         os.rename(lock, aside)
     except FileNotFoundError:
         return
     try:
-        if aside.read_text() != judged:
-            try:
-                os.link(aside, lock)  # not ours to remove: give it back (unless a newer one is there)
-            except FileExistsError:
-                pass
+        moved = _peek(aside)
+        if moved is None or moved[0] != judged or (identity is not None and moved[2] != identity):
+            _put_back(aside, lock)  # not ours to remove: give it back (unless a newer one is there)
     finally:
         aside.unlink(missing_ok=True)
 
 
-def _create(lock: Path, token: str) -> bool:
-    """Create the lock whole: False if one is there.  StoreReadOnly if the directory is not writable."""
-    tmp = lock.with_name(f".{lock.name}.{os.getpid()}-{token[:8]}.new")
+def _put_back(aside: Path, lock: Path) -> None:
     try:
-        with open(tmp, "x") as f:
-            json.dump(_me(token), f)
+        os.link(aside, lock)
+    except (FileExistsError, FileNotFoundError):
+        pass
+    except OSError as err:
+        if err.errno not in NO_HARD_LINKS:
+            raise
+        try:  # no hard links: a copy, created exclusively (its holder's token, so its fencing holds)
+            _publish(lock, aside.read_bytes())
+        except (FileExistsError, OSError):
+            pass
+
+
+def _create(lock: Path, token: str) -> bool:
+    """Create the lock whole: False if one is there.  StoreReadOnly if the directory is not writable;
+    BadInput (one line) if this file system allows no safe lock."""
+    tmp = lock.with_name(f".{lock.name}.{os.getpid()}-{token[:8]}.new")
+    data = json.dumps(_me(token)).encode()
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         try:
             os.link(tmp, lock)
         except FileExistsError:
             return False
+        except OSError as err:
+            if err.errno not in NO_HARD_LINKS:
+                raise
+            return _create_exclusive(lock, data, f"link: {os.strerror(err.errno)}")
     except OSError as err:
         if err.errno in READ_ONLY:
             raise StoreReadOnly(f"cannot write beside {lock.parent / lock.name[:-len(LOCK_SUFFIX)]} "
@@ -249,6 +309,54 @@ def _create(lock: Path, token: str) -> bool:
         except OSError:
             pass
     return True
+
+
+def check_lockable(directory: str | Path) -> None:
+    """BadInput (one line) when no store lock can be made in `directory` (or, until it exists, its nearest
+    existing parent): asked before a run loads its data, so such a file system refuses the run at once
+    instead of after training starts.  A read-only directory is left to the caller's own check."""
+    d = resolved(directory)
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    probe = d / f".glasslab-{os.getpid()}-{uuid.uuid4().hex[:8]}.probe{LOCK_SUFFIX}"
+    try:
+        if d.is_dir() and _create(probe, uuid.uuid4().hex):  # BadInput: no hard links, no exclusive create
+            probe.unlink(missing_ok=True)
+    except (StoreReadOnly, OSError):  # not a folder, read-only, full: said better where the folder is made
+        pass
+
+
+def _create_exclusive(lock: Path, data: bytes, why: str) -> bool:
+    """The lock by an exclusive create, on a file system without hard links (`why`: link's refusal)."""
+    try:
+        _publish(lock, data)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES):
+            raise
+        raise BadInput(f"cannot lock {lock.parent / lock.name[:-len(LOCK_SUFFIX)]}: this file system has no hard "
+                       f"links ({why}) and refuses an exclusive create ({os.strerror(err.errno)}), so two writers "
+                       "could not be kept apart: put the runs on another file system (--out)") from None
+    return True
+
+
+def _publish(lock: Path, data: bytes) -> None:
+    """Create `lock` exclusively (FileExistsError if it is there) and write `data` into it; a write that
+    fails removes the file again (only if it is still the one created here)."""
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.stat(lock), os.fstat(fd)):
+                os.unlink(lock)
+        raise
+    finally:
+        os.close(fd)
 
 
 def acquire(path: Path, *, force: bool = False, notify: Callable[[str], None] | None = None) -> Path:
@@ -264,7 +372,7 @@ def acquire(path: Path, *, force: bool = False, notify: Callable[[str], None] | 
             judged = _judge(path, lock, force, notify)
             if judged is not None:
                 _judged_stale(lock)
-                _take_over(lock, judged)
+                _take_over(lock, *judged)
             continue
         read = _read(lock)
         if read is None or read[1].get("token") != token:  # removed by a forced takeover meanwhile

@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 
 from glasslab.core.errors import BadInput
-from glasslab.core.store.layout import EVALS
+from glasslab.core.store.layout import EVALS, local_store
 
 
 def store_attrs(store: str | Path) -> dict | None:
@@ -50,7 +50,7 @@ def open_group(path: str | Path, mode: str = "r") -> zarr.Group:
         raise BadInput(f"{path} does not exist: give a run store (glasslab ps --all DIR lists the runs under DIR)")
     try:
         # Consolidated metadata would be stale during a run: never use it.
-        root = zarr.open_group(store=str(path), mode=mode, use_consolidated=False)
+        root = zarr.open_group(store=local_store(path, mode), mode=mode, use_consolidated=False)
         ok = "glasslab_version" in root.attrs and "weights" in root
     except Exception:  # zarr raises several kinds for a folder that is not a group
         ok = False

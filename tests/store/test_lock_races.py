@@ -28,6 +28,18 @@ from support.presets import tiny_preset
 from support.clock import fake_clock
 
 
+@pytest.fixture(autouse=True, params=["hard links", "no hard links"])
+def links(request, monkeypatch):
+    """Every case twice: with hard links, and on a file system without them (issue 31.3: link(2)
+    refused with EPERM, as on exFAT; the lock is then published by an exclusive create)."""
+    if request.param == "no hard links":
+        def link(src, dst, *a, **kw):
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(src), None, str(dst))
+
+        monkeypatch.setattr(os, "link", link)
+    return request.param
+
+
 def write_lock(store, **owner):
     path = store_lock.lock_path(store)
     path.write_text(json.dumps({"since": "then", **owner}))

@@ -49,6 +49,7 @@ def run_cmd(
     """Train a preset and record its trajectory in a Zarr store."""
     from glasslab.core.config import presets
     from glasslab.core.store import paths
+    from glasslab.core.store.lock import check_lockable
     from glasslab.core.train.run import Run
 
     with clean_errors():
@@ -64,6 +65,7 @@ def run_cmd(
             return common.open_console(out, autostart=p, data_dir=data_dir, download=download)
         if not no_ui:  # a batch script, `</dev/null >file`, TERM=dumb: the console would hang or garble, so train as --no-ui does
             print(f"glasslab: {common.terminal_problem()}: training headless, as with --no-ui", file=sys.stderr, flush=True)
+        check_lockable(out)  # a file system where no store lock is possible: one line before the data loads
         run = Run(p, data_dir=data_dir, download=download)
         out_dir = paths.check_out_dir(out)
         path = paths.new_run_path(out_dir, name)
