@@ -15,7 +15,8 @@ values or on the size of the training set.  The line says so.
     .venv/bin/python benchmarks/step_rate.py [--device auto] [--steps 30] [PRESET ...]
 
 On a GPU server this is the measurement REPRODUCTION.md asks for ("Full-scale
-[BJ18] presets"): run it there with --device cuda.
+[BJ18] presets"): run it there with --device cuda, or --device cuda:N for the N-th card of a
+shared server (benchmarks/gpu_check.py checks that cuda:N trains there and is shown so).
 """
 
 from __future__ import annotations
@@ -79,12 +80,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if torch.cuda.is_available():
+        print("GPUs: " + ", ".join(f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())))
     print(f"{'preset':<24} {'device':<7} {'N':>12} {'B':>5} {'steps/s':>9} {'run.steps':>10} {'training time':>14}  data")
     for name in args.presets:
         p, where = stand_in(presets.load(name, [f"run.device={args.device}"]))
         r, run = rate(p, args.warmup, args.steps)
         total = p.run.steps / r
-        print(f"{name:<24} {run.device.type:<7} {run.n_params:>12,} {p.dynamics.batch_size:>5} {r:>9.2f} "
+        print(f"{name:<24} {str(run.device):<7} {run.n_params:>12,} {p.dynamics.batch_size:>5} {r:>9.2f} "
               f"{p.run.steps:>10,} {human(total):>14}  {where}", flush=True)
         del run
         if torch.cuda.is_available():

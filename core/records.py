@@ -34,6 +34,8 @@ class RunStarted:
     # On a resume: where it continues, {"step", "source" (snapshot | stop | checkpoint), "n_loss"
     # (loss-log entries up to that step), "switches" (dynamics switches already applied)}.
     resumed_from: dict[str, Any] = field(default_factory=dict)
+    # On a CUDA device: {"index", "name", "memory_total_bytes"} (core/system/devices.gpu_info); else {}.
+    gpu: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,15 @@ class StepLogged:
 
     steps_per_s: the rate over the last log interval, snapshots included.  eta_s: seconds
     left to the run's last step, steps and snapshots costed apart (run.RemainingTime);
-    NaN where unknown.
+    NaN where unknown.  gpu_memory_bytes: what the run's tensors hold on its CUDA device
+    (torch.cuda.memory_allocated); None off CUDA.
     """
 
     step: int
     loss: float
     steps_per_s: float
     eta_s: float = math.nan
+    gpu_memory_bytes: int | None = None
 
 
 @dataclass(frozen=True)

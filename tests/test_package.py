@@ -9,6 +9,7 @@ checkout's editable finder stays out and `glasslab` can only come from the wheel
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -87,8 +88,8 @@ def installed(wheel, tmp_path_factory) -> Path:
     return env_dir
 
 
-def in_env(env_dir: Path, *args, cwd: Path, timeout=300) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GLASSLAB_PRESETS")}
+def in_env(env_dir: Path, *args, cwd: Path, timeout=300, extra=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GLASSLAB_PRESETS")} | (extra or {})
     env["PATH"] = f"{env_dir / 'bin'}:{env['PATH']}"
     return subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
@@ -159,3 +160,34 @@ def test_the_readme_presets_table_is_every_shipped_preset_and_its_description():
     shipped = {f.stem: tomllib.loads(f.read_text())["description"]
                for f in (Path(__file__).resolve().parents[1] / "presets").glob("*.toml")}
     assert rows == shipped
+
+
+def test_installed_conventions_version_python_m_and_json(installed, tmp_path):
+    """Issue 32: the conventions work from the wheel, not only from a checkout."""
+    from importlib.metadata import version
+
+    glasslab = installed / "bin" / "glasslab"
+    res = in_env(installed, glasslab, "--version", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.strip() == f"glasslab {version('glasslab')}", res.stderr
+    res = in_env(installed, installed / "bin" / "python", "-m", "glasslab", "--version", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.strip() == f"glasslab {version('glasslab')}", res.stderr
+    res = in_env(installed, glasslab, "presets", "list", "--json", cwd=tmp_path)
+    assert res.returncode == 0 and "quickstart" in {p["name"] for p in json.loads(res.stdout)["presets"]}
+    res = in_env(installed, glasslab, "ps", "--json", tmp_path, cwd=tmp_path)
+    assert res.returncode == 0 and json.loads(res.stdout)["runs"] == []
+
+
+def test_installed_completion_scripts_complete_in_a_real_bash(installed, tmp_path):
+    """The script `glasslab --show-completion` prints for each shell; bash sources it and completes
+    a preset name and a store path through the installed glasslab."""
+    env_switch = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}  # typer's: name the shell
+    for shell in ("bash", "zsh", "fish"):
+        res = in_env(installed, installed / "bin" / "glasslab", "--show-completion", shell, cwd=tmp_path, extra=env_switch)
+        assert res.returncode == 0 and "_GLASSLAB_COMPLETE" in res.stdout, (shell, res.stderr)
+        (tmp_path / f"glasslab.{shell}").write_text(res.stdout)
+    (tmp_path / "runs" / "quickstart-1.zarr").mkdir(parents=True)
+    script = (f"source {tmp_path / 'glasslab.bash'}\n"
+              "COMP_WORDS=(glasslab run quicks); COMP_CWORD=2; _glasslab_completion glasslab; echo \"${COMPREPLY[@]}\"\n"
+              "COMP_WORDS=(glasslab resume runs/); COMP_CWORD=2; _glasslab_completion glasslab; echo \"${COMPREPLY[@]}\"\n")
+    res = in_env(installed, "bash", "--norc", "-c", script, cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.splitlines() == ["quickstart", "runs/quickstart-1.zarr"], res.stdout + res.stderr

@@ -49,3 +49,20 @@ def duration(s: float) -> str:
     if s >= 86400:
         return f"{s // 86400}d{s % 86400 // 3600:02d}h"
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def gib(n_bytes) -> str:
+    """Bytes as GiB, one decimal: 1.2 GiB."""
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
+def device_text(device: str, gpu: dict | None = None, in_use: int | None = None) -> str:
+    """The device a run trains on, as ps, the status line and the headless printer show it:
+    'cpu'; on a GPU its name and the memory the run's tensors hold (of the card's total):
+    'cuda:1 NVIDIA H100 80GB HBM3 1.2/79.6 GiB', or only the total when the use is not known."""
+    if not gpu:
+        return device or "-"
+    total = gpu.get("memory_total_bytes")
+    used = in_use if in_use is not None else gpu.get("memory_allocated_bytes")
+    memory = (f"{used / 2**30:.1f}/{gib(total)}" if used is not None and total else gib(total) if total else "")
+    return " ".join(x for x in (device or f"cuda:{gpu.get('index', 0)}", gpu.get("name", ""), memory) if x)

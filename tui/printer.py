@@ -23,7 +23,7 @@ from glasslab.core.records import (
     is_end,
 )
 
-from .numbers import duration
+from .numbers import device_text, duration, gib
 
 
 class HeadlessPrinter:
@@ -42,6 +42,7 @@ class HeadlessPrinter:
         self.loss = math.nan
         self.rate = math.nan
         self.eta_s = math.nan
+        self.gpu_memory: int | None = None  # bytes the run's tensors hold on its GPU (None off CUDA)
         self.step = 0
         self._progress: Progress | None = None
         self._task = None
@@ -53,6 +54,7 @@ class HeadlessPrinter:
             self._start(r)
         elif isinstance(r, StepLogged):
             self.step, self.loss, self.rate, self.eta_s = r.step, r.loss, r.steps_per_s, r.eta_s
+            self.gpu_memory = r.gpu_memory_bytes
             self._progress_update()
         elif isinstance(r, SnapshotTaken):
             self.snapshots += 1
@@ -72,7 +74,7 @@ class HeadlessPrinter:
     def _start(self, r: RunStarted) -> None:
         self.started, self.step = r, r.start_step
         self._say(f"{r.name}: N = {r.n_params:,} parameters, P = {r.train_size:,} training samples, "
-                  f"device {r.device}" + (f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else "")
+                  f"device {device_text(r.device, r.gpu)}" + (f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else "")
                   + f", {len(r.snapshot_steps)} snapshots"
                   + (f", store {self.store_path}" if self.store_path else ""))
         if not self.plain:
@@ -96,7 +98,8 @@ class HeadlessPrinter:
         if now - self._last_print >= self.every_s or self.step >= total:
             self._last_print = now
             # the run's own estimate (core.train.run.RemainingTime: steps and the log-spaced snapshots apart)
-            print(f"step {self.step}/{total} loss {self.loss:.4g} {self.rate:,.0f} steps/s ETA {duration(self.eta_s)}",
+            gpu = f" gpu {gib(self.gpu_memory)}" if self.gpu_memory is not None else ""
+            print(f"step {self.step}/{total} loss {self.loss:.4g} {self.rate:,.0f} steps/s ETA {duration(self.eta_s)}{gpu}",
                   file=self.console.file, flush=True)
 
     def _say(self, text: str) -> None:

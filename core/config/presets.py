@@ -25,15 +25,20 @@ from glasslab.core.errors import BadInput
 MODEL_KINDS = ("toy", "fc", "smallnet", "resnet18", "harmonic")
 DATA_SETS = ("synthetic", "fashion-mnist", "mnist", "cifar10", "cifar100")
 NORMS = ("batch", "group", "none")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # and cuda:N (the field's pattern)
+
+
+def is_device(name: str) -> bool:
+    """auto, cpu, cuda, cuda:N or mps (whether that device is here is the run's check: system/devices.py)."""
+    return name in DEVICES or re.fullmatch(r"cuda:\d+", name) is not None
 LOSSES = ("default", "hinge", "hinge2")  # "default": the model's own loss (see core/system/models.py)
 HINGE_LOSSES = ("hinge", "hinge2")
 BINARY_SPLITS = ("", "parity")
 
 
-def _f(default, help: str, *, min=None, max=None, gt=None, choices=None):
+def _f(default, help: str, *, min=None, max=None, gt=None, choices=None, pattern=None):
     """A field with its help text and range; the validator reads the metadata."""
-    meta = {"help": help, "min": min, "max": max, "gt": gt, "choices": choices}
+    meta = {"help": help, "min": min, "max": max, "gt": gt, "choices": choices, "pattern": pattern}  # pattern: also allowed
     return field(default=default, metadata=meta)
 
 
@@ -99,7 +104,8 @@ class RecordingConfig:
 class RunConfig:
     seed: int = _f(0, "seed of the initialisation, minibatch order and Langevin noise", min=0)
     steps: int = _f(10000, "number of parameter updates", min=1)
-    device: str = _f("auto", "auto | cpu | cuda | mps (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    device: str = _f("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu; cuda:N the N-th GPU)",
+                     choices=DEVICES, pattern=r"cuda:\d+")
     name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")
     init_from: str = _f("", "start from the last snapshot of this run store (same model), e.g. a trained minimum ([KWJ24])")
     init_step: int = _f(-1, "with init_from: start from its snapshot at this step (-1 = its last snapshot); "
@@ -191,7 +197,8 @@ def _coerce(where: str, tp, value):
 
 
 def _check_range(where: str, value, meta) -> None:
-    if meta.get("choices") and value not in meta["choices"]:
+    also = meta.get("pattern")
+    if meta.get("choices") and value not in meta["choices"] and not (also and re.fullmatch(also, str(value))):
         raise BadInput(f"{where} = {value!r} is not known{_suggest(str(value), meta['choices'])}")
     if meta.get("gt") is not None and not value > meta["gt"]:
         raise BadInput(f"{where} must be > {meta['gt']}, got {value}")

@@ -242,12 +242,14 @@ class ControlChannel:
         info = self.info
         if isinstance(record, StepLogged):
             info["step"], info["steps_per_s"] = record.step, record.steps_per_s
+            info["gpu_memory_bytes"] = record.gpu_memory_bytes  # ps and the console show it (None off CUDA)
             # when it was said: a reader counts the seconds since off (core/runs/live.py)
             info["eta_s"], info["eta_at"] = (record.eta_s, time.time()) if math.isfinite(record.eta_s) else (None, None)
         elif isinstance(record, SnapshotTaken):
             info["step"] = record.step
         elif isinstance(record, RunStarted):
             info["status"], info["step"], info["total"] = "running", record.start_step, record.total_steps
+            info["device"], info["gpu"] = record.device, dict(record.gpu) or None
             self._announce = True  # say running now, not at the next heartbeat
             self._wake.set()
         elif isinstance(record, NoteAdded):

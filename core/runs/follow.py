@@ -67,11 +67,11 @@ class StoreFollower:
         f.n_events = f.after_events
         return f
 
-    def poll(self, steps_per_s: float = math.nan, eta_s: float = math.nan) -> list:
+    def poll(self, steps_per_s: float = math.nan, eta_s: float = math.nan, gpu_memory_bytes: int | None = None) -> list:
         """Every record committed since the last poll ([] while the store does not exist yet).
 
-        steps_per_s, eta_s: the rate and the seconds left that the run reports (its heartbeat),
-        for the StepLogged records; the store keeps neither.
+        steps_per_s, eta_s, gpu_memory_bytes: the rate, the seconds left and the GPU memory in use
+        that the run reports (its heartbeat), for the StepLogged records; the store keeps none of them.
         """
         if self.ended is not None:
             return []
@@ -87,7 +87,7 @@ class StoreFollower:
         if final and not self._final:  # the arrays were cut to the committed counts: reopen them
             self._final, self._root, self._arrays = True, None, {}
         items = self._snapshots(int(attrs["n_snapshots"]), attrs)
-        items += self._loss(int(attrs["n_loss"]), steps_per_s, eta_s)
+        items += self._loss(int(attrs["n_loss"]), steps_per_s, eta_s, gpu_memory_bytes)
         events = attrs.get("events", [])
         for e in events[self.n_events:]:
             if e.get("kind") == "dynamics_changed":
@@ -108,7 +108,7 @@ class StoreFollower:
             arr = self._arrays[name] = self._root[name] if name in self._root else False
         return arr
 
-    def _loss(self, n: int, rate: float, eta_s: float) -> list:
+    def _loss(self, n: int, rate: float, eta_s: float, gpu_memory_bytes: int | None = None) -> list:
         if n < self.n_loss:  # a resume cut the log back to its snapshot: it logs those steps again
             self.n_loss = n
         if n <= self.n_loss:
@@ -117,7 +117,7 @@ class StoreFollower:
         self.n_loss = n
         # step -1 is the fill of a row never written (a resumed run that logged past the log's
         # planned size leaves such rows, see the report): not a point of the curve.
-        return [StepLogged(int(s), float(v), rate, eta_s) for s, v in zip(steps, values) if s >= 0]
+        return [StepLogged(int(s), float(v), rate, eta_s, gpu_memory_bytes) for s, v in zip(steps, values) if s >= 0]
 
     def _snapshots(self, n: int, attrs: dict) -> list:
         a = self.n_snapshots

@@ -57,6 +57,10 @@ class LiveRun:
     eta_s: float = math.nan  # seconds left, as the run last estimated them, less the time since
     tags: tuple[str, ...] = ()  # run.tags, then the tags its notes added (core/store/notes.py)
     note: str = ""  # its latest note's text
+    device: str = ""  # cpu, cuda, cuda:N, mps ("" : a store from before it was recorded)
+    # On a CUDA device: {"index", "name", "memory_total_bytes", "memory_allocated_bytes"}; the last
+    # is the run's own use at its last heartbeat, present only while it runs.
+    gpu: dict | None = None
 
     @property
     def stale(self) -> bool:
@@ -105,7 +109,16 @@ def describe(store: str | Path) -> LiveRun:
                    int(info["pid"]) if info.get("pid") is not None else None, info.get("host", ""),
                    step, int(attrs.get("total_steps") or info.get("total") or 0),
                    float(rate) if rate is not None else math.nan, dyn, eta, tags_of(attrs),
-                   next((n.get("text", "") for n in reversed(notes_of(attrs)) if n.get("text")), ""))
+                   next((n.get("text", "") for n in reversed(notes_of(attrs)) if n.get("text")), ""),
+                   info.get("device") or attrs.get("device") or "", _gpu(info, attrs, alive))
+
+
+def _gpu(info: dict, attrs: dict, alive: bool) -> dict | None:
+    gpu = info.get("gpu") or attrs.get("gpu")
+    if not gpu:
+        return None
+    used = info.get("gpu_memory_bytes") if alive else None
+    return {**gpu, "memory_allocated_bytes": used}
 
 
 def _writes(store: Path, info: dict | None, stored: str | None) -> bool:

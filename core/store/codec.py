@@ -79,6 +79,7 @@ def started_attrs(r: RunStarted) -> dict[str, Any]:
         "preset": r.preset,
         "seed": r.preset["run"]["seed"],
         "device": r.device,
+        "gpu": dict(r.gpu) or None,  # the GPU's name and memory (core/system/devices.gpu_info); None off CUDA
         "threads": r.threads,
         "git_commit": git_commit(),
         "n_params": r.n_params,
@@ -119,7 +120,7 @@ def run_started(attrs: dict) -> RunStarted:
                       [tuple(x) for x in attrs.get("param_layout", [])], [int(s) for s in attrs.get("snapshot_grid", [])],
                       int(attrs.get("total_steps", 0)), resumed[-1] if resumed else 0,
                       layout.waiting_snapshots(attrs), notes, resumed=bool(resumed),
-                      threads=int(attrs.get("threads", 0)))
+                      threads=int(attrs.get("threads", 0)), gpu=dict(attrs.get("gpu") or {}))
 
 
 def end_record(event: dict, attrs: dict):

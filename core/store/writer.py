@@ -162,7 +162,8 @@ class TrajectoryWriter:
             resumed = {"step": r.start_step, "kind": "resumed", "from": point.get("source", "snapshot"),
                        "threads": r.threads, "device": r.device, **versions()}  # this session's versions
             self._commit(status="running", events=[resumed], snapshot_grid=r.snapshot_steps,
-                         total_steps=r.total_steps, two_time_complete=0, threads=r.threads, device=r.device)
+                         total_steps=r.total_steps, two_time_complete=0, threads=r.threads, device=r.device,
+                         gpu=dict(r.gpu) or None)  # the device it continues on, as a fresh start records it
             return
         self._attrs = started_attrs(r)
         self.root = layout.create(self.path, self._attrs, r.n_params, capacity, loss_capacity)

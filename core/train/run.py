@@ -47,32 +47,19 @@ from glasslab.core.records import (
     StepLogged,
 )
 from glasslab.core.system import data as datasets
+from glasslab.core.system import devices
 from glasslab.core.system import models
 from glasslab.core.system.dynamics import Trainer
 from glasslab.core.train.hostcopy import HostPool
 
 
 def resolve_device(name: str) -> torch.device:
-    """auto: cuda, then mps, then cpu.  Asking for a device that is absent is bad input."""
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"device cuda asked for, but torch {torch.__version__} sees no CUDA GPU here: use --device cpu (or auto)")
-    if name == "mps" and not has_mps:
-        raise BadInput("device mps asked for, but this machine has no Apple GPU: use --device cpu (or auto)")
-    if name not in ("cpu", "cuda", "mps"):
-        raise BadInput(f"unknown device {name!r}: use auto, cpu, cuda or mps")
-    return torch.device(name)
+    """auto | cpu | cuda | cuda:N | mps -> the device (core/system/devices.py); an absent one is BadInput."""
+    return devices.resolve(name)
 
 
 def available_devices() -> list[str]:
-    out = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        out.append("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        out.append("mps")
-    return out
+    return devices.available()
 
 
 OOM_ERRORS = (torch.OutOfMemoryError, MemoryError)
@@ -151,6 +138,8 @@ class Run:
         self.recorded_device: str | None = None  # a resume: the device the store was written on
         self.recorded_versions: dict[str, str] = {}  # a resume: the versions its last session ran (core/runs/resume.py)
         if self.device.type == "cuda":
+            if self.device.index is not None:  # cuda:N: streams, events and RNG calls without a device go there too
+                torch.cuda.set_device(self.device)
             # Delta and D are sums of squares: TF32 would corrupt them (NOTES.md).
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
@@ -266,7 +255,8 @@ class Run:
         yield RunStarted(p.name, p.to_dict(), self.n_params, self.data.train_size, str(self.device),
                          self.flat.layout, self.snapshot_steps, p.run.steps, self.step, list(self.online.waiting),
                          {"D_eval_mode": self.online.eval_mode, "probe_size": int(len(self.online.probe_x))},
-                         resumed=self.next_snapshot > 0, threads=self.threads, resumed_from=dict(self.resumed_from))
+                         resumed=self.next_snapshot > 0, threads=self.threads, resumed_from=dict(self.resumed_from),
+                         gpu=devices.gpu_info(self.device))
         if self.step == 0 and self.next_snapshot == 0:
             yield self._snapshot()
 
@@ -315,7 +305,7 @@ class Run:
                     rate = (self.step - last_log_step) / max(now - last_log_t, 1e-9)
                     last_log_t, last_log_step = now, self.step
                     eta = remaining.at(self.step, self.step - loop_step, now - loop_t)
-                    yield StepLogged(self.step, value, rate, eta)
+                    yield StepLogged(self.step, value, rate, eta, devices.memory_in_use(self.device))
 
             # ---- snapshot on the log grid
             if self.next_snapshot < len(self.snapshot_steps) and self.step == self.snapshot_steps[self.next_snapshot]:

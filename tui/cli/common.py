@@ -21,7 +21,7 @@ from glasslab.core.errors import BadInput, GlasslabError
 
 # Option aliases, defined once.
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that holds the run stores.")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda | mps (overrides run.device).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto | cpu | cuda | cuda:N | mps (overrides run.device); cuda:N is the N-th GPU (after CUDA_VISIBLE_DEVICES).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field: section.key=value (repeatable).")]
 StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
 DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
@@ -171,8 +171,8 @@ def load_preset(name: str, sets: list[str] | None, steps: int | None, device: st
     if steps is not None:
         overrides.append(f"run.steps={steps}")
     if device is not None:
-        if device not in presets.DEVICES:
-            raise BadInput(f"--device {device!r} is not known: use auto, cpu, cuda or mps")
+        if not presets.is_device(device):
+            raise BadInput(f"--device {device!r} is not known: use auto, cpu, cuda, cuda:N or mps")
         overrides.append(f"run.device={device}")
     return presets.load(name, overrides)
 

@@ -3,7 +3,7 @@
 Built from the records (LiveRun, PresetSummary), never from a table's layout, so the tables
 may change width without changing the JSON.  A name means what it means in `analyze --json`:
 run (the store's path), name (the preset's name), status, dynamics (the kind: sgd, gd,
-langevin), n_params, train_size.  JSON has no NaN: an unknown number is null.
+langevin), n_params, train_size, tags.  JSON has no NaN: an unknown number is null.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ def live_run(r) -> dict:
     """One `ps` row (core/runs/live.LiveRun)."""
     return {"run": str(r.store), "name": r.name, "status": r.status, "pid": r.pid, "host": r.host or None,
             "step": r.step, "total_steps": r.total, "steps_per_s": _number(r.steps_per_s),
-            "eta_s": _number(r.eta_s), "dynamics": r.dynamics, **_device(r)}
+            "eta_s": _number(r.eta_s), "dynamics": r.dynamics, **_device(r), "tags": list(r.tags),
+            "note": r.note or None}
 
 
 def _device(r) -> dict:
     """The device the run trains on and, on a GPU, its name and memory in use (issue 32, item 3)."""
-    return {"device": getattr(r, "device", None), "gpu": getattr(r, "gpu", None)}
+    return {"device": r.device or None, "gpu": dict(r.gpu) if r.gpu else None}
 
 
 def preset(s) -> dict:

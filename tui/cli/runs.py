@@ -9,6 +9,7 @@ exit 2; a refused request or no answer in time is one line and exit 1.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -18,9 +19,9 @@ import typer
 
 from glasslab.core.errors import BadInput, RunFailed
 
-from ..numbers import duration
+from ..numbers import device_text, duration
 from ..output import quiet_output
-from . import common, complete
+from . import common, complete, json_rows
 from .common import clean_errors
 
 RunArg = Annotated[Path, typer.Argument(help="The run's store (a .zarr directory; glasslab ps lists them).", autocompletion=complete.stores)]
@@ -127,8 +128,9 @@ def _fmt_rate(x: float) -> str:
 
 def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directories holding run stores, or stores (default: $GLASSLAB_OUT or runs).", autocompletion=complete.folders)] = None,
            all_runs: Annotated[bool, typer.Option("--all", "-a", help="Ended runs too.")] = False,
-           tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only runs with this tag (repeatable: all of them); --all for ended runs too.")] = None) -> None:
-    """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics, tags, latest note."""
+           tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only runs with this tag (repeatable: all of them); --all for ended runs too.")] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON (docs/json.md).")] = False) -> None:
+    """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics, device (a GPU's name and memory in use), tags, latest note."""
     from glasslab.core.config.presets import check_tags
     from glasslab.core.runs import live
 
@@ -136,15 +138,19 @@ def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directorie
         wanted = check_tags(tag or [], "--tag")
     dirs = dirs or [Path(os.environ.get("GLASSLAB_OUT", "runs"))]
     rows = [r for r in live.find(dirs, all_runs=all_runs) if set(wanted) <= set(r.tags)]
+    if as_json:  # from the records, not the table: the table may change its layout
+        print(json.dumps({"schema": json_rows.SCHEMA, "dirs": [str(d) for d in dirs],
+                          "runs": [json_rows.live_run(r) for r in rows]}, indent=1, allow_nan=False))
+        return
     if not rows:
         with_tags = f" tagged {', '.join(wanted)}" if wanted else ""
         print(f"no {'' if all_runs else 'live '}runs{with_tags} under {', '.join(map(str, dirs))}")
         return
-    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS", "TAGS", "NOTE")]
+    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS", "DEVICE", "TAGS", "NOTE")]
     for r in rows:
         table.append((str(r.store), r.name, str(r.pid or "-"), f"{r.step:,}/{r.total:,}", _fmt_rate(r.steps_per_s),
                       duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status, r.dynamics,
-                      ",".join(r.tags) or "-", _short(r.note) or "-"))
+                      device_text(r.device, r.gpu), ",".join(r.tags) or "-", _short(r.note) or "-"))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -54,6 +54,8 @@ class RunCurves:
     steps_per_s: float = math.nan  # smoothed over the StepLogged rates
     reported_eta_s: float = math.nan  # the run's own estimate of the seconds left (core.train.run.RemainingTime)
     device: str = ""
+    gpu: dict[str, Any] = field(default_factory=dict)  # on CUDA: index, name, memory_total_bytes (the store's)
+    gpu_memory_bytes: int | None = None  # the run's tensors on its GPU, at its last log (None: not known)
     n_params: int = 0
     train_size: int = 0
     dynamics: dict[str, Any] = field(default_factory=dict)
@@ -84,11 +86,13 @@ class RunCurves:
             rate = r.steps_per_s
             self.steps_per_s = rate if not math.isfinite(self.steps_per_s) else 0.8 * self.steps_per_s + 0.2 * rate
             self.reported_eta_s = r.eta_s
+            self.gpu_memory_bytes = getattr(r, "gpu_memory_bytes", None)
         elif isinstance(r, SnapshotTaken):
             self._snapshot(r)
         elif isinstance(r, RunStarted):
             self.name, self.total_steps, self.start_step, self.step = r.name, r.total_steps, r.start_step, r.start_step
             self.device, self.n_params, self.train_size = r.device, r.n_params, r.train_size
+            self.gpu = dict(getattr(r, "gpu", None) or {})
             self.preset_dynamics = dict(r.preset.get("dynamics", {}))
             if not (r.resumed and self.switches):  # a continued run goes on with the switches it applied
                 self.dynamics = dict(self.preset_dynamics)
@@ -134,7 +138,7 @@ class RunCurves:
         n = len(steps)
         c = cls(name=a.get("name", preset.get("name", traj.path.stem)), path=str(traj.path), status=traj.status,
                 total_steps=int(a.get("total_steps", preset.get("run", {}).get("steps", 0))),
-                device=a.get("device", ""), n_params=int(a.get("n_params", 0)),
+                device=a.get("device", ""), gpu=dict(a.get("gpu") or {}), n_params=int(a.get("n_params", 0)),
                 train_size=int(a.get("train_size", 0)), dynamics=dict(preset.get("dynamics", {})),
                 preset_dynamics=dict(preset.get("dynamics", {})),
                 snapshot_steps=[int(s) for s in a.get("snapshot_grid", steps)])

@@ -85,7 +85,7 @@ class RunSession:
         while True:
             state = live.describe(self.path)
             self.pid = self.pid or state.pid
-            for r in self.follower.poll(state.steps_per_s, state.eta_s):
+            for r in self.follower.poll(state.steps_per_s, state.eta_s, (state.gpu or {}).get("memory_allocated_bytes")):
                 if isinstance(r, RunStarted):
                     self.started = True
                     self.preset = presets.from_stored(r.preset) if r.preset else None

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from glasslab.core.config import dynamics
 
-from ...numbers import duration
+from ...numbers import device_text, duration
 from ..curves import RunCurves
 
 STATUS_STYLE = {"running": "bold green", "starting": "bold yellow", "finished": "bold cyan",
@@ -52,7 +52,8 @@ class StatusLine(Static):
             rate = c.steps_per_s
             fields.append(Text(f"{rate:,.0f} steps/s" if math.isfinite(rate) else "- steps/s"))
             fields.append(Text(f"ETA {duration(c.eta_s)}"))
-        fields += [Text(c.device or "-"), Text(f"N {c.n_params:,}")]
+        fields += [Text(device_text(c.device, c.gpu, c.gpu_memory_bytes if c.running else None)),
+                   Text(f"N {c.n_params:,}")]
         if c.dynamics:
             fields.append(Text(dynamics.describe(c.dynamics)))
         if c.path:
