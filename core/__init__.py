@@ -5,7 +5,7 @@ itself and the ones before it (tests/test_core_imports.py proves both):
 
     errors, records   the vocabulary every stage speaks: user errors, the records a run yields
     config/           presets, the snapshot grid, threads
-    system/           data, models and their losses, dynamics
+    system/           data, models and their losses, dynamics, devices (cuda:N, a GPU's name and memory)
     measure/          observables, noise (D), evaluation, the online recorder
     store/            the Zarr layout, reader, writer, codec, resume state, completion, lock
     train/            the training loop (a generator of records)
