@@ -70,6 +70,23 @@ def curves(result: dict) -> dict:
     return merged
 
 
+def noise_share(result: dict) -> dict:
+    """{width: {t_w: [Delta_AB / Delta_on at the last lag, per seed]}}: the replicas' distance against the
+    displacement of noise-on from w(t_w) (independent diffusions give 2, pure drift 0)."""
+    from glasslab.core.analysis.controls import _from_start
+    from glasslab.core.store.reader import Trajectory
+
+    out: dict = {}
+    for r in result["points"]:
+        spreads, _ = replicas.analyze_replicas(r["store"])
+        found = branch.find(r["store"])
+        for s in spreads:
+            steps, d_on = _from_start(Trajectory.open(found[s.tw]["noise-on"]))
+            if len(steps) and int(steps[-1]) == s.lags[-1] and d_on[-1] > 0:
+                out.setdefault(r["values"]["model.width"], {}).setdefault(s.tw, []).append(s.distance[-1] / d_on[-1])
+    return out
+
+
 def table(sampler: str, result: dict) -> None:
     print(f"\n#### sampler: {sampler}\n")
     print("| width | N/(P C) | seeds | final train loss | mu, all t_w [95 % t over seeds], band over fit windows "
@@ -101,6 +118,15 @@ def table(sampler: str, result: dict) -> None:
             mu = (rd.get("tw_dependence") or {}).get("mu")
             print(f"| {g['values']['model.width']} | {g['N_over_PC']:.3g} | {sp['branch']} | {label} | {by_tw} | "
                   f"{iv(mu)} | {rd['verdict']} |")
+    share = noise_share(result)
+    print("\nDelta_AB / Delta_on at the branch's last lag (mean and range over seeds; 2 = independent diffusions, "
+          "0 = pure drift):\n")
+    print("| width | N/(P C) | " + " | ".join(f"t_w = {int(tw):,}" for tw in sorted(next(iter(share.values()), {}))) + " |")
+    print("| ---: | ---: |" + " --- |" * len(next(iter(share.values()), {})))
+    for g in result["groups"]:
+        by = share.get(g["values"]["model.width"], {})
+        print(f"| {g['values']['model.width']} | {g['N_over_PC']:.3g} | "
+              + " | ".join(f"{np.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})" for _, v in sorted(by.items())) + " |")
 
 
 def figure(results: dict, png: Path) -> None:
