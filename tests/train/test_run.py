@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from glasslab.core.config.schedule import log_grid
+from glasslab.core.config.schedule import log_grid, snapshot_grid
 from glasslab.core.errors import BadInput
 from glasslab.core.records import (
     DynamicsChanged,
@@ -30,6 +30,12 @@ def test_log_grid_follows_science_md():
     assert g[1:] == ref
     assert log_grid(1, 20, 100) == list(range(0, 21))  # duplicates dropped
     assert log_grid(50, 10, 5) == [0, 10]
+
+
+def test_recording_every_adds_its_multiples_to_the_log_grid():
+    g = snapshot_grid(10, 1000, 5, every=300)
+    assert g == sorted(set(log_grid(10, 1000, 5)) | {300, 600, 900})
+    assert snapshot_grid(10, 1000, 5, every=0) == log_grid(10, 1000, 5)
 
 
 def test_records_come_in_order_with_a_snapshot_at_every_grid_time():
