@@ -119,7 +119,7 @@ def verdict_of(lags: np.ndarray, ratio: np.ndarray, epoch: int | None = None) ->
 def epoch_of(t: Trajectory) -> int | None:
     """Steps per epoch of a branch's SGD with reshuffled epochs (ceil(P / B)), where the noise of each
     whole epoch cancels; None for GD, Langevin and minibatches drawn with replacement (no epoch)."""
-    if replicas.sampler_of(t.preset) != replicas.RESHUFFLE:
+    if not dynamics.noise_cancels_each_epoch(t.preset.get("dynamics", {})):
         return None
     return dynamics.steps_per_epoch(t.preset.get("dynamics", {}), int(t.attrs.get("train_size", 0)))
 

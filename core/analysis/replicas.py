@@ -51,7 +51,6 @@ from glasslab.core.store.reader import Trajectory
 
 DIFFUSIVE = (0.8, 1.2)   # the late-slope test of the aging verdict (core/analysis/aging.py)
 CONFINED = (-0.2, 0.2)   # as near 0 as DIFFUSIVE is to 1
-RESHUFFLE = "reshuffle"  # dynamics.sampler of reshuffled epochs (the default; stores without it read so)
 AT_EPOCHS, BETWEEN, ALL = "at epoch multiples", "between epoch multiples", "all lags"
 
 
@@ -59,9 +58,7 @@ def sampler_of(preset: dict) -> str:
     """A stored preset's minibatch sampler: dynamics.sampler, "reshuffle" when absent (older stores);
     "none" for dynamics without minibatches (GD, full-batch Langevin)."""
     dyn = preset.get("dynamics", {})
-    if dyn and dynamics.uses_minibatches(dyn):
-        return str(dyn.get("sampler", RESHUFFLE))
-    return "none"
+    return (dynamics.sampler_of(dyn) if dyn else None) or "none"
 
 
 def epoch_steps(preset: dict, train_size: int) -> int | None:
@@ -153,7 +150,7 @@ def lag_classes(lags: np.ndarray, epoch: int | None, sampler: str) -> dict[str, 
     if not epoch:
         return {ALL: lags > 0}
     late = lags >= epoch
-    if sampler != RESHUFFLE:
+    if sampler != dynamics.RESHUFFLE:
         return {ALL: late}
     whole = lags % epoch == 0
     return {AT_EPOCHS: late & whole, BETWEEN: late & ~whole}

@@ -5,6 +5,10 @@ values; this module says, once, what they mean, and every other module asks it:
 
 - the kinds (GD, SGD, Langevin), their labels, which use minibatches, which carry
   momentum (Langevin is overdamped) or a temperature;
+- the samplers, how minibatches are drawn: reshuffled epochs (each epoch a fresh
+  permutation cut into batches, without replacement: the default, and what a store
+  without the field did) or independent batches of B samples drawn with replacement
+  each step;
 - which fields apply to a dynamics (the preset browser hides the others);
 - the checks a dynamics must pass against the training set (batch size <= P, ...);
 - steps per epoch, the noise-off counterpart (`glasslab control`'s control), and the
@@ -33,12 +37,20 @@ KINDS = (GD, SGD, LANGEVIN)
 LABELS = {GD: "GD", SGD: "SGD", LANGEVIN: "Langevin"}
 KIND_HELP = " | ".join(KINDS)
 
+RESHUFFLE, REPLACEMENT = "reshuffle", "replacement"
+SAMPLERS = (RESHUFFLE, REPLACEMENT)
+SAMPLER_LABELS = {RESHUFFLE: "reshuffled", REPLACEMENT: "with replacement"}
+SAMPLER_HELP = ("how minibatches are drawn: reshuffle (a fresh permutation each epoch, cut into batches "
+                "without replacement) | replacement (B samples drawn with replacement, independently each step)")
+
 # The fields the console's dynamics dialog edits, with its labels, in its order.
 DIALOG_FIELDS = (("lr", "learning rate"), ("temperature", "temperature T"), ("momentum", "momentum"))
+# ... and the fields it offers as a choice: (field, label, {value: label}).
+DIALOG_CHOICES = (("sampler", "minibatches", SAMPLER_LABELS),)
 
 # A field's value when a mapping lacks it (a store written before the field existed).
 _DEFAULTS = {"kind": SGD, "lr": 0.1, "batch_size": 100, "momentum": 0.0, "weight_decay": 0.0,
-             "temperature": 0.0, "minibatch_drift": False, "gd_chunk": 0}
+             "temperature": 0.0, "minibatch_drift": False, "gd_chunk": 0, "sampler": RESHUFFLE}
 
 
 def value(d, key: str, default: Any = None) -> Any:
@@ -70,6 +82,17 @@ def uses_minibatches(d) -> bool:
     return kind == SGD or (kind == LANGEVIN and bool(value(d, "minibatch_drift")))
 
 
+def sampler_of(d) -> str | None:
+    """How the dynamics draws its minibatches (RESHUFFLE or REPLACEMENT); None without minibatches."""
+    return str(value(d, "sampler")) if uses_minibatches(d) else None
+
+
+def noise_cancels_each_epoch(d) -> bool:
+    """Whether each sample is seen once per epoch, so the minibatch noise of a whole epoch sums to zero
+    at fixed weights (reshuffled epochs; not independent draws with replacement)."""
+    return sampler_of(d) == RESHUFFLE
+
+
 def full_batch(d) -> bool:
     """Whether the gradient is the full-batch one (GD; Langevin without minibatch drift)."""
     return not uses_minibatches(d)
@@ -84,6 +107,7 @@ def applies(d, key: str) -> bool:
         "temperature": has_temperature(kind),
         "minibatch_drift": kind == LANGEVIN,
         "gd_chunk": full_batch(d),
+        "sampler": uses_minibatches(d),
     }
     return only.get(key, True)
 
@@ -117,19 +141,26 @@ def predicts_noise_size(d) -> bool:
 
 
 def batch_mean_variance(d, train_size: int) -> float:
-    """Var(mean gradient of one minibatch) / Var(one sample's gradient): (P - B) / (B (P - 1)).
+    """Var(mean gradient of one minibatch) / Var(one sample's gradient), for P samples and batches of B.
 
-    A batch of B samples drawn without replacement from P (a reshuffled epoch cut into batches) has
-    this finite-population correction (P - B)/(P - 1) on the 1/B of independent draws; 0 when
-    B >= P or P <= 1 (the batch is the whole set: no noise)."""
+    With replacement (B independent uniform draws): 1 / B.  Without (a reshuffled epoch cut into
+    batches, each batch a uniform B-subset): (P - B) / (B (P - 1)), the finite-population correction
+    (P - B)/(P - 1) on 1 / B, which is 0 when B >= P (the batch is the whole set: no noise).
+    0 for P <= 1.  Covariance matrices scale alike: Cov(g_B) = this * Sigma, Sigma the per-sample one."""
     P, B = float(train_size), float(value(d, "batch_size"))
-    if P <= 1 or B >= P:
+    if P <= 1:
+        return 0.0
+    if value(d, "sampler") == REPLACEMENT:
+        return 1.0 / B
+    if B >= P:
         return 0.0
     return (P - B) / (B * (P - 1))
 
 
 def noise_size_formula(d) -> str:
     """The noise-size prediction of Delta written out for this dynamics' minibatches (`glasslab analyze`)."""
+    if value(d, "sampler") == REPLACEMENT:
+        return "Delta_pred = eta^2 D(t_w) t / ((1 - m)^2 B N)   (minibatches drawn with replacement)"
     return "Delta_pred = eta^2 D(t_w) t (P - B) / ((1 - m)^2 B (P - 1) N)"
 
 
@@ -154,20 +185,26 @@ def describe(d, style: str = "symbols") -> str:
     """The dynamics on one line.
 
     style "symbols" (the console's status line): 'sgd lr 0.1 B 100 m 0.5', 'langevin lr 0.01 T 0.001',
-    every field of the kind named by its symbol; "compact" (the preset list): 'sgd 0.1/100 m0.5',
-    defaults left out; "kind" (ps): the kind alone.  "" for no dynamics."""
+    every field of the kind named by its symbol, and ' with replacement' when minibatches are drawn so
+    (reshuffled epochs, the default and what every older run did, go unsaid: the line stays short);
+    "compact" (the preset list): 'sgd 0.1/100 m0.5', defaults left out (a sampler with replacement
+    shows as ' repl.'); "kind" (ps): the kind, and ' with replacement' for that sampler.
+    "" for no dynamics."""
     if not d:
         return ""
     kind, lr = kind_of(d), value(d, "lr")
+    replacement = sampler_of(d) == REPLACEMENT
     if style == "kind":
-        return kind
+        return kind + (f" {SAMPLER_LABELS[REPLACEMENT]}" if replacement else "")
     if style == "compact":
         if kind == SGD:
             m = value(d, "momentum")
-            return f"{kind} {lr:g}/{value(d, 'batch_size')}" + (f" m{m:g}" if m else "")
-        if has_temperature(kind):
-            return f"{kind} {lr:g} T{value(d, 'temperature'):g}"
-        return f"{kind} {lr:g}"
+            text = f"{kind} {lr:g}/{value(d, 'batch_size')}" + (f" m{m:g}" if m else "")
+        elif has_temperature(kind):
+            text = f"{kind} {lr:g} T{value(d, 'temperature'):g}"
+        else:
+            text = f"{kind} {lr:g}"
+        return text + (" repl." if replacement else "")
     text = f"{kind} lr {lr:g}"
     if has_temperature(kind):
         text += f" T {value(d, 'temperature'):g}"
@@ -175,12 +212,16 @@ def describe(d, style: str = "symbols") -> str:
         text += f" B {value(d, 'batch_size')}"
     if has_momentum(kind):
         text += f" m {value(d, 'momentum'):g}"
-    return text
+    return text + (f" {SAMPLER_LABELS[REPLACEMENT]}" if replacement else "")
 
 
 def describe_switch(old, new) -> str:
-    """A switch on one line (the headless printer): 'sgd -> langevin (lr 0.01, T 0.001)'."""
-    return f"{kind_of(old)} -> {kind_of(new)} (lr {value(new, 'lr'):g}, T {value(new, 'temperature'):g})"
+    """A switch on one line (the headless printer): 'sgd -> langevin (lr 0.01, T 0.001)', and the
+    minibatches when the switch changes how they are drawn: ', minibatches with replacement'."""
+    text = f"{kind_of(old)} -> {kind_of(new)} (lr {value(new, 'lr'):g}, T {value(new, 'temperature'):g}"
+    if value(old, "sampler") != value(new, "sampler"):
+        text += f", minibatches {SAMPLER_LABELS.get(value(new, 'sampler'), value(new, 'sampler'))}"
+    return text + ")"
 
 
 # ------------------------------------------------------------------ switching
@@ -208,12 +249,14 @@ def completed_switch(changes: Mapping[str, Any]) -> dict:
 
 
 def values_for_kind(kind: str, preset, current) -> dict[str, Any]:
-    """The console dialog's rule: the values of DIALOG_FIELDS when `kind` is picked, from the preset's
-    dynamics, not from the run's present one (back from Langevin to SGD, the preset's momentum
-    returns and T goes to 0).  Langevin is overdamped (momentum 0); its T is the preset's, or the
-    run's present T when the preset has none.  preset, current: DynamicsConfig or mappings."""
+    """The console dialog's rule: the values of DIALOG_FIELDS and DIALOG_CHOICES when `kind` is picked,
+    from the preset's dynamics, not from the run's present one (back from Langevin to SGD, the preset's
+    momentum returns and T goes to 0).  Langevin is overdamped (momentum 0); its T is the preset's, or
+    the run's present T when the preset has none.  The sampler is the preset's.  preset, current:
+    DynamicsConfig or mappings."""
     lr = float(value(preset, "lr", value(current, "lr")))
+    sampler = {"sampler": value(preset, "sampler")}
     if has_temperature(kind):
         t = float(value(preset, "temperature") or 0.0) or float(value(current, "temperature") or 0.0)
-        return {"lr": lr, "temperature": t, "momentum": 0.0}
-    return {"lr": lr, "temperature": 0.0, "momentum": float(value(preset, "momentum", 0.0))}
+        return {"lr": lr, "temperature": t, "momentum": 0.0, **sampler}
+    return {"lr": lr, "temperature": 0.0, "momentum": float(value(preset, "momentum", 0.0)), **sampler}

@@ -76,6 +76,7 @@ class DynamicsConfig:
     kind: str = _f(dynamics.SGD, dynamics.KIND_HELP, choices=dynamics.KINDS)
     lr: float = _f(0.1, "learning rate eta", gt=0.0)
     batch_size: int = _f(100, "minibatch size B (sgd; langevin with minibatch drift)", min=1)
+    sampler: str = _f(dynamics.RESHUFFLE, dynamics.SAMPLER_HELP, choices=dynamics.SAMPLERS)
     momentum: float = _f(0.0, "heavy-ball momentum (gd, sgd); langevin is overdamped", min=0.0, max=0.999999)
     weight_decay: float = _f(0.0, "L2 weight decay added to the gradient", min=0.0)
     temperature: float = _f(0.0, "langevin temperature T, in units of the loss", min=0.0)

@@ -3,7 +3,9 @@
 - gd:       w <- w - eta * grad L(w), L over the whole training set, accumulated
             in chunks of dynamics.gd_chunk samples when one pass does not fit;
 - sgd:      w <- w - eta * v, v <- mu v + grad L_B(w) (+ lambda w), minibatches of
-            B samples drawn without replacement within an epoch;
+            B samples as dynamics.sampler says: reshuffle (a fresh permutation each
+            epoch, cut into batches: without replacement within an epoch) or
+            replacement (B independent uniform draws each step);
 - langevin: w <- w - eta * grad L(w) + sqrt(2 eta T) xi, xi ~ N(0, I) fresh each
             step; overdamped (no momentum); full-batch drift unless minibatch_drift.
 
@@ -32,11 +34,14 @@ def derived_seed(seed: int, stream: int) -> int:
 
 
 class Minibatches:
-    """Minibatch indices: a fresh permutation each epoch, batches without replacement.
+    """Minibatch indices, drawn by the dynamics' sampler (core/config/dynamics.py) from one generator.
 
-    The last partial batch of an epoch is dropped so every step sees exactly B
-    samples.  The permutation is drawn on the CPU (deterministic everywhere) and
-    moved to the device once per epoch.
+    reshuffle: a fresh permutation each epoch, batches without replacement; the last
+    partial batch of an epoch is dropped so every step sees exactly B samples.
+    replacement: B indices drawn uniformly with replacement, independently each step.
+    Both draw on the CPU (deterministic everywhere) and from the same generator, whose
+    state, with the permutation and its position, is the whole resume state: a switch
+    between samplers mid-run continues the same stream, and a resume replays it bitwise.
     """
 
     def __init__(self, n: int, device: torch.device, seed: int):
@@ -45,7 +50,9 @@ class Minibatches:
         self.perm = torch.randperm(n, generator=self.gen).to(device)
         self.pos = 0
 
-    def take(self, batch: int) -> torch.Tensor:
+    def take(self, batch: int, sampler: str = dynamics.RESHUFFLE) -> torch.Tensor:
+        if sampler == dynamics.REPLACEMENT:  # the permutation and its position wait untouched
+            return torch.randint(self.n, (batch,), generator=self.gen).to(self.device)
         if self.pos + batch > self.n:
             self.perm = torch.randperm(self.n, generator=self.gen).to(self.device)
             self.pos = 0
@@ -64,11 +71,14 @@ class Minibatches:
 
 def one_epoch(cfg: DynamicsConfig, n: int, generator: torch.Generator) -> list[torch.Tensor]:
     """The minibatches of one epoch over n samples as `cfg` draws them: n // B index tensors of B
-    samples (CPU), a permutation from `generator` cut into batches (a last, smaller batch is dropped).
-    D_B (core/measure/noise.minibatch_variance) measures the variance over them.  ValueError if B > n."""
+    samples (CPU).  reshuffle: a permutation from `generator` cut into batches (a last, smaller batch is
+    dropped); replacement: each batch B independent uniform draws.  D_B
+    (core/measure/noise.minibatch_variance) measures the variance over them.  ValueError if B > n."""
     B = int(cfg.batch_size)
     if n // B == 0:
         raise ValueError(f"batch_size {B} exceeds the {n} samples")
+    if cfg.sampler == dynamics.REPLACEMENT:
+        return list(torch.randint(n, (n // B, B), generator=generator))
     perm = torch.randperm(n, generator=generator)
     return [perm[b * B:(b + 1) * B] for b in range(n // B)]
 
@@ -98,7 +108,7 @@ class Trainer:
         return total
 
     def batch_gradient(self) -> torch.Tensor:
-        idx = self.batches.take(self.cfg.batch_size)
+        idx = self.batches.take(self.cfg.batch_size, self.cfg.sampler)
         self.flat.grad.zero_()
         loss = mean_loss(self.model, self.model(self.data.x_train[idx]), self.data.y_train[idx])
         loss.backward()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from glasslab.core.analysis import replicas
-from glasslab.core.config import presets
+from glasslab.core.config import dynamics, presets
 from glasslab.core.errors import BadInput
 from glasslab.core.runs import branch, headless
 from glasslab.core.store.reader import Trajectory
@@ -123,7 +123,7 @@ def test_sub_diffusive_spreading_is_undecided_with_its_exponent():
 def test_reshuffled_sgd_is_read_at_and_between_epoch_multiples():
     epoch = 10
     lags = np.array([1, 2, 5, 10, 15, 20, 25, 30, 40, 45, 50, 60, 70, 75, 80, 100])
-    classes = replicas.lag_classes(lags, epoch, replicas.RESHUFFLE)
+    classes = replicas.lag_classes(lags, epoch, dynamics.RESHUFFLE)
     assert lags[classes[replicas.AT_EPOCHS]].tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 100]
     assert lags[classes[replicas.BETWEEN]].tolist() == [15, 25, 45, 75]
     # with replacement there is no epoch to cancel the noise over: one reading, from one epoch on
@@ -132,10 +132,10 @@ def test_reshuffled_sgd_is_read_at_and_between_epoch_multiples():
     # readings that disagree leave the run undecided, naming both
     curve = np.where(lags % epoch == 0, 0.01, 1.0) * lags.astype(float)
     curve = np.where(lags % epoch == 0, 0.5, curve)  # saturated at whole epochs, diffusive between
-    v = replicas.verdict([_spread(tw, lags, curve, replicas.RESHUFFLE, epoch) for tw in (100, 400)])
+    v = replicas.verdict([_spread(tw, lags, curve, dynamics.RESHUFFLE, epoch) for tw in (100, 400)])
     assert v["verdict"] == "undecided"
     assert v["readings"][replicas.AT_EPOCHS]["verdict"] == "confined"
-    assert "at epoch multiples: confined" in v["reason"] and v["sampler"] == replicas.RESHUFFLE
+    assert "at epoch multiples: confined" in v["reason"] and v["sampler"] == dynamics.RESHUFFLE
 
 
 def test_sgd_branches_snapshot_every_half_epoch_and_replicas_only_trains_no_noise_off(tmp_path):

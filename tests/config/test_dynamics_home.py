@@ -61,31 +61,40 @@ def test_steps_per_epoch():
     assert dynamics.steps_per_epoch({"kind": "langevin"}, 2000) is None
 
 
-def test_the_batch_mean_variance_is_the_without_replacement_one_by_enumeration():
-    """Var over all C(P, B) equally likely batches of the batch mean of x, against the population
-    variance of x: exactly (P - B) / (B (P - 1)) (exact rational arithmetic, every batch enumerated)."""
+@pytest.mark.parametrize("sampler, batches", [
+    ("reshuffle", itertools.combinations),                                  # every B-subset, equally likely
+    ("replacement", lambda x, B: itertools.product(x, repeat=B)),          # every ordered B-tuple of draws
+])
+def test_the_batch_mean_variance_of_each_sampler_by_enumeration(sampler, batches):
+    """Var over every equally likely batch of the batch mean of x, against the population variance of x:
+    exactly (P - B) / (B (P - 1)) without replacement and 1 / B with it (exact rational arithmetic)."""
     x = [Fraction(v) for v in (3, -1, 4, 1, -5, 9, 2)]
     P = len(x)
     mean = sum(x) / P
     sigma2 = sum((v - mean) ** 2 for v in x) / P
-    for B in range(1, P + 1):
-        means = [sum(c) / B for c in itertools.combinations(x, B)]
+    for B in range(1, 5 if sampler == "replacement" else P + 1):
+        means = [sum(c) / B for c in batches(x, B)]
         var = sum((m - mean) ** 2 for m in means) / len(means)
-        assert dynamics.batch_mean_variance(DynamicsConfig(batch_size=B), P) == pytest.approx(float(var / sigma2),
-                                                                                             rel=1e-12), B
+        got = dynamics.batch_mean_variance(DynamicsConfig(batch_size=B, sampler=sampler), P)
+        assert got == pytest.approx(float(var / sigma2), rel=1e-12), B
 
 
 def test_one_description_for_each_place():
     sgd = DynamicsConfig(kind="sgd", lr=0.5, batch_size=100, momentum=0.5)
     gd = DynamicsConfig(kind="gd", lr=0.1)
     lang = DynamicsConfig(kind="langevin", lr=0.01, temperature=1e-3)
-    assert [dynamics.describe(d) for d in (sgd, gd, lang)] == [
-        "sgd lr 0.5 B 100 m 0.5", "gd lr 0.1 m 0", "langevin lr 0.01 T 0.001"]
-    assert [dynamics.describe(d, "compact") for d in (sgd, gd, lang)] == [
-        "sgd 0.5/100 m0.5", "gd 0.1", "langevin 0.01 T0.001"]
+    repl = DynamicsConfig(kind="sgd", lr=0.5, batch_size=100, sampler="replacement")
+    assert [dynamics.describe(d) for d in (sgd, gd, lang, repl)] == [
+        "sgd lr 0.5 B 100 m 0.5", "gd lr 0.1 m 0", "langevin lr 0.01 T 0.001",
+        "sgd lr 0.5 B 100 m 0 with replacement"]
+    assert [dynamics.describe(d, "compact") for d in (sgd, gd, lang, repl)] == [
+        "sgd 0.5/100 m0.5", "gd 0.1", "langevin 0.01 T0.001", "sgd 0.5/100 repl."]
     assert dynamics.describe(presets.Preset().to_dict()["dynamics"], "kind") == "sgd"
+    assert dynamics.describe(repl, "kind") == "sgd with replacement"
+    assert dynamics.describe({"kind": "sgd", "lr": 0.5}) == "sgd lr 0.5 B 100 m 0"  # an old store
     assert dynamics.describe({}) == ""
     assert dynamics.describe_switch(sgd, lang) == "sgd -> langevin (lr 0.01, T 0.001)"
+    assert dynamics.describe_switch(sgd, repl) == "sgd -> sgd (lr 0.5, T 0, minibatches with replacement)"
 
 
 def test_a_switch_is_checked_as_a_preset_is():
@@ -106,8 +115,10 @@ def test_a_switch_is_checked_as_a_preset_is():
 def test_the_values_offered_for_another_kind():
     preset = DynamicsConfig(kind="sgd", lr=0.1, momentum=0.5)
     now = DynamicsConfig(kind="langevin", lr=0.01, temperature=1e-3)
-    assert dynamics.values_for_kind("sgd", preset, now) == {"lr": 0.1, "temperature": 0.0, "momentum": 0.5}
-    assert dynamics.values_for_kind("langevin", preset, now) == {"lr": 0.1, "temperature": 1e-3, "momentum": 0.0}
+    assert dynamics.values_for_kind("sgd", preset, now) == {"lr": 0.1, "temperature": 0.0, "momentum": 0.5,
+                                                            "sampler": "reshuffle"}
+    assert dynamics.values_for_kind("langevin", preset, now) == {"lr": 0.1, "temperature": 1e-3, "momentum": 0.0,
+                                                                 "sampler": "reshuffle"}
 
 
 # ------------------------------------------------------- the one home, kept

@@ -181,6 +181,38 @@ async def test_the_dynamics_dialog_uses_what_was_typed_just_before_enter(tmp_pat
         assert applied and applied[0]["temperature"] == 1e-4, (applied, text_of(app.screen.query_one("#dialog-error", Static)) if isinstance(app.screen, DynamicsDialog) else "")
 
 
+async def test_the_dynamics_dialog_switches_the_sampler(tmp_path):
+    """Issue 29, item 1: the sampler is switched with the rest of the dynamics; picking it leaves the
+    other fields alone, and another kind starts from the preset's sampler."""
+    from textual.widgets import RadioButton
+
+    app = make_app(out_dir=tmp_path / "runs")
+    applied = []
+    preset = {"kind": "sgd", "lr": 0.5, "batch_size": 100, "momentum": 0.5, "temperature": 0.0}
+    now = {**preset, "lr": 0.2, "sampler": "reshuffle"}
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(DynamicsDialog(now, applied.append, preset))
+        await wait_for(pilot, lambda: isinstance(app.screen, DynamicsDialog) and app.screen.query("#sampler-replacement"),
+                       what="the dialog")
+        dialog = app.screen
+        dialog.query_one("#sampler-replacement", RadioButton).value = True
+        await pilot.pause()
+        assert dialog.query_one("#dyn-lr", Input).value == "0.2"  # the run's, not reset to the preset's
+        assert dialog.changes() == {"kind": "sgd", "lr": 0.2, "temperature": 0.0, "momentum": 0.5,
+                                    "sampler": "replacement"}
+        dialog.query_one("#kind-gd", RadioButton).value = True
+        await wait_for(pilot, lambda: dialog.query_one("#sampler-reshuffle", RadioButton).value,
+                       what="the preset's sampler")
+        dialog.query_one("#kind-sgd", RadioButton).value = True
+        await pilot.pause()  # the kind's values are in (the run's own: reshuffled)
+        assert dialog.query_one("#sampler-reshuffle", RadioButton).value
+        dialog.query_one("#sampler-replacement", RadioButton).value = True
+        await pilot.pause()
+        await press(pilot, "enter")
+        await wait_for(pilot, lambda: applied, what="the switch")
+        assert applied[0]["sampler"] == "replacement" and applied[0]["kind"] == "sgd"
+
+
 async def test_the_chosen_radio_button_shows_without_colour(tmp_path, monkeypatch):
     """Under NO_COLOR the dialogs' choices (dynamics kind, device) say which one is chosen by their
     mark, not only by its colour: ● chosen, ○ the others."""
@@ -197,9 +229,10 @@ async def test_the_chosen_radio_button_shows_without_colour(tmp_path, monkeypatc
             return {b.id: ("●" in b.render().plain) - ("○" in b.render().plain)
                     for b in app.screen.query(RadioButton)}
 
-        assert marks() == {"kind-gd": -1, "kind-sgd": 1, "kind-langevin": -1}
+        sampler = {"sampler-reshuffle": 1, "sampler-replacement": -1}
+        assert marks() == {"kind-gd": -1, "kind-sgd": 1, "kind-langevin": -1, **sampler}
         app.screen.query_one("#kind-langevin", RadioButton).value = True
-        await wait_for(pilot, lambda: marks() == {"kind-gd": -1, "kind-sgd": -1, "kind-langevin": 1},
+        await wait_for(pilot, lambda: marks() == {"kind-gd": -1, "kind-sgd": -1, "kind-langevin": 1, **sampler},
                        what="the mark to move")
 
 

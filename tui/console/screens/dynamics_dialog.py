@@ -1,4 +1,5 @@
-"""DynamicsDialog: switch the running training between GD, SGD and Langevin (with its temperature).
+"""DynamicsDialog: switch the running training between GD, SGD and Langevin (with its temperature),
+and how its minibatches are drawn.  The kinds, fields and choices are core/config/dynamics.py's.
 
 The engine validates the change (core.train.run.Run.switch_dynamics raises BadInput
 with one line); the error shows here and the dialog stays open.  The switch
@@ -44,24 +45,40 @@ class DynamicsDialog(Dialog[bool]):
                     yield Choice(dynamics.LABELS[k], value=k == kind, id=f"kind-{k}")
             for key, label in dynamics.DIALOG_FIELDS:
                 yield _field(label, f"dyn-{key}", f"{dynamics.value(cur, key):g}")
+            for key, label, options in dynamics.DIALOG_CHOICES:
+                yield _choice(label, key, options, dynamics.value(cur, key))
             yield Static(f"{dynamics.LABELS.get(kind, kind)}: the run's present values", id="dyn-source",
                          classes="dialog-hint")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield Static("arrows+space pick · tab next field · enter switch · esc cancel", classes="dialog-hint")
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if event.radio_set.id != "dynamics-kind":
+            return  # a choice of its own (the sampler): the other fields stay
         kind = self._kind()
         if kind == self.current.get("kind"):
-            values = {k: float(self.current.get(k, 0.0)) for k, _ in dynamics.DIALOG_FIELDS}
+            values = {k: dynamics.value(self.current, k) for k in self._keys()}
         else:
             values = dynamics.values_for_kind(kind, self.preset, self.current)
+        choices = {key for key, _, _ in dynamics.DIALOG_CHOICES}
         for key, value in values.items():
-            self.query_one(f"#dyn-{key}", Input).value = f"{value:g}"
+            if key in choices:
+                self.query_one(f"#{key}-{value}", Choice).value = True
+            else:
+                self.query_one(f"#dyn-{key}", Input).value = f"{float(value):g}"
         source = "the run's present values" if kind == self.current.get("kind") else "the preset's values"
         self.query_one("#dyn-source", Static).update(f"{dynamics.LABELS[kind]}: {source}")
 
+    @staticmethod
+    def _keys() -> list[str]:
+        return [k for k, _ in dynamics.DIALOG_FIELDS] + [k for k, _, _ in dynamics.DIALOG_CHOICES]
+
+    def _chosen(self, key: str) -> str:
+        pressed = self.query_one(f"#dyn-{key}", RadioSet).pressed_button
+        return pressed.id.removeprefix(f"{key}-") if pressed is not None else str(dynamics.value(self.current, key))
+
     def _kind(self) -> str:
-        pressed = self.query_one(RadioSet).pressed_button
+        pressed = self.query_one("#dynamics-kind", RadioSet).pressed_button
         return pressed.id.removeprefix("kind-") if pressed is not None else dynamics.kind_of(self.current)
 
     def changes(self) -> dict:
@@ -73,6 +90,8 @@ class DynamicsDialog(Dialog[bool]):
                 out[key] = float(text)
             except ValueError:
                 raise BadInput(f"{key} must be a number, got {text!r}") from None
+        for key, _, _ in dynamics.DIALOG_CHOICES:
+            out[key] = self._chosen(key)
         return out
 
     def action_apply(self) -> None:
@@ -93,4 +112,11 @@ class DynamicsDialog(Dialog[bool]):
 def _field(label: str, id: str, value: str) -> Horizontal:
     return Horizontal(Label(label, classes="field-label"),
                       Input(value, id=id, type="number", compact=True, select_on_focus=True),
+                      classes="field")
+
+
+def _choice(label: str, key: str, options: dict[str, str], chosen) -> Horizontal:
+    return Horizontal(Label(label, classes="field-label"),
+                      RadioSet(*(Choice(text, value=v == chosen, id=f"{key}-{v}") for v, text in options.items()),
+                               id=f"dyn-{key}", compact=True),
                       classes="field")
