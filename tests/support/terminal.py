@@ -76,3 +76,67 @@ def open_quickstart_start_dialog(term: Terminal) -> None:
     term.keys("Enter")
     term.keys("s")  # no wait between: the filter hands s to the list (widgets/filter_input.py, issue 22)
     term.wait_for(lambda s: "Start quickstart" in s, "the start dialog")
+
+
+class PtyConsole:
+    """`glasslab ARGS` on a fresh pseudo-terminal that is its controlling terminal (pty.fork), with
+    SIGHUP ignored (nohup, some IDEs and job wrappers), so that closing our side is a real hang-up the
+    console outlives.  Needs no tmux.  `shown()` is what it has drawn, escape codes stripped."""
+
+    def __init__(self, *args: str, env: dict[str, str], cwd: Path):
+        import pty
+        import signal
+
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: ignore SIGHUP as nohup does, then become glasslab
+            try:
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
+                os.chdir(cwd)
+                os.execve(sys.executable, [sys.executable, "-m", "glasslab.tui.cli", *args], env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd, self._raw = pid, fd, b""
+        self.status: int | None = None
+
+    def shown(self) -> str:
+        import re
+        import select
+
+        while self.fd is not None and select.select([self.fd], [], [], 0)[0]:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self._raw += data
+        return re.sub(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]", "", self._raw.decode(errors="replace"))
+
+    def wait_for(self, predicate, what: str, timeout: float = 120.0) -> str:
+        deadline = time.monotonic() + timeout  # only ends a hang
+        while not predicate(text := self.shown()):
+            assert self.exited() is None, f"glasslab exited ({self.status}) before {what}:\n{text[-2000:]}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{text[-2000:]}"
+            time.sleep(0.1)
+        return text
+
+    def hang_up(self) -> None:
+        """Close the terminal's master side: the kernel hangs the terminal up (read gives EOF, writes
+        and ioctls EIO) and sends SIGHUP, which the console ignores."""
+        os.close(self.fd)
+        self.fd = None
+
+    def exited(self) -> int | None:
+        """The exit status once the process has ended (waitpid's), else None."""
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status
+
+    def close(self) -> None:
+        if self.fd is not None:
+            self.hang_up()
+        if self.exited() is None:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)

@@ -15,10 +15,19 @@ Each override below fixes a crash or a lost key that Textual 8 gives a busy cons
   line (`exit_lines`) and code 1, not a screenful of traceback and code 0 (console/crash.py).
 - console/timers.py's patch of Textual's Timer, installed on import: a toast for a just-expired
   notice froze the UI.
+- `on_mount`'s terminal watch: a console whose terminal hung up while SIGHUP was ignored (nohup,
+  some IDEs and job wrappers) read EOF forever in Textual's input thread, at ~50% of a core, for
+  as long as nobody killed it.  Once a second it asks the terminal for its attributes, which a
+  hung-up terminal refuses (EIO), and then calls `terminal_lost()`: exit, nothing asked.
+- `get_driver_class`: the driver's output goes quiet once a write fails (tui/output.py's
+  QuietOnError).  Textual's writer thread died on the first EIO of a hung-up terminal, its queue
+  filled, and the next screen update blocked the console for good, exit included.
 """
 
 from __future__ import annotations
 
+import errno
+import sys
 from pathlib import Path
 
 from textual import events
@@ -28,6 +37,7 @@ from textual.command import CommandPalette
 from textual.screen import ModalScreen
 from textual.widgets import Input
 
+from ..output import QuietOnError
 from . import crash, timers
 from .screens.dialog import Palette
 
@@ -45,6 +55,22 @@ class ConsoleApp(App):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.exit_lines: list[str] = []
+
+    def get_driver_class(self):
+        return quiet_on_hang_up(super().get_driver_class())
+
+    def on_mount(self) -> None:
+        if not self.is_headless:  # a real terminal (Pilot's headless driver has none to lose)
+            self.set_interval(1.0, self._watch_terminal, name="terminal-watch")
+
+    def _watch_terminal(self) -> None:
+        if not self._exit and terminal_gone():
+            self.terminal_lost()
+
+    def terminal_lost(self) -> None:
+        """The terminal hung up (SIGHUP ignored, so the console lives on): nobody can answer a question
+        or read the screen, so exit at once.  QuittingApp leaves its runs training."""
+        self.exit()
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
@@ -95,3 +121,33 @@ class ConsoleApp(App):
         if event.is_printable and isinstance(self.focused, Input):
             event.stop()
             self.focused.post_message(events.Key(event.key, event.character))
+
+
+def quiet_on_hang_up(driver_class):
+    """`driver_class` whose terminal output drops its writes once one has failed (EIO: hung up)."""
+
+    class QuietDriver(driver_class):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            if getattr(self, "_file", None) is not None:  # LinuxDriver writes through _file (sys.__stderr__)
+                self._file = QuietOnError(self._file)
+
+    QuietDriver.__name__ = QuietDriver.__qualname__ = f"Quiet{driver_class.__name__}"
+    return QuietDriver
+
+
+GONE = (errno.EIO, errno.ENXIO, errno.EBADF)  # a hung-up terminal, a vanished device, a closed descriptor
+
+
+def terminal_gone(fd: int | None = None) -> bool:
+    """Whether the console's terminal has hung up: its attributes cannot be read any more (EIO).  A
+    terminal that merely lost its window, or a slow one, still answers; cheap (one ioctl)."""
+    import termios
+
+    try:
+        termios.tcgetattr(sys.__stdin__.fileno() if fd is None else fd)
+    except termios.error as err:
+        return bool(err.args) and err.args[0] in GONE
+    except (OSError, ValueError, AttributeError):  # stdin closed or gone
+        return True
+    return False

@@ -59,6 +59,13 @@ class QuittingApp(ConsoleApp):
 
         self.push_screen(ConfirmQuit(running), answered)
 
+    def terminal_lost(self) -> None:
+        """The terminal hung up with SIGHUP ignored: nobody can answer the quit question, so the runs
+        are left training (they are their own processes), as the question's default does; the exit
+        lines name them on a stderr that may be gone too (run_console drops them quietly then)."""
+        if not self._stopping:
+            self._exit_saying()
+
     def _exit_when_stopped(self) -> None:
         # Once each store says it ended: completing its two-time matrices may take minutes on a
         # big run, and the run's own process does that whether the console waits or not.
@@ -113,7 +120,10 @@ def stopped_line(path: Path, status: str) -> str:
 def run_console(app: ConsoleApp, **run_options) -> int:
     """Run the console; afterwards print a line per run it stopped and, if it failed, the line that
     names the log with the traceback.  Returns the exit code (0, or 1 after an unhandled exception)."""
+    from ..output import guarded_output
+
     app.run(**run_options)
-    for line in app.exit_lines:
-        print(line, file=sys.stderr, flush=True)
+    with guarded_output():  # a terminal that hung up (terminal_lost): the lines go nowhere, not a traceback
+        for line in app.exit_lines:
+            print(line, file=sys.stderr, flush=True)
     return app.return_code or 0
