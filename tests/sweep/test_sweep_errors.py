@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from glasslab.core.analysis import replicas, report
-from glasslab.core.sweep import create, ensemble, grid, manifest
+from glasslab.core.sweep import ensemble, grid, manifest
+from glasslab.core.sweep.points import create
 from glasslab.tui.cli import app
 
 from support.sweep import reference, write_preset
@@ -33,6 +34,8 @@ def sweep(tmp_path_factory):
         res = runner.invoke(app, ["control", str(d / p["store"]), "--at", "100", "--at", "200", "--steps", "60",
                                   "--replicas", "2", "--replicas-only"])
         assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["control", str(d / p["store"]), "--at", "100", "--steps", "60", "--replicas", "2"])
+        assert res.exit_code == 0, res.output  # adds the noise-off branch at the first t_w: R
     return d, ensemble.analyze_sweep(d, n_boot=20)
 
 
@@ -89,3 +92,18 @@ def test_the_sweep_tables_show_the_bands_the_windows_and_the_controls(sweep):
 
     [g] = json.loads(runner.invoke(app, ["analyze", str(d), "--boot", "20", "--json"]).output)["groups"]
     assert {"mu_band", "mu_windows", "mu_late_scaled_band", "late_slope_band", "N_over_PC", "spreading"} <= set(g)
+
+
+def test_r_over_seeds_with_its_student_t_interval(sweep):
+    from glasslab.core.analysis import controls
+
+    d, result = sweep
+    [g] = result["groups"]
+    per_seed = [controls.analyze_controls(r["store"])[0] for r in result["points"]]
+    tw = str(per_seed[0].tw)
+    r = [c.late_ratio for c in per_seed]
+    half = T975_3 * np.std(r, ddof=1) / math.sqrt(3)
+    assert list(g["R"]) == [tw] and g["R"][tw]["n"] == 3
+    assert g["R"][tw]["mean"] == pytest.approx(np.mean(r))
+    assert g["R"][tw]["t95"] == pytest.approx([np.mean(r) - half, np.mean(r) + half])
+    assert g["R_branch"] == "sampler reshuffle, branch 60 steps (6 epochs)"
