@@ -15,8 +15,8 @@ values; this module says, once, what they mean, and every other module asks it:
   variance of a minibatch's mean gradient per unit of per-sample variance (the
   sampling correction of the noise-size prediction, core/analysis/checks.py);
 - the one-line description (preset list, status line, ps, the printer's switch line);
-- a switch: the dynamics a run continues with after `changes`, validated as a preset is,
-  and the values the console offers when another kind is picked.
+- a switch: the one rule for what it sets (switch_values: a new kind takes the preset's values
+  for the fields not given), the dynamics a run continues with, validated as a preset is.
 
 Every function takes a DynamicsConfig or the same fields as a mapping (a store's
 `preset.dynamics` attribute, a switch event's old/new): a missing field reads as
@@ -228,35 +228,55 @@ def describe_switch(old, new) -> str:
 
 def switched(preset, current, changes: Mapping[str, Any]):
     """The dynamics a run continues with after `changes` ({field: value}) on its `current` dynamics,
-    checked as a preset is (types, ranges, the checks above): a Preset's dynamics section.
+    under the one rule of switch_values, checked as a preset is (types, ranges, the checks above):
+    a Preset's dynamics section.
 
-    preset: the run's Preset (its other sections decide the training set the checks use).
-    BadInput, one line, on an unknown field or a bad value."""
+    preset: the run's Preset (its dynamics give the values of a newly picked kind; its other sections
+    decide the training set the checks use).  BadInput, one line, on an unknown field or a bad value."""
     from glasslab.core.config import presets
 
+    filled = switch_values(preset.dynamics, current, changes)
     trial = presets.with_overrides(preset.replace(dynamics=current),
-                                   {f"dynamics.{k}": v for k, v in changes.items()})
+                                   {f"dynamics.{k}": v for k, v in filled.items()})
     return trial.dynamics
 
 
-def completed_switch(changes: Mapping[str, Any]) -> dict:
-    """`glasslab switch`'s rule: a switch to a kind without momentum (Langevin) sets momentum 0
-    unless the switch gives it."""
+def switch_values(preset, current, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The one rule for what a switch sets, for `glasslab switch` and the console's dialog alike
+    (issue 31 item 11): a switch to another kind than the run's present one takes the preset's values
+    for that kind (values_for_kind) for the fields it does not give; a switch that keeps the kind
+    changes only what it gives.  The fields given always win.  preset, current: DynamicsConfig or
+    mappings (the run's preset dynamics, its present ones).
+
+    So `--set dynamics.kind=sgd` after Langevin brings back the preset's momentum and T = 0 (it kept
+    momentum 0 and the old T before), and a switch to Langevin is overdamped (momentum 0)."""
     out = dict(changes)
-    if "kind" in out and not has_momentum(out["kind"]) and "momentum" not in out:
-        out["momentum"] = 0.0
+    kind = out.get("kind", kind_of(current))
+    if kind != kind_of(current):
+        for key, v in values_for_kind(kind, preset, current).items():
+            out.setdefault(key, v)
     return out
 
 
 def values_for_kind(kind: str, preset, current) -> dict[str, Any]:
-    """The console dialog's rule: the values of DIALOG_FIELDS and DIALOG_CHOICES when `kind` is picked,
-    from the preset's dynamics, not from the run's present one (back from Langevin to SGD, the preset's
-    momentum returns and T goes to 0).  Langevin is overdamped (momentum 0); its T is the preset's, or
-    the run's present T when the preset has none.  The sampler is the preset's.  preset, current:
-    DynamicsConfig or mappings."""
+    """The values of DIALOG_FIELDS and DIALOG_CHOICES when `kind` is picked anew, from the preset's
+    dynamics, not from the run's present one (back from Langevin to SGD, the preset's momentum returns
+    and T goes to 0).  Langevin is overdamped (momentum 0); its T is the preset's, or the run's present
+    T when the preset has none.  The sampler is the preset's.  preset, current: DynamicsConfig or mappings."""
     lr = float(value(preset, "lr", value(current, "lr")))
     sampler = {"sampler": value(preset, "sampler")}
     if has_temperature(kind):
         t = float(value(preset, "temperature") or 0.0) or float(value(current, "temperature") or 0.0)
         return {"lr": lr, "temperature": t, "momentum": 0.0, **sampler}
     return {"lr": lr, "temperature": 0.0, "momentum": float(value(preset, "momentum", 0.0)), **sampler}
+
+
+def describe_full(d) -> str:
+    """Every field of a dynamics as --set would give it, as `glasslab switch` echoes the result:
+    'kind=sgd lr=0.1 batch_size=100 momentum=0.5 weight_decay=0 temperature=0 minibatch_drift=false ...'."""
+    def text(v) -> str:
+        if isinstance(v, bool):
+            return str(v).lower()
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return " ".join(f"{k}={text(value(d, k))}" for k in _DEFAULTS)

@@ -137,6 +137,7 @@ class Answer:
     outcome: str  # applied | refused
     step: int | None
     reason: str
+    dynamics: dict | None = None  # an applied switch: the dynamics the run goes on with (every field)
 
     @property
     def applied(self) -> bool:
@@ -187,7 +188,7 @@ def answer_of(store: str | Path, rid: str) -> Answer | None:
     a = read_json(control_dir(store) / f"ans-{rid}.json")
     if a is None:
         return None
-    return Answer(a.get("id", rid), a.get("outcome", "refused"), a.get("step"), a.get("reason", ""))
+    return Answer(a.get("id", rid), a.get("outcome", "refused"), a.get("step"), a.get("reason", ""), a.get("dynamics"))
 
 
 def wait(store: str | Path, rid: str, timeout: float, alive=None, every: float = 0.05) -> Answer | None:
@@ -304,9 +305,12 @@ class ControlChannel:
             self._wake.wait(POLL_S)
             self._wake.clear()
 
-    def _answer(self, rid: str, outcome: str, step: int | None, reason: str = "") -> None:
+    def _answer(self, rid: str, outcome: str, step: int | None, reason: str = "", dynamics: dict | None = None) -> None:
+        answer = {"id": rid, "outcome": outcome, "step": step, "reason": reason}
+        if dynamics is not None:
+            answer["dynamics"] = dict(dynamics)
         try:
-            write_json(self.dir / f"ans-{rid}.json", {"id": rid, "outcome": outcome, "step": step, "reason": reason})
+            write_json(self.dir / f"ans-{rid}.json", answer)
         except OSError:
             pass
 
@@ -320,7 +324,7 @@ class ControlChannel:
                 continue
             if isinstance(r, DynamicsChanged):
                 if self._switches:
-                    self._answer(self._switches.popleft(), "applied", r.step)
+                    self._answer(self._switches.popleft(), "applied", r.step, dynamics=r.new)
                 continue
             for rid in self._stops:  # the end: stops are applied if it was an interruption
                 if isinstance(r, RunInterrupted):

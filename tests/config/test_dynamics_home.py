@@ -107,9 +107,15 @@ def test_a_switch_is_checked_as_a_preset_is():
         dynamics.switched(preset, preset.dynamics, {"batch_size": 500})
     with pytest.raises(BadInput, match="did you mean 'temperature'"):
         dynamics.switched(preset, preset.dynamics, {"temprature": 1.0})
-    assert dynamics.completed_switch({"kind": "langevin"}) == {"kind": "langevin", "momentum": 0.0}
-    assert dynamics.completed_switch({"kind": "langevin", "momentum": 0.5}) == {"kind": "langevin", "momentum": 0.5}
-    assert dynamics.completed_switch({"kind": "gd"}) == {"kind": "gd"}
+    # One rule for a switch (issue 31 item 11): a new kind takes the preset's values for what is not given.
+    sgd = DynamicsConfig(kind="sgd", lr=0.1, momentum=0.5)
+    lang = DynamicsConfig(kind="langevin", lr=0.01, temperature=1e-6)
+    assert dynamics.switch_values(sgd, sgd, {"kind": "langevin"}) == {
+        "kind": "langevin", "lr": 0.1, "temperature": 0.0, "momentum": 0.0, "sampler": "reshuffle"}
+    assert dynamics.switch_values(sgd, lang, {"kind": "sgd"})["momentum"] == 0.5  # it kept 0 before
+    assert dynamics.switch_values(sgd, lang, {"kind": "sgd", "momentum": 0.9})["momentum"] == 0.9  # given wins
+    assert dynamics.switch_values(sgd, lang, {"lr": 0.5}) == {"lr": 0.5}  # the same kind: only what is given
+    assert dynamics.switch_values(sgd, lang, {"kind": "langevin", "lr": 0.5}) == {"kind": "langevin", "lr": 0.5}
 
 
 def test_the_values_offered_for_another_kind():

@@ -135,6 +135,26 @@ def test_glasslab_stop_and_switch_from_the_command_line(training):
     assert res.exit_code == 2 and "not running (it is interrupted)" in res.output
 
 
+def test_glasslab_switch_follows_the_dialogs_rule_for_a_new_kind_and_echoes_the_dynamics(training):
+    """Issue 31 item 11: `glasslab switch --set dynamics.kind=sgd` after Langevin kept momentum 0 and
+    T = 1e-6 (the preset has momentum 0.5), where the console's dialog offers the preset's values for a
+    new kind, and it printed only "switch applied at step S".  One rule now (dynamics.switch_values),
+    applied by the run (the dialog fills its fields by it: test_console_screens), and the resulting
+    dynamics echoed in full."""
+    t = training()  # tiny_preset: sgd, lr 0.5, B 20, momentum 0.5
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.kind=langevin", "--set", "dynamics.temperature=1e-6"])
+    assert res.exit_code == 0, res.output
+    assert "dynamics now: kind=langevin lr=0.5 batch_size=20 momentum=0 weight_decay=0 temperature=1e-06" in res.output
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.kind=sgd"])
+    assert res.exit_code == 0, res.output
+    assert "dynamics now: kind=sgd lr=0.5 batch_size=20 momentum=0.5 weight_decay=0 temperature=0" in res.output
+    new = t.run.trainer.cfg
+    assert (new.kind, new.momentum, new.temperature) == ("sgd", 0.5, 0.0)
+    res = runner.invoke(app, ["switch", str(t.path), "--set", "dynamics.lr=0.25"])  # the same kind: only what is given
+    assert res.exit_code == 0 and "kind=sgd lr=0.25 batch_size=20 momentum=0.5" in res.output, res.output
+    t.finish()
+
+
 def test_ps_shows_live_and_stale_runs(training, tmp_path):
     t = training()
     deadline = time.monotonic() + 30  # the time left comes with the first logged steps' heartbeat

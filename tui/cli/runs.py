@@ -57,7 +57,7 @@ def _live(store: Path):
     return row
 
 
-def _request(store: Path, action: str, timeout: float, **kw) -> None:
+def _request(store: Path, action: str, timeout: float, **kw):
     from glasslab.core.runs import control, live
 
     rid = control.send(store, action, **kw)
@@ -69,6 +69,7 @@ def _request(store: Path, action: str, timeout: float, **kw) -> None:
     if not answer.applied:
         raise RunFailed(f"{action} refused: {answer.reason}")
     print(f"{action} {answer.line()} ({store})")
+    return answer
 
 
 def stop_cmd(run: RunArg, timeout: WaitOpt = 30.0) -> None:
@@ -83,8 +84,9 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="A dyna
 
 
 def switch_changes(sets: list[str]) -> dict:
-    """--set dynamics.k=v ... -> {k: v}; Langevin is overdamped, so a switch to it sets momentum 0 unless given."""
-    from glasslab.core.config import dynamics, presets
+    """--set dynamics.k=v ... -> {k: v}, as given: the run fills in the rest by the one rule of
+    core/config/dynamics.switch_values (a new kind takes the preset's values), as the console's dialog does."""
+    from glasslab.core.config import presets
 
     if not sets:
         raise BadInput("give the new dynamics with --set, e.g. --set dynamics.kind=langevin --set dynamics.temperature=1e-4")
@@ -94,7 +96,7 @@ def switch_changes(sets: list[str]) -> dict:
         if section != "dynamics":
             raise BadInput(f"--set {text}: only dynamics.* can change during a run")
         changes[key] = value
-    return dynamics.completed_switch(changes)
+    return changes
 
 
 def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> None:
@@ -113,7 +115,9 @@ def switch_cmd(run: RunArg, set_: SetOpt = None, timeout: WaitOpt = 30.0) -> Non
             preset = presets.from_stored(attrs["preset"])
             current = presets.DynamicsConfig(**info["dynamics"]) if info.get("dynamics") else preset.dynamics
             dynamics.switched(preset, current, changes)
-        _request(store, "switch", timeout, changes=changes)
+        answer = _request(store, "switch", timeout, changes=changes)
+        if answer.dynamics:  # the dynamics the run goes on with, every field (a run before 31.11 sends none)
+            print(f"dynamics now: {dynamics.describe_full(answer.dynamics)}")
 
 
 def _short(text: str, most: int = 40) -> str:

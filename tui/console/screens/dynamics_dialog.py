@@ -56,17 +56,16 @@ class DynamicsDialog(Dialog[bool]):
         if event.radio_set.id != "dynamics-kind":
             return  # a choice of its own (the sampler): the other fields stay
         kind = self._kind()
-        if kind == self.current.get("kind"):
-            values = {k: dynamics.value(self.current, k) for k in self._keys()}
-        else:
-            values = dynamics.values_for_kind(kind, self.preset, self.current)
+        # The one rule of `glasslab switch` too: another kind takes the preset's values, the same kind the present ones.
+        picked = dynamics.switch_values(self.preset, self.current, {"kind": kind})
+        values = {k: picked.get(k, dynamics.value(self.current, k)) for k in self._keys()}
         choices = {key for key, _, _ in dynamics.DIALOG_CHOICES}
         for key, value in values.items():
             if key in choices:
                 self.query_one(f"#{key}-{value}", Choice).value = True
             else:
                 self.query_one(f"#dyn-{key}", Input).value = f"{float(value):g}"
-        source = "the run's present values" if kind == self.current.get("kind") else "the preset's values"
+        source = "the run's present values" if kind == dynamics.kind_of(self.current) else "the preset's values"
         self.query_one("#dyn-source", Static).update(f"{dynamics.LABELS[kind]}: {source}")
 
     @staticmethod
