@@ -1,6 +1,8 @@
 """Issue 29's tables and figure from one sweep per sampler (REPRODUCTION.md, "Over the line, in the noise regime").
 
-    python docs/replica_study.py reshuffle=SWEEP_DIR replacement=SWEEP_DIR [--png docs/figures/over-noise-replicas.png]
+    python docs/replica_study.py reshuffle=SWEEP_DIR[,SWEEP_DIR...] replacement=SWEEP_DIR [--png docs/figures/over-noise-replicas.png]
+
+Several sweeps of one sampler (the same preset, other seeds) are pooled into one ensemble.
 
 Every number comes from glasslab's own analysis (core/sweep/ensemble.py: the aging fits with
 their Student-t interval over seeds and their band over fit windows; core/analysis/replicas.py:
@@ -166,6 +168,22 @@ def figure(results: dict, png: Path) -> None:
     fig.savefig(png, dpi=110)
 
 
+def analyze(dirs: list[Path], n_boot: int) -> dict:
+    """One ensemble over the points of several sweeps of one preset (other seeds): grouped by width."""
+    results = [ensemble.analyze_sweep(d, n_boot=n_boot) for d in dirs]
+    if len(results) == 1:
+        return results[0]
+    gaxes = results[0]["group_axes"]
+    points = [p for r in results for p in r["points"]]
+    by: dict = {}
+    for row in points:
+        if "mu" in row or "final_train_loss" in row:
+            by.setdefault(tuple(repr(row["values"][a]) for a in gaxes), []).append(row)
+    groups = [ensemble._group(dirs[0], gaxes, rows) for rows in by.values()]
+    groups.sort(key=lambda g: [g["values"][a] for a in gaxes])
+    return {**results[0], "points": points, "groups": groups}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sweeps", nargs="+", help="SAMPLER=SWEEP_DIR")
@@ -175,9 +193,10 @@ def main() -> None:
     results = {}
     for item in args.sweeps:
         sampler, _, d = item.partition("=")
-        results[sampler] = ensemble.analyze_sweep(Path(d), n_boot=args.boot)
+        dirs = [Path(x) for x in d.split(",")]
+        results[sampler] = analyze(dirs, args.boot)
         table(sampler, results[sampler])
-        pts, brs = wall(Path(d))
+        pts, brs = (sum(x) for x in zip(*(wall(x) for x in dirs)))
         print(f"\ncost ({sampler}): points {pts / 60:.1f} min, replica branches {brs / 60:.1f} min of wall time "
               "(each single-threaded, summed)")
     if args.png:
