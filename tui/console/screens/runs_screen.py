@@ -1,6 +1,7 @@
 """RunsScreen: the runs under the output directory, and the plots of one run or several overlaid.
 
-enter opens the highlighted run (its plots from the store); `o` adds it to,
+enter opens the highlighted run (its plots from the store); `/` filters the table by tag
+(`glasslab run --tag`, `glasslab note --tag`; a run's tags show dim beside its name); `o` adds it to,
 or removes it from, the overlay; `c` continues an interrupted (or killed) run
 from its last snapshot on the live screen.  A shown run gets a colour slot when it is
 added and keeps it, on every plot, until it is removed (removing another run
@@ -22,17 +23,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from glasslab.core.analysis import verdict_rule
 from glasslab.core.errors import GlasslabError
 from glasslab.core.runs import live
+from glasslab.core.store import notes as store_notes
 from glasslab.core.store import reader
 
 from ..curves import RunCurves
 from ..messages import FollowRun, ResumeRun
 from ..resumable import continue_step
+from ..widgets.filter_input import FilterInput
 from ..widgets.fitting_footer import FittingFooter
 from ..widgets.log_plot import rich_color
 from ..widgets.plot_panel import PlotPanel
@@ -56,6 +59,7 @@ class RunRow:
     n_snapshots: int
     has_msd: bool
     resume_step: int | None = None  # where `c` (glasslab resume) continues from: core.runs.resume's point
+    tags: tuple[str, ...] = ()  # run.tags, then its notes' (core/store/notes.py)
 
     @property
     def steps_text(self) -> str:
@@ -67,6 +71,16 @@ class RunRow:
     @property
     def key(self) -> str:
         return str(self.path)
+
+    def tagged(self, text: str) -> bool:
+        """The tag filter: a tag that starts with `text` (any case); everything for ''."""
+        text = text.strip().lower()
+        return not text or any(t.lower().startswith(text) for t in self.tags)
+
+    @property
+    def label_text(self) -> Text:
+        """The run's column: its label, then its tags, dim."""
+        return Text(self.label) + (Text(" " + ",".join(self.tags), style="dim") if self.tags else Text())
 
     @property
     def label(self) -> str:
@@ -82,7 +96,8 @@ def row_of(t: reader.Trajectory) -> RunRow:
         status = live.describe(t.path).status  # running, or stale once its process is gone
     return RunRow(t.path, t.attrs.get("name", t.path.stem), status, int(steps[-1]) if len(steps) else 0,
                   int(t.attrs.get("total_steps", 0)), t.n_snapshots, "msd" in t.root,
-                  int(point["step"]) if isinstance(point, dict) and "step" in point else None)
+                  int(point["step"]) if isinstance(point, dict) and "step" in point else None,
+                  store_notes.tags_of(t.attrs))
 
 
 def verdict_text(r: RunRow, verdict: str) -> Text:
@@ -118,6 +133,8 @@ class RunsScreen(ListingScreen):
         Binding("f", "follow", "Follow", tooltip="Follow live"),
         Binding("y", "loss_scale", "Log/lin", tooltip="Loss log/lin"),
         Binding("a", "analysis", "Analysis"),
+        Binding("slash", "filter", "Filter", show=False, tooltip="Filter the runs by tag"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         *VI_MOVES,
     ]
 
@@ -149,11 +166,13 @@ class RunsScreen(ListingScreen):
         self.shown: dict[str, int] = {}  # key of each run on the plots -> its colour slot
         self.curves: dict[str, RunCurves] = {}
         self._pending_open: str | None = None
+        self.tag_filter = ""
 
     def compose(self) -> ComposeResult:
         table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=False)
         table.add_columns("", "run", "preset", "status", "steps", "verdict")
         yield table
+        yield FilterInput(list_id="runs-table", placeholder="tag", id="runs-filter", compact=True)
         yield Static("enter opens a run, o overlays it", id="runs-legend")
         yield VerticalScroll(Static("", id="runs-analysis-text"), id="runs-analysis")
         yield PlotPanel(id="runs-plots")
@@ -196,10 +215,11 @@ class RunsScreen(ListingScreen):
         table = self.query_one(DataTable)
         cursor = self.highlighted
         table.clear()
-        for r in self.rows.values():
-            table.add_row(self._mark(r.key), r.label, r.name, Text(r.status, STATUS_STYLE.get(r.status, "")),
+        visible = self.visible()
+        for r in visible:
+            table.add_row(self._mark(r.key), r.label_text, r.name, Text(r.status, STATUS_STYLE.get(r.status, "")),
                           r.steps_text, verdict_text(r, self.verdicts.get(self._verdict_key(r), "…")), key=r.key)
-        if cursor in self.rows:
+        if cursor in {r.key for r in visible}:
             table.move_cursor(row=table.get_row_index(cursor))
 
     def _mark(self, key: str) -> Text:
@@ -210,8 +230,8 @@ class RunsScreen(ListingScreen):
 
     def _refresh_marks(self) -> None:
         table = self.query_one(DataTable)
-        for key in self.rows:
-            table.update_cell(key, table.ordered_columns[0].key, self._mark(key))
+        for r in self.visible():
+            table.update_cell(r.key, table.ordered_columns[0].key, self._mark(r.key))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-verdicts")
     def _judge(self, rows: list[RunRow]) -> None:
@@ -223,9 +243,35 @@ class RunsScreen(ListingScreen):
         if r is None:
             return
         self.verdicts[self._verdict_key(r)] = message.verdict
+        if not r.tagged(self.tag_filter):  # filtered out of the table: drawn when it comes back
+            return
         table = self.query_one(DataTable)
         table.update_cell(message.key, table.ordered_columns[-1].key, verdict_text(r, message.verdict),
                           update_width=True)
+
+    # -- the tag filter ----------------------------------------------------------------
+    def visible(self) -> list[RunRow]:
+        return [r for r in self.rows.values() if r.tagged(self.tag_filter)]
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        self.set_focus(box)  # now: the keys typed right after / are the filter's
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.value, box.display = "", False
+        self.set_focus(self.query_one(DataTable))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter" and event.value.strip() != self.tag_filter:
+            self.tag_filter = event.value.strip()
+            self._draw_table()
+            self._show()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runs-filter" and not event.value.strip():
+            event.input.display = False
 
     # -- opening and overlaying ----------------------------------------------------
     @property
@@ -249,6 +295,10 @@ class RunsScreen(ListingScreen):
             self.relist()
             return
         self._pending_open = None
+        if not self.rows[key].tagged(self.tag_filter):  # asked for by name (the palette): show it
+            box = self.query_one("#runs-filter", Input)
+            box.value, box.display, self.tag_filter = "", False, ""
+            self._draw_table()
         self.shown = {key: 0}
         table = self.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(key))
@@ -302,14 +352,14 @@ class RunsScreen(ListingScreen):
     def on_runs_screen_analyzed(self, message: Analyzed) -> None:
         from rich.table import Table
 
-        from glasslab.tui.analysis_table import analysis_rows
+        from glasslab.tui.analysis_table import analysis_rows, notebook_rows
 
         r = message.result
         table = Table(title=f"{Path(message.key).stem} ({r['status']}): the aging analysis", show_header=False,
                       title_justify="left", box=None, padding=(0, 1))
         table.add_column(style="bold", max_width=30)  # long labels wrap, the numbers keep the room
         table.add_column(ratio=1)
-        for label, value in analysis_rows(r):
+        for label, value in [*notebook_rows(r), *analysis_rows(r)]:
             table.add_row(label, value)
         self.query_one("#runs-analysis-text", Static).update(table)
 
@@ -357,6 +407,9 @@ class RunsScreen(ListingScreen):
             r = self.rows.get(key)
             legend.append(f" {k + 1} ", style=f"bold reverse {rich_color(k)}")
             legend.append(f" {Path(key).stem} ({r.status if r else '?'})  ")
-        self.query_one("#runs-legend", Static).update(legend if self.shown else "enter opens a run, o overlays it")
+        if self.tag_filter:
+            legend.append(f" tag {self.tag_filter}*: {len(self.visible())} of {len(self.rows)} runs", style="italic")
+        self.query_one("#runs-legend", Static).update(legend if self.shown or self.tag_filter
+                                                      else "enter opens a run, o overlays it")
         self.query_one(PlotPanel).show([self.curves[key] for key in loaded], [self.shown[key] for key in loaded])
 

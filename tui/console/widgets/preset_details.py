@@ -44,6 +44,7 @@ def applies(section: str, key: str, preset: Preset) -> bool:
         ("data", "shape"): data == "synthetic",
         ("data", "classes"): data == "synthetic",
         ("data", "teacher_width"): data == "synthetic",
+        ("run", "tags"): bool(preset.run.tags),  # labels of a run, not of the physics: shown when set
     }
     return only.get((section, key), True)
 
