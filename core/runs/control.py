@@ -138,6 +138,7 @@ class Answer:
     step: int | None
     reason: str
     dynamics: dict | None = None  # an applied switch: the dynamics the run goes on with (every field)
+    ended: bool = False  # refused because the run ended first (nothing of the request was done)
 
     @property
     def applied(self) -> bool:
@@ -188,7 +189,8 @@ def answer_of(store: str | Path, rid: str) -> Answer | None:
     a = read_json(control_dir(store) / f"ans-{rid}.json")
     if a is None:
         return None
-    return Answer(a.get("id", rid), a.get("outcome", "refused"), a.get("step"), a.get("reason", ""), a.get("dynamics"))
+    return Answer(a.get("id", rid), a.get("outcome", "refused"), a.get("step"), a.get("reason", ""), a.get("dynamics"),
+                  bool(a.get("ended", False)))
 
 
 def wait(store: str | Path, rid: str, timeout: float, alive=None, every: float = 0.05) -> Answer | None:
@@ -305,10 +307,13 @@ class ControlChannel:
             self._wake.wait(POLL_S)
             self._wake.clear()
 
-    def _answer(self, rid: str, outcome: str, step: int | None, reason: str = "", dynamics: dict | None = None) -> None:
+    def _answer(self, rid: str, outcome: str, step: int | None, reason: str = "", dynamics: dict | None = None,
+                ended: bool = False) -> None:
         answer = {"id": rid, "outcome": outcome, "step": step, "reason": reason}
         if dynamics is not None:
             answer["dynamics"] = dict(dynamics)
+        if ended:
+            answer["ended"] = True
         try:
             write_json(self.dir / f"ans-{rid}.json", answer)
         except OSError:
@@ -335,14 +340,15 @@ class ControlChannel:
             self._refuse_all(f"the run {r.status} at step {r.step} first")
 
     def _refuse_all(self, reason: str) -> None:
+        """The run has ended: refuse every request not yet applied (answers marked `ended`)."""
         while self._switches:
-            self._answer(self._switches.popleft(), "refused", None, reason)
+            self._answer(self._switches.popleft(), "refused", None, reason, ended=True)
         for rid in self._stops + self._notes:  # a note queued in the run but not yet taken is not written
-            self._answer(rid, "refused", None, reason)
+            self._answer(rid, "refused", None, reason, ended=True)
         self._stops.clear()
         self._notes.clear()
         for path, _ in self._requests():
-            self._answer(path.name[4:-5], "refused", None, reason)
+            self._answer(path.name[4:-5], "refused", None, reason, ended=True)
             path.unlink(missing_ok=True)
 
     def _requests(self):

@@ -88,9 +88,13 @@ def _through_the_run(store: Path, note_id: str, text: str, tags, deadline: float
                 return note
         raise RunFailed(f"the run answered that it wrote the note, but {store} does not hold it: its writer failed "
                         f"(see glasslab analyze {store})")
-    row = live.describe(store)
-    if row.alive and row.status != "finishing":
+    if not answer.ended:
         raise RunFailed(f"note refused: {answer.reason}")
+    # The run ended first: its writer commits the end status right after (the channel may answer
+    # before that commit lands); then the loop in add() waits for the process and takes the lock.
+    while live.describe(store).status in ("running", "starting"):
+        _wait_or_fail(deadline, f"the run of {store} ended before it took the note, and its store still says "
+                                "running: try again (glasslab ps)")
     return None
 
 

@@ -114,3 +114,58 @@ def test_a_note_to_what_is_not_a_store_is_bad_input(tmp_path):
     (tmp_path / "x.zarr").mkdir()
     with pytest.raises(BadInput, match="not a glasslab run store"):
         notes.add(tmp_path / "x.zarr", "hello")
+
+
+def test_a_note_the_run_ends_before_taking_goes_under_the_lock_once(tmp_path, monkeypatch):
+    """The channel read the request and handed it to the run, which ended before its next step
+    boundary (here: the run drops it, as a loop that has left its last boundary does): the channel
+    refuses what was not written, and the note goes in under the lock once the run has let go."""
+    path = tmp_path / "ending.zarr"
+    training = Training(tiny_preset, path)
+    taken = []
+    monkeypatch.setattr(training.run, "add_note", lambda note_id, text="", tags=(): taken.append(note_id))
+    result = {}
+    sender = threading.Thread(target=lambda: result.update(notes.add(path, "written after the end", timeout=60)))
+    sender.start()
+    wait_until(lambda: taken, "the run to be handed the note")
+    training.finish()
+    sender.join(timeout=60)
+    attrs = committed(path)
+    assert result["id"] == taken[0] and store_notes.notes_of(attrs) == [result]
+    assert attrs["status"] == "interrupted" and result["step"] == store_notes.last_step(attrs)
+
+
+def test_glasslab_note_to_a_headless_run_in_another_process(tmp_path):
+    """The CLI end to end: `glasslab run --no-ui` in its own process, `glasslab note` from this one
+    while it trains (waiting on the store's step), then `glasslab stop`; the note is in the store."""
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from glasslab.tui.cli import app
+    from support.presets import tiny_toml
+
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "glasslab.tui.cli", "run", str(tiny_toml(tmp_path, 5_000_000)),
+                             "--no-ui", "--out", str(out), "--tag", "cli"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: any(int(committed(p).get("n_loss", 0)) >= 10 for p in out.glob("*.zarr")),
+                   "the run to commit its loss log", timeout=120)
+        (store,) = out.glob("*.zarr")
+        runner = CliRunner()
+        res = runner.invoke(app, ["note", str(store), "seen live", "--tag", "live"])
+        assert res.exit_code == 0, res.output
+        step = int(res.stdout.split("written at step ")[1].split()[0].replace(",", ""))
+        res = runner.invoke(app, ["stop", str(store)])
+        assert res.exit_code == 0, res.output
+        assert proc.wait(timeout=120) == 0 or proc.returncode == 1, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    attrs = committed(store)
+    [note] = store_notes.notes_of(attrs)
+    assert note["text"] == "seen live" and note["step"] == step > 0
+    assert store_notes.tags_of(attrs) == ("cli", "live") and attrs["status"] == "interrupted"
