@@ -25,6 +25,12 @@ def test_version_prints_the_installed_version():
         assert res.exit_code == 0 and res.stdout.strip() == f"glasslab {version('glasslab')}", res.output
 
 
+def test_a_group_without_its_command_is_one_line():
+    for group in ("sweep", "presets"):
+        res = runner.invoke(app, [group])
+        assert res.exit_code == 2 and res.stderr.strip() == f"glasslab: error: missing command: see glasslab {group} --help"
+
+
 def test_python_dash_m_glasslab_is_the_command(tmp_path):
     res = subprocess.run([sys.executable, "-m", "glasslab", "presets", "show", "nosuch"], capture_output=True,
                          text=True, cwd=tmp_path, timeout=120)
@@ -49,6 +55,7 @@ def test_help_has_no_type_tags():
         assert res.exit_code == 0, (path, res.output)
         tags = re.findall(r"<[a-zA-Z_\[\]|, ]+>", res.stdout)
         assert not tags, (path, tags)
+        assert not re.search(r"\b[A-Z]+_\b", res.stdout), path  # set_ shown as SET_
 
 
 def _user_variables() -> set[str]:

@@ -20,11 +20,11 @@ from typer.core import TyperGroup
 from glasslab.core.errors import BadInput, GlasslabError
 
 # Option aliases, defined once.
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that holds the run stores.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory that holds the run stores.")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto | cpu | cuda | cuda:N | mps (overrides run.device); cuda:N is the N-th GPU (after CUDA_VISIBLE_DEVICES).")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a preset field: section.key=value (repeatable).")]
-StepsOpt = Annotated[Optional[int], typer.Option("--steps", help="Number of steps (overrides run.steps).")]
-DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where mnist/cifar files live (default ./data).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a preset field: section.key=value (repeatable).")]
+StepsOpt = Annotated[Optional[int], typer.Option("--steps", metavar="N", help="Number of steps (overrides run.steps).")]
+DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", metavar="DIR", help="Where mnist/cifar files live (default ./data).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download the data set if it is missing.")]
 TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag for the run (repeatable): glasslab ps --tag X finds it.")]
 ThreadsOpt = Annotated[Optional[str], typer.Option(
@@ -61,7 +61,7 @@ def untag(command) -> None:
             if p.is_flag or p.count:
                 p.metavar = ""
             elif p.metavar is None:
-                p.metavar = p.name.upper()
+                p.metavar = p.name.strip("_").upper()  # set_ -> SET
         elif isinstance(p, TyperArgument) and "display_type_rich" not in vars(p):
             # The tag is asked of the parameter (typer >= 0.28) or of its ParamType (0.27):
             # instance attributes shadow both methods, here only.
@@ -178,7 +178,7 @@ def load_preset(name: str, sets: list[str] | None, steps: int | None, device: st
 
 
 
-ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", envvar="GLASSLAB_OUT",
+ConsoleOutOpt = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", envvar="GLASSLAB_OUT",
                                              help="Directory that holds the run stores.")]
 
 

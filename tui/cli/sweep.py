@@ -282,7 +282,7 @@ class SweepGroup(TyperGroup):
         return [*super().shell_complete(ctx, incomplete), *map(CompletionItem, complete.presets(incomplete))]
 
 
-sweep_app = typer.Typer(cls=SweepGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+sweep_app = typer.Typer(cls=SweepGroup, pretty_exceptions_enable=False,
                         help="Run a grid of one preset's points, each in its own store, on Slurm or this machine; "
                              "follow, resume and cancel it.  glasslab sweep PRESET ... is glasslab sweep start PRESET ...")
 
