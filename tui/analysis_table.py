@@ -156,6 +156,4 @@ def print_analysis(r: dict, console: Console | None = None) -> None:
         t.add_row("D first -> last (log-log slope)", f"{_g(d['first'])} -> {_g(d['last'])} ({_g(d['loglog_slope'], '.2f')})")
     for label, value in analysis_rows(r):
         t.add_row(label, value)
-    console.print(t)
-    if r.get("docs"):
-        console.print(f"definitions of these numbers and fits: {r['docs']}", highlight=False)
+    console.print(t)  # the definitions: `glasslab analyze` ends with science_doc(), a path that exists installed too

@@ -168,3 +168,6 @@ def test_analyze_points_at_the_definitions_where_they_are_installed(tmp_path):
     doc = Path(last.split(": ", 1)[1])
     assert doc.is_file() and doc.name == "science.md"
     assert doc.read_text() == (Path(__file__).resolve().parents[2] / "docs" / "science.md").read_text()
+    # Issue 31 item 14: one closing line for the definitions, not a second naming docs/science.md, a path
+    # relative to a checkout that does not exist where glasslab is installed.
+    assert [line for line in res.stdout.splitlines() if "science.md" in line] == [last]

@@ -178,7 +178,6 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
     _print_controls(console, result, seeds)
     if any(x["mu_at_bound"] for x in result["groups"]):
         print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")
-    print(f"definitions of these numbers and fits: {result['docs']}")  # as single-run analyze says it
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")
     if png is not None:

@@ -5,6 +5,8 @@ seen.  Below 100 columns it is compact (less space between keys); below 90 it
 leaves out the command palette's key (ctrl+p still opens it); below 80 the
 runs browser's secondary keys (y, a) too.  Help (?, always shown) lists every
 key, with the long labels (a binding's tooltip) where the footer's are short.
+A group's label keeps a space after it when compact: Textual's compact footer
+drew "p l r Screens? Help" (issue 31 item 14).
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ SECONDARY = ("loss_scale", "analysis")  # actions the footer drops below SECONDA
 
 
 class FittingFooter(Footer):
+    DEFAULT_CSS = """
+    FittingFooter.-compact FooterLabel {
+        margin: 0 1 0 0;
+    }
+    """
+
     async def on_resize(self, event: events.Resize) -> None:
         width = event.size.width
         compact, palette = width < COMPACT_BELOW, width >= PALETTE_FROM
