@@ -127,6 +127,14 @@ def test_the_values_offered_for_another_kind():
                                                                  "sampler": "reshuffle"}
 
 
+def test_the_dynamics_after_switching_to_another_kind():
+    preset = DynamicsConfig(kind="sgd", lr=0.1, momentum=0.5, batch_size=50)
+    now = DynamicsConfig(kind="langevin", lr=0.01, temperature=1e-3, batch_size=50, sampler="replacement")
+    back = dynamics.after_switch_to("sgd", now, preset)
+    assert back == DynamicsConfig(kind="sgd", lr=0.1, momentum=0.5, temperature=0.0, batch_size=50)
+    assert dynamics.after_switch_to("langevin", now, preset) is now
+
+
 # ------------------------------------------------------- the one home, kept
 
 KIND_LITERALS = set(dynamics.KINDS)
