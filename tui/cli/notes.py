@@ -15,10 +15,11 @@ from typing import Annotated, Optional
 import typer
 
 from ..output import quiet_output
+from . import complete
 from .common import TagOpt, clean_errors
 
 
-def note_cmd(run: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory), live or not.")],
+def note_cmd(run: Annotated[Path, typer.Argument(help="The run's store (a .zarr directory), live or not.", autocompletion=complete.stores)],
              text: Annotated[str, typer.Argument(help="The note (quote it); may be left out when --tag is given.")] = "",
              tag: TagOpt = None,
              timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for a live run to take the note (it does between steps).")] = 60.0) -> None:
@@ -35,8 +36,8 @@ def note_cmd(run: Annotated[Path, typer.Argument(help="The run's store (a .zarr 
     print(f"{what} written at step {note['step']:,} ({store})")
 
 
-def diff_cmd(run_a: Annotated[Path, typer.Argument(help="The first run's store.")],
-             run_b: Annotated[Path, typer.Argument(help="The second run's store.")],
+def diff_cmd(run_a: Annotated[Path, typer.Argument(help="The first run's store.", autocompletion=complete.stores)],
+             run_b: Annotated[Path, typer.Argument(help="The second run's store.", autocompletion=complete.stores)],
              as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")] = False,
              boot: Annotated[int, typer.Option("--boot", min=10, help="Bootstrap replicates for the error of mu.")] = 200) -> None:
     """How two runs differ: preset keys that differ, dynamics switches, provenance, final loss and mu with intervals."""
