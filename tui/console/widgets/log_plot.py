@@ -173,7 +173,7 @@ class LogPlot(PlotextPlot):
         plt.ylim(y0, y1)
         plt.yticks(ticks, labels)
         self.limits = ((x0, x1), (y0, y1))
-        for x, text in self._switch_labels:
+        for x, text in switch_label_layout(self._switch_labels, x0, x1, width - Y_LABELS):
             plt.text(text, x, y1, color=MARKER_COLOR, alignment="center")
 
     def x_end(self) -> float | None:
@@ -233,3 +233,38 @@ class LogPlot(PlotextPlot):
 
     def draw(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+Y_LABELS = 8  # columns the y axis' tick labels and frame take from a plot's width (about)
+
+
+def switch_label_layout(labels: list[tuple[float, str]], x0: float, x1: float, columns: int) -> list[tuple[float, str]]:
+    """The switch numbers placed on a plot's top row so that none overlaps another (issue 31 item 14:
+    three close switches on the log axis drew as "13").  labels: (x, number) in plot coordinates;
+    x0..x1 spread over `columns` columns; each label is centred on its x.  Neighbours with no blank
+    column between them become one label at their mean x, until none touches: "1-3" for a run of
+    three or more consecutive numbers, else "1,2"."""
+    if not labels or columns <= 0 or not x1 > x0:
+        return list(labels)
+    per = columns / (x1 - x0)
+
+    def placed(group):
+        centre, text = sum(x for x, _ in group) / len(group), _joined([t for _, t in group])
+        return centre, text, centre * per - len(text) / 2, centre * per + len(text) / 2
+
+    groups = [[label] for label in sorted(labels)]
+    i = 0
+    while i < len(groups) - 1:
+        if placed(groups[i])[3] + 1 > placed(groups[i + 1])[2]:  # no blank column between them
+            groups[i:i + 2] = [groups[i] + groups[i + 1]]
+            i = max(i - 1, 0)  # the merged label is wider: it may now touch the one before
+        else:
+            i += 1
+    return [placed(group)[:2] for group in groups]
+
+
+def _joined(texts: list[str]) -> str:
+    nums = [int(t) for t in texts if t.isdigit()]
+    if len(nums) == len(texts) > 2 and nums == list(range(nums[0], nums[0] + len(nums))):
+        return f"{nums[0]}-{nums[-1]}"
+    return ",".join(texts)
