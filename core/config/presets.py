@@ -36,6 +36,11 @@ HINGE_LOSSES = ("hinge", "hinge2")
 BINARY_SPLITS = ("", "parity")
 
 
+# The largest run.steps: 10^12 updates take ~4 months even at 10^5 steps/s (a tiny model on a GPU); a
+# larger count is a typo, and past 2^63 it overflows the int64 step counters of the store and the grid.
+MAX_STEPS = 10**12
+
+
 def _f(default, help: str, *, min=None, max=None, gt=None, choices=None, pattern=None):
     """A field with its help text and range; the validator reads the metadata."""
     meta = {"help": help, "min": min, "max": max, "gt": gt, "choices": choices, "pattern": pattern}  # pattern: also allowed
@@ -104,7 +109,8 @@ class RecordingConfig:
 @dataclass(frozen=True)
 class RunConfig:
     seed: int = _f(0, "seed of the initialisation, minibatch order and Langevin noise", min=0)
-    steps: int = _f(10000, "number of parameter updates", min=1)
+    steps: int = _f(10000, "number of parameter updates (at most 10^12: months at the fastest rates seen)",
+                    min=1, max=MAX_STEPS)
     device: str = _f("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu; cuda:N the N-th GPU)",
                      choices=DEVICES, pattern=r"cuda:\d+")
     name: str = _f("", "name of the run's store under --out ('' = the preset's name): letters, digits, . _ -")

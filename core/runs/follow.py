@@ -113,6 +113,9 @@ class StoreFollower:
             self.n_loss = n
         if n <= self.n_loss:
             return []
+        for name in ("loss/step", "loss/value"):
+            if self._arr(name).shape[0] < n:  # the log grew since it was opened (layout.grow_log): open it again
+                self._arrays.pop(name)
         steps, values = self._arr("loss/step")[self.n_loss:n], self._arr("loss/value")[self.n_loss:n]
         self.n_loss = n
         # step -1 is the fill of a row never written (a resumed run that logged past the log's

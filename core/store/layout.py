@@ -33,10 +33,13 @@ which read like steps) and adds waiting_time_steps; readers take either (waiting
 VARIABLES below gives every array its long name, units, formula and paper: the
 notebook API (glasslab.open) puts them on the xarray variables.
 
-Consistency: every array is created at its full size (the snapshot grid is
-known in advance; the loss log holds steps // log_every entries), so no shape
-changes during a run and xarray always sees arrays of matching sizes; rows not
-written yet hold the fill value (NaN, or -1 for steps).  A snapshot is written
+Consistency: every per-snapshot array is created at its full size (the snapshot
+grid is known in advance), so xarray always sees arrays of matching sizes; rows
+not written yet hold the fill value (NaN, or -1 for steps).  The loss log grows:
+it starts at min(steps // log_every, LOSS_BLOCK) entries and doubles when full
+(grow_log), so an absurd planned step count costs nothing (issue 31.5); stores
+before that held steps // log_every entries from the start, and every reader
+reads the log up to the committed `n_loss` either way.  A snapshot is written
 row by row (a weights row is one shard, written by an atomic rename), and only
 then is the committed count `n_snapshots` bumped in the root attributes (one
 atomic write).  Readers that honour the committed count - everything in
@@ -193,13 +196,45 @@ def _arrays(root: zarr.Group):
             yield member, tuple(member.metadata.dimension_names or ())
 
 
+LOSS_BLOCK = 1 << 16  # the loss log's first size (entries): 16 of its 4096-entry chunks
+LOSS_CHUNK = 4096
+# zarr's resize lists every chunk of the old shape to delete those outside the new one (memory and time
+# in the chunk count).  A log longer than this many chunks is an older store's, sized by its plan, of
+# which only the committed prefix was ever written: cut without listing.
+_LISTED_CHUNKS = 1 << 16
+
+
+def loss_room(planned: int) -> int:
+    """The loss log's size for a new store: its planned entries, at most LOSS_BLOCK (it grows past that)."""
+    return max(1, min(int(planned), LOSS_BLOCK))
+
+
+def grow_log(arrays: list[zarr.Array], end: int) -> int:
+    """Make the loss log's arrays hold at least `end` entries (doubling); returns their size."""
+    size = arrays[0].shape[0]
+    if end > size:
+        size = max(end, 2 * size, LOSS_BLOCK)
+        for arr in arrays:
+            _resize(arr, (size,))
+    return size
+
+
+def _resize(arr: zarr.Array, new: tuple[int, ...]) -> None:
+    chunks = math.prod(math.ceil(s / max(c, 1)) for s, c in zip(arr.shape, arr.chunks))
+    sync = private_sync()
+    if chunks > _LISTED_CHUNKS and sync is not None:
+        sync(arr.async_array.resize(new, delete_outside_chunks=False))
+    else:
+        arr.resize(new)
+
+
 def set_sizes(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:
     """Resize every per-snapshot array to n_snapshots rows (and columns for the two-time ones) and the loss log to n_loss."""
     size = {"snapshot": n_snapshots, "snapshot_w": n_snapshots, "t_w": n_snapshots, "t": n_snapshots, "log": n_loss}
     for arr, dims in _arrays(root):
         new = tuple(size.get(d, s) for d, s in zip(dims, arr.shape))
         if new != arr.shape:
-            arr.resize(new)
+            _resize(arr, new)
 
 
 def clear_after(root: zarr.Group, n_snapshots: int, n_loss: int) -> None:

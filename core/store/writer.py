@@ -144,7 +144,9 @@ class TrajectoryWriter:
 
     def _start(self, r: RunStarted) -> None:
         capacity = len(r.snapshot_steps)
-        loss_capacity = r.total_steps // int(r.preset["recording"]["log_every"])
+        # The loss log grows as it fills (layout.grow_log): sized by the plan, a planned 10^18 steps
+        # asked for petabytes when the run stopped and cut its arrays (issue 31.5).
+        loss_capacity = layout.loss_room(r.total_steps // int(r.preset["recording"]["log_every"]))
         if r.resumed:  # appends to its existing store (resumed from step 0 too: the stress test found it)
             self.root = reader.open_group(self.path, mode="r+")
             self._attrs = dict(self.root.attrs)
@@ -157,7 +159,7 @@ class TrajectoryWriter:
             self._saves = int(self._attrs.get("saves", 0))
             self.committed_step = int(r.start_step)
             layout.add_missing_evals(self.root, capacity)  # a store older than N_Delta
-            layout.set_sizes(self.root, capacity, loss_capacity)
+            layout.set_sizes(self.root, capacity, self.n_loss)  # the log from its committed entries: it grows
             layout.clear_after(self.root, self.n_snapshots, self.n_loss)  # a half-written snapshot
             resumed = {"step": r.start_step, "kind": "resumed", "from": point.get("source", "snapshot"),
                        "threads": r.threads, "device": r.device, **versions()}  # this session's versions
@@ -234,6 +236,7 @@ class TrajectoryWriter:
         steps = np.array([s for s, _ in self._loss_buf], dtype=np.int64)
         values = np.array([v for _, v in self._loss_buf], dtype=np.float64)
         end = self.n_loss + len(steps)
+        layout.grow_log([self._arr("loss/step"), self._arr("loss/value")], end)  # before the data: readers read n_loss
         layout.write_many([(self._arr("loss/step"), slice(self.n_loss, end), steps),
                                (self._arr("loss/value"), slice(self.n_loss, end), values)])
         self.n_loss += len(steps)

@@ -269,3 +269,22 @@ async def test_every_footer_fits_at_small_terminal_sizes(tmp_path, size):
             assert keys, name
             assert footer.virtual_size.width <= footer.size.width, (name, size, footer.virtual_size.width, [str(k.description) for k in keys])
             assert all(k.region.right <= size[0] for k in keys), (name, size, [(k.description, k.region) for k in keys])
+
+
+@pytest.mark.parametrize("typed", ["99999999999999999999999", "1000000000000000000"])
+async def test_the_start_dialog_refuses_an_absurd_step_count_as_the_cli_does(tmp_path, typed):
+    """Issue 31.5: 23 digits were cut to 99,999,999,999,999,999 and started; now the dialog stays open
+    with the bound's line, the one `--steps` gives."""
+    from glasslab.core.config import presets
+
+    app = make_app(out_dir=tmp_path / "runs")
+    chosen = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(StartDialog(presets.load("quickstart"), ["cpu"]), chosen.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog) and app.focused is not None
+                       and app.focused.id == "start-steps", what="the dialog, steps focused")
+        await _type_in_one_go(app, "ctrl+u", *typed, "enter")
+        error = lambda: text_of(app.screen.query_one("#dialog-error", Static)) if isinstance(app.screen, StartDialog) else ""  # noqa: E731
+        await wait_for(pilot, lambda: "must be <=" in error() or chosen, what="the dialog's answer")
+        assert not chosen and isinstance(app.screen, StartDialog)
+        assert f"run.steps must be <= {presets.MAX_STEPS}, got {typed}" in error()
