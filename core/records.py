@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from glasslab.core.config.presets import DynamicsConfig  # DynamicsChanged's settings (config/ is the first stage)
+
 # RunStarted.resumed_from["source"] -> how the resume message and summary name it
 RESUME_SOURCES = {"stop": "saved at stop", "checkpoint": "saved at a checkpoint", "snapshot": "the last snapshot"}
 
@@ -94,9 +96,13 @@ class StateSaved:
 
 @dataclass(frozen=True)
 class DynamicsChanged:
+    """The run's dynamics changed at `step`: the update that takes it to step + 1 and all later ones use `new`.
+
+    core/store/codec.py stores it as a `dynamics_changed` event and reads it back."""
+
     step: int
-    old: dict[str, Any]
-    new: dict[str, Any]
+    old: DynamicsConfig
+    new: DynamicsConfig
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
   every core module and none of those may show in sys.modules.
 - Its imports point one way, down the stages: a module imports its own stage, earlier
   stages and the shared vocabulary (core/errors.py, core/records.py), never a later stage.
+  The vocabulary imports no stage, but for records.py's import of config/, the first stage:
+  DynamicsChanged carries the settings as config's DynamicsConfig (issue 28).
   Every import counts, those inside functions too (read from the source, not run).
 - No module imports another module's private names (a leading underscore): what a
   module offers others it names publicly, and nothing is re-exported.
@@ -21,6 +23,7 @@ CORE = ROOT / "core"
 # The stages in the order data flows through them; a stage may import the ones before it.
 STAGES = ("config", "system", "measure", "store", "train", "runs", "analysis", "sweep")
 SHARED = ("errors", "records")  # the vocabulary every stage speaks
+SHARED_MAY_IMPORT = {"records": ("config",)}  # the first stage, which imports no records
 CORE_MODULES = sorted(".".join(p.relative_to(CORE).with_suffix("").parts) for p in CORE.rglob("*.py")
                       if p.name != "__init__.py")
 UI = ("textual", "rich", "glasslab.tui", "xarray")  # xarray: the notebook API's optional extra, never the engine's
@@ -81,8 +84,10 @@ def flow_violations(path: Path) -> list[str]:
         target = stage_of(module)
         where = f"{path.relative_to(ROOT)}:{line} imports {module}"
         if own == "shared":
-            if target not in ("", *SHARED):
+            if target not in ("", *SHARED, *SHARED_MAY_IMPORT.get(path.stem, ())):
                 bad.append(f"{where}: the shared vocabulary imports no stage")
+        elif own in ("config",) and target == "records":
+            bad.append(f"{where}: records imports config/, so config/ imports no records")
         elif target in STAGES and STAGES.index(target) > STAGES.index(own):
             bad.append(f"{where}: {own}/ comes before {target}/ in the flow")
         private = [n for n in names if n.startswith("_") and not n.startswith("__")]
@@ -118,3 +123,22 @@ def test_the_flow_check_catches_a_backward_or_private_import(tmp_path, monkeypat
     monkeypatch.setattr(sys.modules[__name__], "CORE", fake_core)
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert any(complaint in v for v in flow_violations(module)), flow_violations(module)
+
+
+@pytest.mark.parametrize("where, source, complaint", [
+    ("config/bad.py", "from glasslab.core.records import DynamicsChanged\n", "config/ imports no records"),
+    ("errors.py", "from glasslab.core.config.presets import Preset\n", "the shared vocabulary imports no stage"),
+    ("records.py", "from glasslab.core.system import data\n", "the shared vocabulary imports no stage"),
+])
+def test_records_alone_of_the_vocabulary_imports_config_and_config_imports_no_records(
+        tmp_path, monkeypatch, where, source, complaint):
+    module = tmp_path / "core" / where
+    module.parent.mkdir(parents=True, exist_ok=True)
+    module.write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "CORE", tmp_path / "core")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert any(complaint in v for v in flow_violations(module)), flow_violations(module)
+
+
+def test_records_may_import_config():
+    assert flow_violations(CORE / "records.py") == []

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from glasslab.core.errors import BadInput
+from glasslab.core.records import DynamicsChanged
+from glasslab.core.store import codec
 
 
 def require_matplotlib():
@@ -198,10 +200,11 @@ IGNORED = ("run.name", "run.device", "run.threads", "description", "name")  # no
 PLANNED = ("run.steps",)
 
 
-def dynamics_path(preset: dict, events: list[dict]) -> str:
-    """The dynamics a run went through: its kind, or the kinds joined by ' -> ' when it switched."""
+def dynamics_path(preset: dict, switches: list[DynamicsChanged]) -> str:
+    """The dynamics a run went through: its kind, or the kinds joined by ' -> ' when it switched.
+    switches: its dynamics switches (core.store.codec.switches of its events)."""
     kinds = [preset.get("dynamics", {}).get("kind", "?")]
-    kinds += [e.get("new", {}).get("kind", "?") for e in events if e.get("kind") == "dynamics_changed"]
+    kinds += [r.new.kind for r in switches]
     return " -> ".join(kinds)
 
 
@@ -210,7 +213,7 @@ def end_words(last_step: int, status: str) -> str:
     return f"to step {last_step:,}" + ("" if status == "finished" else f", {status}")
 
 
-def run_labels(stores: list[str], presets: list[dict], events: list[list[dict]],
+def run_labels(stores: list[str], presets: list[dict], switches: list[list[DynamicsChanged]],
                ends: list[tuple[int, str]] | None = None) -> list[str]:
     """One legend label per run: its store name, then what differs between the runs (preset fields by
     their last name, and the dynamics path when the runs switched differently), then where its data
@@ -219,7 +222,7 @@ def run_labels(stores: list[str], presets: list[dict], events: list[list[dict]],
     flats = [_flat(p) for p in presets]
     keys = sorted({k for f in flats for k in f} - set(IGNORED) - set(PLANNED))
     differ = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
-    paths = [dynamics_path(p, e) for p, e in zip(presets, events)]
+    paths = [dynamics_path(p, s) for p, s in zip(presets, switches)]
     labels = []
     for n, (store, f, path) in enumerate(zip(stores, flats, paths)):
         parts = [f"{k.split('.')[-1]}={f.get(k)!s}" for k in differ if k != "dynamics.kind"]
@@ -255,7 +258,8 @@ def build_overlay_figure(paths: list[str | Path], tw: float | None = None):
     fig, ax = plt.subplots(1, 4, figsize=(20, 4.8), layout="constrained")
     loaded = [load_two_time(Path(path)) for path in paths]
     labels = run_labels([Path(path).stem for path in paths], [t.preset for t, _ in loaded],
-                        [list(t.events) for t, _ in loaded], [(last_written_step(t), t.status) for t, _ in loaded])
+                        [codec.switches(t.events) for t, _ in loaded],
+                        [(last_written_step(t), t.status) for t, _ in loaded])
     handles, tws = [], []
     for c, ((t, mats), label) in enumerate(zip(loaded, labels)):
         steps = t.steps.astype(float)
@@ -263,10 +267,10 @@ def build_overlay_figure(paths: list[str | Path], tw: float | None = None):
         tws.append(int(steps[i]))
         colour = f"C{c % 10}"
         (line,) = ax[0].semilogx(steps[1:], t.evals()["train_loss"][1:], color=colour)
-        for e in t.events:  # a dynamics switch: a dashed line in the run's colour, named at the top
-            if e.get("kind") == "dynamics_changed" and e["step"] > 0:
-                ax[0].axvline(e["step"], color=colour, ls="--", lw=0.8)
-                ax[0].annotate(e.get("new", {}).get("kind", "?"), (e["step"], 1), xycoords=("data", "axes fraction"),
+        for r in codec.switches(t.events):  # a dynamics switch: a dashed line in the run's colour, named at the top
+            if r.step > 0:
+                ax[0].axvline(r.step, color=colour, ls="--", lw=0.8)
+                ax[0].annotate(r.new.kind, (r.step, 1), xycoords=("data", "axes fraction"),
                                color=colour, fontsize=7, rotation=90, va="top", ha="right")
         lag = steps[i + 1:] - steps[i]
         d = mats["msd"][i, i + 1:]

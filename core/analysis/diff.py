@@ -16,12 +16,13 @@ Reading a store may complete its two-time matrices (once, under its lock), as an
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from glasslab.core.analysis import report
+from glasslab.core.store import codec, reader
 from glasslab.core.store import notes as store_notes
-from glasslab.core.store import reader
 
 PROVENANCE = ("glasslab_version", "torch_version", "git_commit", "device", "threads", "seed", "format_version",
               "n_params", "train_size")
@@ -55,13 +56,10 @@ def preset_diff(a: dict, b: dict) -> list[dict[str, Any]]:
 def switches(events: list[dict]) -> list[dict[str, Any]]:
     """The dynamics switches: step, kind before and after, and the settings that changed."""
     out = []
-    for e in events:
-        if e.get("kind") != "dynamics_changed":
-            continue
-        old, new = e.get("old") or {}, e.get("new") or {}
-        changed = {k: new[k] for k in new if old.get(k) != new[k]}
-        out.append({"step": int(e.get("step", 0)), "old": old.get("kind", "?"), "new": new.get("kind", "?"),
-                    "changed": changed})
+    for r in codec.switches(events):
+        old, new = dataclasses.asdict(r.old), dataclasses.asdict(r.new)
+        changed = {k: new[k] for k in new if old[k] != new[k]}
+        out.append({"step": r.step, "old": r.old.kind, "new": r.new.kind, "changed": changed})
     return out
 
 

@@ -22,7 +22,7 @@ from glasslab.core.analysis import aging, checks, controls, replicas, verdict_ru
 from glasslab.core.config import dynamics
 from glasslab.core.errors import BadInput
 from glasslab.core.measure.observables import two_time_from_weights
-from glasslab.core.store import completion, layout, reader
+from glasslab.core.store import codec, completion, layout, reader
 from glasslab.core.store import notes as store_notes
 from glasslab.core.store import lock as store_lock
 
@@ -162,8 +162,7 @@ def analyze_store(path: str | Path, tw_window: tuple[float, float] | None = None
 
 def _switches(t: reader.Trajectory) -> list[dict]:
     """The run's dynamics switches, JSON-able: [{"step", "old" kind, "new" kind}]."""
-    return [{"step": int(e["step"]), "old": e.get("old", {}).get("kind", "?"), "new": e.get("new", {}).get("kind", "?")}
-            for e in t.events if e.get("kind") == "dynamics_changed"]
+    return [{"step": r.step, "old": r.old.kind, "new": r.new.kind} for r in codec.switches(t.events)]
 
 
 def _some_waiting_times(steps, analysis, n: int = 4) -> np.ndarray:
@@ -192,7 +191,7 @@ def noise_size(t: reader.Trajectory, steps, msd, D, rows) -> dict:
            "prefactor": c, "epoch": epoch,
            "formula": dynamics.noise_size_formula(dyn),
            "rows": checks.noise_size_check(steps, msd, D, c, epoch, rows)}
-    if any(e.get("kind") == "dynamics_changed" for e in t.events):
+    if codec.switches(t.events):
         out["note"] = "the run switched its dynamics: the prediction uses the preset's SGD settings"
     return out
 

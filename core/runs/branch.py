@@ -142,8 +142,7 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
     out_dir = Path(out) if out is not None else controls_dir(store)
     branches = []
     for tw in tws:
-        switched = codec.dynamics_after(parent.events, tw)
-        on = dataclasses.replace(base.dynamics, **switched) if switched else base.dynamics
+        on = codec.dynamics_after(parent.events, tw) or base.dynamics
         epochs4 = 4 * (dynamics.steps_per_epoch(on, int(parent.attrs.get("train_size", 0))) or 0)
         length = steps if steps is not None else max(tw, 100, epochs4)
         off = dynamics.noise_off(on)  # also refuses a run without noise, whose replicas could not spread

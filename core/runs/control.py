@@ -34,6 +34,7 @@ of one (rename is atomic on local file systems and on NFS within a folder).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import math
 import os
@@ -261,7 +262,7 @@ class ControlChannel:
         elif isinstance(record, DynamicsChanged) or is_end(record):
             info["step"] = record.step
             if isinstance(record, DynamicsChanged):
-                info["dynamics"] = dict(record.new)
+                info["dynamics"] = dataclasses.asdict(record.new)
             else:
                 info["status"] = record.status
             self._settled.append(record)

@@ -31,7 +31,7 @@ from glasslab.core.records import (
     StepLogged,
 )
 from glasslab.core.runs.live import ENDED
-from glasslab.core.store import layout, reader
+from glasslab.core.store import codec, layout, reader
 from glasslab.core.store.codec import end_record, run_started
 from glasslab.core.store.reader import store_attrs
 
@@ -89,9 +89,7 @@ class StoreFollower:
         items = self._snapshots(int(attrs["n_snapshots"]), attrs)
         items += self._loss(int(attrs["n_loss"]), steps_per_s, eta_s, gpu_memory_bytes)
         events = attrs.get("events", [])
-        for e in events[self.n_events:]:
-            if e.get("kind") == "dynamics_changed":
-                items.append(DynamicsChanged(int(e["step"]), dict(e["old"]), dict(e["new"])))
+        items += codec.switches(events[self.n_events:])
         self.n_events = len(events)
         out += sorted(items, key=lambda r: (r.step, _ORDER[type(r)]))
         if final:

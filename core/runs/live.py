@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glasslab.core.config import dynamics
+from glasslab.core.config.presets import DynamicsConfig
 from glasslab.core.runs.control import STALE_S, SUFFIX, control_dir, read_json
+from glasslab.core.store import codec
 from glasslab.core.store import lock as store_lock
 from glasslab.core.store.lock import pid_alive
 from glasslab.core.store.notes import notes_of, tags_of
@@ -131,9 +133,9 @@ def _writes(store: Path, info: dict | None, stored: str | None) -> bool:
     return owner is not None and owner.get("pid") == info.get("pid") and owner.get("host") == info.get("host")
 
 
-def _last_dynamics(attrs: dict) -> dict | None:
-    changes = [e for e in attrs.get("events", []) if e.get("kind") == "dynamics_changed"]
-    return changes[-1]["new"] if changes else None
+def _last_dynamics(attrs: dict) -> DynamicsConfig | None:
+    changes = codec.switches(attrs.get("events", []))
+    return changes[-1].new if changes else None
 
 
 def _stored_step(attrs: dict, fallback: int) -> int:

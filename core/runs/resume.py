@@ -74,8 +74,7 @@ def prepare(path: str | Path, *, steps: int | None = None, data_dir: str | None 
         events = list(attrs.get("events", []))
         applied = _switches_applied(state, events, at)
         run.n_switches = applied
-        switches = [e for e in events if e.get("kind") == "dynamics_changed"]
-        run.replay = [(int(e["step"]), presets.DynamicsConfig(**e["new"])) for e in switches[applied:]]
+        run.replay = [(r.step, r.new) for r in codec.switches(events)[applied:]]
         run.resumed_from = {"step": at, "source": point.get("source", "snapshot"),
                             "n_loss": _loss_entries(root, attrs, point), "switches": applied, "planned_steps": planned}
     except BaseException:
@@ -135,7 +134,7 @@ def _switches_applied(state: dict, events: list[dict], at: int) -> int:
     state is taken before the switches of its own step are applied, so those at `at` are not in it."""
     if "switches" in state:
         return int(state["switches"])
-    return sum(1 for e in events if e.get("kind") == "dynamics_changed" and int(e["step"]) < at)
+    return len(codec.switches_before(events, at))
 
 
 def _loss_entries(root, attrs: dict, point: dict) -> int:

@@ -2,20 +2,25 @@
 
 The writer (core/store/writer.py) stores a RunStarted as the root attributes and every
 other record that ends up in `events` through `to_event`; a follower (core/runs/follow.py)
-turns the same attributes back into the RunStarted and the end record.  Both directions
-live here so that they cannot drift apart (tests/store/test_codec.py round-trips them).
+turns the same attributes back into the RunStarted, the dynamics switches and the end
+record.  Every reader of a store's dynamics switches (resume, branch, follow, ps, analyze,
+the console, the figures) reads them through `switches`, `switches_before` and
+`dynamics_after` as DynamicsChanged records with typed settings, never the raw events.
+Both directions live here so that they cannot drift apart (tests/store/test_codec.py
+round-trips them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from glasslab.core import __version__
+from glasslab.core.config.presets import DynamicsConfig
+from glasslab.core.errors import BadInput
 from glasslab.core.records import (
     DynamicsChanged,
     RunDiverged,
@@ -59,6 +64,8 @@ def git_commit(package_dir: Path | None = None) -> str | None:
 def versions() -> dict[str, str]:
     """The versions that decide bitwise identity, as this process runs them: the root attributes
     record the first session's, each `resumed` event its own session's (issue 31 item 10)."""
+    import torch  # here, not at the top: ps, follow and the figures read switches without torch
+
     return {"glasslab_version": __version__, "torch_version": torch.__version__}
 
 
@@ -99,7 +106,8 @@ def to_event(record) -> dict[str, Any]:
     """The store's `events` entry for a record (step and kind at least)."""
     kind = type(record).__name__
     if isinstance(record, DynamicsChanged):
-        return {"step": record.step, "kind": "dynamics_changed", "old": record.old, "new": record.new}
+        return {"step": record.step, "kind": SWITCH, "old": dataclasses.asdict(record.old),
+                "new": dataclasses.asdict(record.new)}
     if isinstance(record, RunDiverged):
         return {"step": record.step, "kind": "diverged", "what": record.what, "value": repr(record.value)}
     if isinstance(record, RunInterrupted):
@@ -134,8 +142,50 @@ def end_record(event: dict, attrs: dict):
     return RunInterrupted(step, wall, event.get("reason", kind or "interrupted"))
 
 
-def dynamics_after(events: list[dict], step: int) -> dict | None:
-    """The dynamics a run trained with just after `step`: the `new` settings of the last switch
-    recorded at or before that step, or None when there was none (the preset's own)."""
-    switches = [e for e in events if e.get("kind") == "dynamics_changed" and int(e.get("step", 0)) <= step]
-    return dict(switches[-1]["new"]) if switches else None
+# ------------------------------------------------------------------ dynamics switches
+
+SWITCH = "dynamics_changed"  # the `kind` of a dynamics switch's event
+_DYNAMICS_FIELDS = frozenset(f.name for f in dataclasses.fields(DynamicsConfig))
+
+
+def is_switch(event: dict) -> bool:
+    """Whether an entry of a store's `events` records a dynamics switch."""
+    return event.get("kind") == SWITCH
+
+
+def dynamics_config(settings: dict) -> DynamicsConfig:
+    """A switch's stored settings (an event's `old` or `new`) as a DynamicsConfig.
+
+    A field the store lacks (written before the field existed) reads as its default.  A field
+    this glasslab does not know raises BadInput: a store from a newer version, whose dynamics
+    could not be continued or shown faithfully here."""
+    unknown = sorted(set(settings) - _DYNAMICS_FIELDS)
+    if unknown:
+        raise BadInput(f"a dynamics switch in this store has settings this glasslab does not know ({', '.join(unknown)}): "
+                       "was it written by a newer glasslab? Upgrade to read it")
+    return DynamicsConfig(**settings)
+
+
+def dynamics_changed(event: dict) -> DynamicsChanged:
+    """The DynamicsChanged record a `dynamics_changed` event stores (the inverse of to_event)."""
+    return DynamicsChanged(int(event.get("step", 0)), dynamics_config(event.get("old") or {}),
+                           dynamics_config(event.get("new") or {}))
+
+
+def switches(events: list[dict]) -> list[DynamicsChanged]:
+    """The dynamics switches of a store's `events` (its attribute, or Trajectory.events), in order."""
+    return [dynamics_changed(e) for e in events if is_switch(e)]
+
+
+def switches_before(events: list[dict], step: int) -> list[DynamicsChanged]:
+    """The switches recorded before `step` (strictly).  A state saved at `step` is taken before the
+    switches of its own step are applied, so these are the ones it already holds."""
+    return [r for r in switches(events) if r.step < step]
+
+
+def dynamics_after(events: list[dict], step: int) -> DynamicsConfig | None:
+    """The dynamics in force just after `step`: the `new` settings of the last switch recorded at or
+    before that step, or None when there was none (the preset's own).  A run branched at t_w trains
+    on with dynamics_after(events, t_w); one resumed at step s with dynamics_after(events, s - 1)."""
+    done = [r for r in switches(events) if r.step <= step]
+    return done[-1].new if done else None

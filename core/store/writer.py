@@ -38,7 +38,7 @@ from glasslab.core.records import (
 )
 from glasslab.core.store import layout, notes, reader, resume_state
 from glasslab.core.store import lock as store_lock
-from glasslab.core.store.codec import started_attrs, to_event, versions
+from glasslab.core.store.codec import is_switch, started_attrs, to_event, versions
 
 _CLOSE = object()
 
@@ -274,7 +274,7 @@ def kept_events(events: list[dict], switches: int) -> list[dict]:
     (those lie after the resume point; the resumed run replays and records them again)."""
     out, seen = [], 0
     for e in events:
-        if e.get("kind") == "dynamics_changed":
+        if is_switch(e):
             seen += 1
             if seen > switches:
                 continue

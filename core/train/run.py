@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import collections
-import dataclasses
 import math
 import os
 import queue
@@ -329,7 +328,7 @@ class Run:
         old = self.trainer.cfg
         self.trainer.switch(new)
         self.n_switches += 1
-        return DynamicsChanged(self.step, dataclasses.asdict(old), dataclasses.asdict(new))
+        return DynamicsChanged(self.step, old, new)
 
     def _snapshot(self) -> SnapshotTaken:
         weights = self._host.copy(self.flat.w)

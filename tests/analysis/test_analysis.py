@@ -8,6 +8,7 @@ import pytest
 
 from glasslab.core.analysis import aging, collapse, relaxation
 from glasslab.core.errors import BadInput
+from glasslab.core.store import codec
 
 
 def log_grid(n=60, t0=10, t_max=1e5):
@@ -383,8 +384,8 @@ def test_overlay_labels_say_what_differs_and_the_dynamics_a_run_went_through():
 
     sgd = {"name": "quickstart", "dynamics": {"kind": "sgd", "lr": 0.5, "temperature": 0.0}, "run": {"device": "cpu"}}
     hot = {"name": "quickstart", "dynamics": {"kind": "sgd", "lr": 0.1, "temperature": 0.0}, "run": {"device": "cuda"}}
-    switched = [{"kind": "dynamics_changed", "step": 100, "new": {"kind": "langevin"}},
-                {"kind": "dynamics_changed", "step": 900, "new": {"kind": "sgd"}}]
+    switched = codec.switches([{"kind": "dynamics_changed", "step": 100, "old": {"kind": "sgd"}, "new": {"kind": "langevin"}},
+                               {"kind": "dynamics_changed", "step": 900, "old": {"kind": "langevin"}, "new": {"kind": "sgd"}}])
     assert run_labels(["a", "b"], [sgd, hot], [[], []]) == ["a (lr=0.5)", "b (lr=0.1)"]
     assert run_labels(["a", "b"], [sgd, sgd], [[], switched]) == ["a (sgd)", "b (sgd -> langevin -> sgd)"]
     assert run_labels(["a", "b"], [sgd, sgd], [[], []]) == ["a", "b"]  # the store names tell them apart

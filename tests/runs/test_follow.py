@@ -46,7 +46,7 @@ def comparable(records) -> list:
             out.append(("snap", r.index, r.step, nan_as_none(dataclasses.astuple(r.evaluation)),
                         sorted(r.observables.items()), delta))
         elif isinstance(r, DynamicsChanged):
-            out.append(("switch", r.step, r.old["kind"], r.new["kind"], r.new["temperature"]))
+            out.append(("switch", r.step, r.old.kind, r.new.kind, r.new.temperature))
         elif isinstance(r, RunStarted):
             out.append(("started", r.name, r.n_params, r.total_steps, list(r.snapshot_steps), list(r.waiting_times)))
         else:

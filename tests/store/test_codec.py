@@ -1,5 +1,6 @@
 """The record <-> store mapping (core/store/codec.py): what the writer stores, a follower reads back."""
 
+import dataclasses
 import json
 import math
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from glasslab.core.config.presets import DynamicsConfig
 from glasslab.core.records import (
     DynamicsChanged,
     RunDiverged,
@@ -59,9 +61,12 @@ def test_every_end_record_round_trips_through_its_event(end):
     assert back == end
 
 
-def test_a_dynamics_switch_is_stored_with_both_settings():
-    r = DynamicsChanged(40, {"kind": "sgd", "lr": 0.1}, {"kind": "gd", "lr": 0.1})
-    assert codec.to_event(r) == {"step": 40, "kind": "dynamics_changed", "old": r.old, "new": r.new}
+def test_a_dynamics_switch_is_stored_with_both_settings_whole():
+    old = DynamicsConfig(kind="sgd", lr=0.1)
+    r = DynamicsChanged(40, old, dataclasses.replace(old, kind="gd"))
+    event = codec.to_event(r)
+    assert event == {"step": 40, "kind": "dynamics_changed", "old": dataclasses.asdict(r.old), "new": dataclasses.asdict(r.new)}
+    assert codec.dynamics_changed(json.loads(json.dumps(event))) == r  # and back, typed
 
 
 def _repo(path: Path, files: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ browser (the writer turns the displacements into the msd matrix).  The tests at 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import math
 import shutil
 import tempfile
@@ -65,8 +66,8 @@ def synthetic_records(name: str = "synthetic", total: int = 5000, aging: bool = 
             wiggle = 1.0 + 0.05 * math.sin(step / 37.0)
             out.append(StepLogged(step, loss_law(step, aging) * wiggle, 1000.0))
         elif what == "switch":
-            old = dict(preset["dynamics"])
-            out.append(DynamicsChanged(step, old, {**old, "kind": "langevin", "momentum": 0.0, "temperature": 1e-4}))
+            old = presets.DynamicsConfig(**preset["dynamics"])
+            out.append(DynamicsChanged(step, old, dataclasses.replace(old, kind="langevin", momentum=0.0, temperature=1e-4)))
         else:
             i = grid.index(step)
             displacements = {j: {"delta": delta_law(grid[j], step - grid[j], aging), "overlap": 0.5,

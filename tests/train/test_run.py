@@ -82,7 +82,7 @@ def test_dynamics_switch_applies_between_steps_and_is_recorded():
             run.switch_dynamics(kind="langevin", momentum=0.0, temperature=1e-4, lr=0.05)
     changes = [r for r in out if isinstance(r, DynamicsChanged)]
     assert len(changes) == 1 and changes[0].step == 60
-    assert changes[0].old["kind"] == "sgd" and changes[0].new["kind"] == "langevin"
+    assert changes[0].old.kind == "sgd" and changes[0].new.kind == "langevin"
     assert run.trainer.cfg.temperature == 1e-4 and isinstance(out[-1], RunFinished)
 
 

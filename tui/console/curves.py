@@ -9,6 +9,7 @@ to the writer, which releases it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,8 @@ from glasslab.core.records import (
     StepLogged,
     is_end,
 )
-from glasslab.core.store import layout
+from glasslab.core.config.presets import DynamicsConfig
+from glasslab.core.store import codec, layout
 
 # How many Delta(t_w, t_w + t) curves a plot shows: more would be unreadable in 40 columns.
 SHOWN_WAITING_TIMES = 5
@@ -36,7 +38,7 @@ class Switch:
     step: int
     old: str
     new: str
-    dynamics: dict[str, Any] = field(default_factory=dict, compare=False)  # the new dynamics, whole
+    dynamics: DynamicsConfig | None = field(default=None, compare=False)  # the new dynamics, whole
 
     @property
     def text(self) -> str:
@@ -101,8 +103,8 @@ class RunCurves:
             self.online_tw = [grid[i] for i in getattr(r, "waiting_times", ()) if 0 <= i < len(grid)]
             self.status, self.message = "running", ""
         elif isinstance(r, DynamicsChanged):
-            self.switches.append(Switch(r.step, r.old.get("kind", "?"), r.new.get("kind", "?"), dict(r.new)))
-            self.dynamics = dict(r.new)
+            self.switches.append(Switch(r.step, r.old.kind, r.new.kind, r.new))
+            self.dynamics = dataclasses.asdict(r.new)
         elif is_end(r):
             self.status, self.step = r.status, r.step
             if isinstance(r, RunDiverged):
@@ -164,11 +166,8 @@ class RunCurves:
                        if steps[j] > steps[i] and math.isfinite(msd[i, j])]
                 if pts:
                     c.delta[steps[i]] = pts
-        for e in traj.events:
-            if e.get("kind") == "dynamics_changed":
-                c.switches.append(Switch(int(e["step"]), e["old"].get("kind", "?"), e["new"].get("kind", "?"),
-                                         dict(e["new"])))
-                c.dynamics = dict(e["new"])
+        for r in codec.switches(traj.events):
+            c.apply(r)
         c.version = 1
         return c
 
@@ -185,7 +184,7 @@ class RunCurves:
         self.d_steps, self.d_values = keep(self.d_steps, self.d_values)
         self.delta = {tw: [(t, v) for t, v in pts if tw + t <= step] for tw, pts in self.delta.items() if tw <= step}
         self.switches = [sw for sw in self.switches if sw.step < step]
-        self.dynamics = dict(self.switches[-1].dynamics) if self.switches else dict(self.preset_dynamics)
+        self.dynamics = dataclasses.asdict(self.switches[-1].dynamics) if self.switches else dict(self.preset_dynamics)
         self.step = min(self.step, step)
         self.version += 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glasslab.core.config.presets import DynamicsConfig
 from glasslab.core.errors import GlasslabError
 from glasslab.core.store import codec, reader
 
@@ -32,7 +33,7 @@ def continue_step(path: str | Path) -> int | None:
     return None
 
 
-def dynamics_at(path: str | Path, step: int) -> dict | None:
+def dynamics_at(path: str | Path, step: int) -> DynamicsConfig | None:
     """The dynamics a run continued at `step` trains with: the last switch recorded before that step
     (core.runs.resume replays those of the step itself), or None when there is none (the preset's)."""
     return codec.dynamics_after(_attrs(path).get("events", []), step - 1)

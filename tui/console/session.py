@@ -92,9 +92,9 @@ class RunSession:
                     self.dynamics = self.preset.dynamics if self.preset else None
                     switched = dynamics_at(self.path, r.start_step) if r.resumed and self.preset else None
                     if switched:  # a continued run trains on with the switches it had applied
-                        self.dynamics = DynamicsConfig(**switched)
+                        self.dynamics = switched
                 elif isinstance(r, DynamicsChanged):
-                    self.dynamics = DynamicsConfig(**r.new)
+                    self.dynamics = r.new
                 self.buffer.handle(r)
             self._collect_answers()
             ended = self.follower.ended is not None
