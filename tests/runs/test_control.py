@@ -155,6 +155,27 @@ def test_glasslab_switch_follows_the_dialogs_rule_for_a_new_kind_and_echoes_the_
     t.finish()
 
 
+def test_the_runs_table_shows_the_step_a_live_run_is_at_not_its_last_snapshots(training):
+    """Issue 31 item 14: the runs screen's step column did not advance while on screen: it showed the
+    last snapshot's step, and snapshots are log-spaced (here 10 of them over 10^7 steps)."""
+    t = training()
+    wait_until(lambda: Trajectory.open(t.path).n_snapshots >= 1, "a first snapshot")
+
+    seen = []
+
+    def past_its_last_snapshot() -> bool:  # a view of the store, and the process's step past that view's last snapshot
+        view = Trajectory.open(t.path)
+        at = live.describe(t.path).step
+        seen[:] = [view, at]
+        return at > int(view.steps[-1])
+
+    wait_until(past_its_last_snapshot, "the run to pass its last snapshot")
+    view, at = seen
+    row = row_of(view)
+    assert row.status == "running" and row.step >= at > int(view.steps[-1])
+    t.finish()
+
+
 def test_ps_shows_live_and_stale_runs(training, tmp_path):
     t = training()
     deadline = time.monotonic() + 30  # the time left comes with the first logged steps' heartbeat

@@ -91,10 +91,14 @@ class RunRow:
 def row_of(t: reader.Trajectory) -> RunRow:
     steps = t.steps
     point = t.attrs.get("resume")
-    status = t.status
+    status, step = t.status, int(steps[-1]) if len(steps) else 0
     if status == "running":  # what the store says until its writer ends it; a killed writer never does
-        status = live.describe(t.path).status  # running, or stale once its process is gone
-    return RunRow(t.path, t.attrs.get("name", t.path.stem), status, int(steps[-1]) if len(steps) else 0,
+        now = live.describe(t.path)
+        status = now.status  # running, or stale once its process is gone
+        # The step its process reports, not its last snapshot's: snapshots are log-spaced, so late in a
+        # run the column stood still for minutes while the table was on screen (issue 31 item 14).
+        step = max(step, int(now.step or 0)) if now.alive else step
+    return RunRow(t.path, t.attrs.get("name", t.path.stem), status, step,
                   int(t.attrs.get("total_steps", 0)), t.n_snapshots, "msd" in t.root,
                   int(point["step"]) if isinstance(point, dict) and "step" in point else None,
                   store_notes.tags_of(t.attrs))
