@@ -100,6 +100,12 @@ class RemainingTime:
         self._recent: collections.deque = collections.deque(maxlen=self.LAST_SNAPSHOTS)
         self._marks: collections.deque = collections.deque([(0.0, 0, 0.0)])  # (elapsed_s, steps_done, snapshot_s)
 
+    def restart(self, steps_done: int, elapsed_s: float) -> None:
+        """Measure the seconds per step afresh from here: the dynamics changed (GD's full-batch steps
+        cost P/B times SGD's), and a window reaching back before the switch made the ETA lag for
+        minutes after it (issue 31 item 14)."""
+        self._marks = collections.deque([(elapsed_s, steps_done, self.snapshot_s)])
+
     def snapshot_took(self, seconds: float) -> None:
         self.snapshot_s += seconds
         self._recent.append(seconds)
@@ -270,7 +276,9 @@ class Run:
             # ---- control between steps: switches (recorded ones replayed first), stop, checkpoint
             if self.step == hold_at:
                 _fault_hold(self._stop)
-            yield from self._apply_switches()
+            for switch in self._apply_switches():
+                remaining.restart(self.step - loop_step, time.perf_counter() - loop_t)  # the new dynamics' pace
+                yield switch
             while not self._notes.empty():
                 yield dataclasses.replace(self._notes.get(), step=self.step)
             if self._stop.is_set():

@@ -224,3 +224,41 @@ def test_the_time_left_follows_the_present_pace():
     true_left = 1e-3 * (total - 60_000)
     assert eta == pytest.approx(true_left, rel=0.01)
     assert (total - 60_000) * elapsed / 60_000 > 1.5 * true_left  # the average since the start
+
+
+def test_the_time_left_follows_a_switch_at_once():
+    """Issue 31 item 14: the ETA lagged for minutes after a switch (a GD step costs P/B SGD steps).
+    The loop restarts the pace window at a switch, so 2 s after SGD (1 ms a step) turned into GD
+    (10 ms) the estimate is GD's, where the 30 s window still blended both; and a real run restarts
+    it at its switch's step."""
+    from glasslab.core.train.run import RemainingTime
+
+    total = 100_000
+    remaining = RemainingTime([0, total], total)
+    elapsed, step = 0.0, 0
+    for step in range(1, 40_001):  # 40 s of SGD
+        elapsed += 1e-3
+        if step % 100 == 0:
+            remaining.at(step, step, elapsed)
+    remaining.restart(step, elapsed)  # the switch
+    for step in range(40_001, 40_201):  # 2 s of GD
+        elapsed += 1e-2
+        if step % 100 == 0:
+            eta = remaining.at(step, step, elapsed)
+    assert eta == pytest.approx(1e-2 * (total - step), rel=0.01)
+
+    restarts = []
+    original = RemainingTime.restart
+
+    def noted(self, steps_done, elapsed_s):
+        restarts.append(steps_done)
+        original(self, steps_done, elapsed_s)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(RemainingTime, "restart", noted):
+        run = Run(tiny_preset(**{"run.steps": 200}))
+        for r in run:
+            if isinstance(r, StepLogged) and r.step == 100:
+                run.switch_dynamics(kind="gd")
+    assert restarts == [100]
