@@ -36,8 +36,10 @@ def test_every_python_snippet_of_the_notebook_page_runs(tmp_path, monkeypatch):
 
     matplotlib.use("Agg")
     runs = tmp_path / "runs"
-    for i, lr in enumerate((0.5, 0.02)):
-        drive(Run(tiny_preset(**{"run.steps": 300, "dynamics.lr": lr})),
+    # Two runs of different lengths (issue 30, item 4): their snapshot grids differ, so a t_w of one
+    # is no snapshot of the other and "compare two runs" must not select it exactly (KeyError).
+    for i, (lr, steps) in enumerate(((0.5, 300), (0.02, 1000))):
+        drive(Run(tiny_preset(**{"run.steps": steps, "dynamics.lr": lr})),
               [TrajectoryWriter(runs / f"quickstart-20250101-00000{i}.zarr")])
     preset = write_preset(tmp_path, **{"run.steps": 200})
     plan = grid.plan(str(preset), ["model.width=8,4", "run.seed=0:2"])

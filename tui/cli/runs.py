@@ -126,6 +126,14 @@ def _short(text: str, most: int = 40) -> str:
     return line if len(line) <= most and "\n" not in text else line[: most - 1] + "…"
 
 
+def _shown(store: Path) -> str:
+    """A store as ps shows it: relative to the working directory when it lies under it (shorter), else whole."""
+    try:
+        return str(Path(store).resolve().relative_to(Path.cwd().resolve())) if not Path(store).is_absolute() else str(store)
+    except ValueError:
+        return str(store)
+
+
 def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}" if math.isfinite(x) else "-"
 
@@ -150,14 +158,27 @@ def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directorie
         with_tags = f" tagged {', '.join(wanted)}" if wanted else ""
         print(f"no {'' if all_runs else 'live '}runs{with_tags} under {', '.join(map(str, dirs))}")
         return
-    table = [("STORE", "PRESET", "PID", "STEP", "STEPS/S", "ETA", "STATUS", "DYNAMICS", "DEVICE", "TAGS", "NOTE")]
-    for r in rows:
-        table.append((str(r.store), r.name, str(r.pid or "-"), f"{r.step:,}/{r.total:,}", _fmt_rate(r.steps_per_s),
-                      duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status, r.dynamics,
-                      device_text(r.device, r.gpu), ",".join(r.tags) or "-", _short(r.note) or "-"))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    from rich.text import Text
+
+    from ..tables import Col, console_for, parts, print_fitted, width_of
+
+    # The store identifies a row and every figure stays whole: at the terminal's width the table comes
+    # in parts, each with the store (tui/tables.py); piped, it is one line a run ($COLUMNS, else 160).
+    cols = [Col("STORE", key=True), Col("PRESET"), Col("PID", justify="right"), Col("STEP", justify="right"),
+            Col("STEPS/S", justify="right"), Col("ETA", justify="right"), Col("STATUS"), Col("DYNAMICS"),
+            Col("DEVICE"), Col("TAGS", text=True), Col("NOTE", text=True)]
+    def rows_with(shown):
+        return [[Text(shown(r.store)), Text(r.name), str(r.pid or "-"), f"{r.step:,}/{r.total:,}",
+                 _fmt_rate(r.steps_per_s), duration(r.eta_s) if math.isfinite(r.eta_s) else "-", r.status,
+                 r.dynamics, device_text(r.device, r.gpu), Text(",".join(r.tags) or "-"), Text(_short(r.note) or "-")] for r in rows]
+
+    width = width_of(console_for(), piped=10_000)  # piped without $COLUMNS: one line a run, for scripts
+    console = console_for(width)
+    table, title = rows_with(_shown), None
+    if len(parts(cols, table, width, plain=True)) > 1:  # too wide: the stores relative to their common folder
+        common = Path(os.path.commonpath([str(Path(r.store).parent) for r in rows]))
+        table, title = rows_with(lambda p: os.path.relpath(p, common)), f"stores under {common}"
+    print_fitted(console, title, cols, table, width=width, plain=True)
     for r in rows:
         if r.stale:
             print(f"{r.store}: its process is gone (pid {r.pid} on {r.host or 'this host'}); continue it with: glasslab resume {r.store}")

@@ -21,7 +21,6 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from ..numbers import bounded_mu, pm
 from ..output import quiet_output
 from . import complete
 from .common import clean_errors
@@ -30,10 +29,11 @@ DEFAULT = "start"  # the command a preset name stands for: glasslab sweep PRESET
 
 
 def _console():
-    """A rich console; piped or captured output gets room for every column instead of 80."""
-    from rich.console import Console
+    """A rich console of the terminal's width; piped or captured output gets $COLUMNS, else 160 (room
+    for every column); the tables fit it without cutting a figure (tui/tables.py)."""
+    from ..tables import console_for
 
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return console_for()
 
 
 def _thread_count(text: str | None) -> int | None:
@@ -49,31 +49,12 @@ def _thread_count(text: str | None) -> int | None:
 
 
 def _print_table(m: dict, rows: list[dict]) -> None:
-    from rich import box
-    from rich.table import Table
-
     from glasslab.core.sweep.points import counts
 
-    table = Table(title=f"sweep {m['name']} ({m['executor']['kind']}, {len(rows)} points)", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    axes = list(m["axes"])
-    table.add_column("point", no_wrap=True)
-    for a in axes:
-        table.add_column(a.rsplit(".", 1)[-1], justify="right", no_wrap=True)
-    for col, just in (("state", "left"), ("starts", "right"), ("step / total", "right"), ("train loss", "right"),
-                      ("verdict", "left")):
-        table.add_column(col, justify=just, no_wrap=True)
-    colour = {"finished": "green", "failed": "red", "lost": "red", "interrupted": "yellow", "cancelled": "yellow"}
-    for r in rows:
-        from glasslab.core.sweep.grid import fmt
+    from ..sweep_tables import print_status
 
-        state = r["state"] if r["state"] not in colour else f"[{colour[r['state']]}]{r['state']}[/]"
-        step = f"{r['step'] if r['step'] is not None else '-'} / {r['total'] or '-'}"
-        loss = f"{r['train_loss']:.4g}" if r["train_loss"] is not None else "-"
-        table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), state, str(r["attempts"]), step, loss,
-                      r["verdict"] or "-")
     console = _console()
-    console.print(table)
+    print_status(console, m, rows)
     console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts(rows).items())), highlight=False)
     for r in rows:
         if r["state"] in ("failed", "lost") and r["reason"]:
@@ -117,11 +98,7 @@ def _launch(sweep_dir: Path, ids: list[str]) -> None:
 def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path | None, n_boot: int,
             tw_window=None, lag_max: str = "t_w") -> None:
     """`glasslab analyze SWEEP_DIR`: per point, then per seed group (means ± standard errors)."""
-    from rich import box
-    from rich.table import Table
-
     from glasslab.core.sweep import ensemble
-    from glasslab.core.sweep.grid import fmt
 
     if png is not None:
         from glasslab.tui.figure import require_matplotlib
@@ -137,132 +114,15 @@ def analyze(sweep_dir: Path, *, as_json: bool, csv_dir: Path | None, png: Path |
     if as_json:
         print(json.dumps(ensemble.to_jsonable(result), allow_nan=False))
         return
-    console = _console()
-    axes, gaxes = result["axes"], result["group_axes"]
-    nd = result.get("has_n_delta")  # N_Delta/P only under a hinge loss: elsewhere it does not exist
-    t = Table(title=f"points of {sweep_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ["point", *(a.rsplit(".", 1)[-1] for a in axes), "state", "final train loss", "mu", "late slope",
-                *(["N_Delta/P"] if nd else []), "verdict"]:
-        t.add_column(col, no_wrap=True)
-    for r in result["points"]:
-        t.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), r["state"], pm(r.get("final_train_loss"), None),
-                  bounded_mu(r.get("mu"), r.get("mu_err"), r.get("mu_at_bound")), pm(r.get("late_slope"), None),
-                  *([pm(r.get("N_Delta_over_P"), None)] if nd else []),
-                  r.get("verdict") or (r.get("analysis_error", "-")[:40]))
-    console.print(t)
-    seeds = ", ".join(result["seed_axes"]) or "no seed axis"
-    g = Table(title=f"ensembles over {seeds} (mean ± standard error)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "N", "N/P", "N/(P C)", "mu", "late slope", "final train loss",
-                *(["N_Delta/P"] if nd else []), "verdicts"]:
-        g.add_column(col, no_wrap=True)
-    for x in result["groups"]:
-        verdicts = ", ".join(f"{k} x{v}" for k, v in x["verdicts"].items())
-        g.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]), f"{x['N']:,}" if x["N"] else "-",
-                  f"{x['N_over_P']:.3g}" if x["N_over_P"] else "-",
-                  f"{x['N_over_PC']:.3g}" if x.get("N_over_PC") else "-",
-                  bounded_mu(x["mu"], x["mu_sem"], x["mu_at_bound"], x["mu_n_at_bound"], x["n"]),
-                  pm(x["late_slope"], x["late_slope_sem"]), pm(x["final_train_loss"], x["final_train_loss_sem"]),
-                  *([pm(x["N_Delta_over_P"], x["N_Delta_over_P_sem"])] if nd else []), verdicts)
-    console.print(g)
-    s = Table(title=f"over {seeds}: 95 % Student-t intervals (a claim about the ensemble reads these, with at least 5 seeds)",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "n", "mu", "mu windows", "mu late, on Delta/D(t_w)",
-                "Delta/D windows", "late slope", "slope windows"]:
-        s.add_column(col, no_wrap=True)
-    for x in result["groups"]:
-        s.add_row(*(fmt(x["values"][a]) for a in gaxes), str(x["n"]),
-                  *(c for k in ("mu", "mu_late_scaled", "late_slope")
-                    for c in (_interval(x.get(f"{k}_t95"), x.get(f"{k}_reading")), _band(x.get(f"{k}_band")))))
-    console.print(s)
-    _print_windows(console, result, seeds)
-    _print_controls(console, result, seeds)
+    from ..sweep_tables import print_analysis
+
+    print_analysis(_console(), result, sweep_dir)
     if any(x["mu_at_bound"] for x in result["groups"]):
         print("≥ / ≤: mu on an end of the collapse fit's mu grid (the cost still falls beyond it): a bound, not a value")
     if csv_dir is not None:
         print(f"CSV written to {csv_dir}")
     if png is not None:
         print(f"figure written to {png}")
-
-
-def _band(b) -> str:
-    """The band over fit windows of a seed mean: "lo..hi" ("-" without one)."""
-    return "-" if not b else f"{b[0]:.3g}..{b[1]:.3g}"
-
-
-def _iv(e) -> str:
-    """An exponent over seeds (core/analysis/replicas.py interval_of): "value [lo, hi]"."""
-    if not e or e.get("value") is None:
-        return "-"
-    return f"{e['value']:.2f} [{e['interval'][0]:.2f}, {e['interval'][1]:.2f}]"
-
-
-def _print_windows(console, result: dict, seeds: str) -> None:
-    """mu on each fit window: its mean over seeds and 95 % Student-t interval (the band, window by window)."""
-    from rich import box
-    from rich.table import Table
-
-    from glasslab.core.sweep.grid import fmt
-
-    gaxes = result["group_axes"]
-    labels = sorted({k for x in result["groups"] for k in (x.get("mu_windows") or {})})
-    if not labels:
-        return
-    w = Table(title=f"mu on each fit window, over {seeds}: mean [95 % Student-t]", title_justify="left",
-              box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "N/(P C)", *labels]:
-        w.add_column(col, no_wrap=True)
-    for x in result["groups"]:
-        ws = x.get("mu_windows") or {}
-        w.add_row(*(fmt(x["values"][a]) for a in gaxes), f"{x['N_over_PC']:.3g}" if x.get("N_over_PC") else "-",
-                  *(_mean_t95(ws.get(k)) for k in labels))
-    console.print(w)
-
-
-def _mean_t95(e) -> str:
-    """"mean [lo, hi]" of a window's seed mean and Student-t interval ("-" without a mean)."""
-    if not e or e.get("mean") is None:
-        return "-"
-    iv = e.get("t95")
-    return f"{e['mean']:.3g}" + (f" [{iv[0]:.3g}, {iv[1]:.3g}]" if iv else "")
-
-
-def _print_controls(console, result: dict, seeds: str) -> None:
-    """R per t_w and the replicas' spreading over seeds (glasslab control on the points), with intervals."""
-    from rich import box
-    from rich.table import Table
-
-    from glasslab.core.sweep.grid import fmt
-
-    gaxes = result["group_axes"]
-    rows = [x for x in result["groups"] if x.get("R") or x.get("spreading")]
-    if not rows:
-        return
-    c = Table(title=f"controls over {seeds} (glasslab control): mean [95 % interval over seeds and fit windows]",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in [*(a.rsplit(".", 1)[-1] for a in gaxes), "N/(P C)", "branch", "R by t_w", "reading",
-                "Delta_AB exponent by t_w", "mu_AB", "verdict"]:
-        c.add_column(col, no_wrap=True)
-    for x in rows:
-        sp = x.get("spreading") or {}
-        r_text = ", ".join(f"{int(tw):,}: {v['mean']:.3g}" + (f" [{v['t95'][0]:.3g}, {v['t95'][1]:.3g}]" if v["t95"] else "")
-                           for tw, v in (x.get("R") or {}).items()) or "-"
-        branch_ = sp.get("branch") or x.get("R_branch") or "-"
-        readings = sp.get("readings") or {"-": {}}
-        for i, (label, rd) in enumerate(readings.items()):
-            by_tw = "; ".join(f"{int(tw):,}: {_iv(e)}" for tw, e in (rd.get("gamma_by_tw") or {}).items()) or "-"
-            dep = rd.get("tw_dependence") or {}
-            c.add_row(*((fmt(x["values"][a]) for a in gaxes) if i == 0 else ("" for _ in gaxes)),
-                      (f"{x['N_over_PC']:.3g}" if x.get("N_over_PC") else "-") if i == 0 else "",
-                      branch_ if i == 0 else "", r_text if i == 0 else "", label, by_tw, _iv(dep.get("mu")),
-                      rd.get("verdict", "-"))
-    console.print(c)
-    print("R says which of drift and noise dominates over the branch (it tends to 1 for long branches); the "
-          "replicas' spreading tests diffusion: Delta_AB ~ t independent of t_w (docs/science.md, 6b and 6c)")
-
-
-def _interval(iv, said) -> str:
-    """[lo, hi] and what it says of the sign ("-" without an interval)."""
-    return "-" if not iv else f"[{iv[0]:.3g}, {iv[1]:.3g}] {said}"
 
 
 class SweepGroup(TyperGroup):

@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 from glasslab.core.errors import GlasslabError
 
 from ...numbers import bounded_mu, pm
+from ...sweep_tables import short_verdict
 from ..widgets.fitting_footer import FittingFooter
 from ..widgets.log_plot import LogPlot, log10_positive, palette
 from .listing_screen import ListingScreen
@@ -102,7 +103,12 @@ class SweepsScreen(ListingScreen):
     SweepsScreen #sweep-plot { width: 1fr; }
     SweepsScreen #sweep-groups { width: 1fr; }
     SweepsScreen #sweep-note { height: 1; color: $text-muted; }
+    SweepsScreen #sweep-lower.stacked { layout: vertical; }
+    SweepsScreen #sweep-lower.stacked > * { width: 100%; height: 1fr; }
     """
+    # Below this width the ensembles table and the plot stack (table first), so that the table's
+    # figures are not cut at the plot's edge (issue 30, item 3); its axis columns stay fixed.
+    STACK_BELOW = 140
     LIST_TABLE = "#sweeps-table"
     BINDINGS = [Binding("enter", "open", "Open sweep")]
 
@@ -135,9 +141,12 @@ class SweepsScreen(ListingScreen):
         yield Static(f"sweeps under {self.root}/: enter opens one", id="sweep-note")
         yield DataTable(id="sweep-points", cursor_type="row")
         with Horizontal(id="sweep-lower"):
-            yield EnsemblePlot(id="sweep-plot")
             yield DataTable(id="sweep-groups", cursor_type="row")
+            yield EnsemblePlot(id="sweep-plot")
         yield FittingFooter()
+
+    def on_resize(self, event) -> None:
+        self.query_one("#sweep-lower").set_class(event.size.width < self.STACK_BELOW, "stacked")
 
     def relist(self) -> None:
         self._list()
@@ -200,7 +209,8 @@ class SweepsScreen(ListingScreen):
             step = f"{r['step'] if r['step'] is not None else '-'} / {r['total'] or '-'}"
             loss = f"{r['train_loss']:.4g}" if r["train_loss"] is not None else "-"
             table.add_row(r["id"], *(fmt(r["values"][a]) for a in axes), Text(r["state"], STATE_STYLE.get(r["state"], "")),
-                          step, loss, r["verdict"] or "-", key=r["id"])
+                          step, loss, short_verdict(r["verdict"]), key=r["id"])
+        table.fixed_columns = 1 + len(axes)  # the point and its axes stay in view when the table scrolls
 
     def on_sweeps_screen_analysed(self, message: Analysed) -> None:
         from glasslab.core.sweep.grid import fmt
@@ -226,6 +236,7 @@ class SweepsScreen(ListingScreen):
                           bounded_mu(g["mu"], g["mu_sem"], g.get("mu_at_bound"), g.get("mu_n_at_bound", 0), g["n"]),
                           pm(g["late_slope"], g["late_slope_sem"]), pm(g["final_train_loss"], g["final_train_loss_sem"]),
                           *([pm(g.get("N_Delta_over_P"), g.get("N_Delta_over_P_sem"))] if nd else []))
+        table.fixed_columns = len(gaxes)
         seeds = ", ".join(r["seed_axes"]) or "no seed axis"
         note.update(f"{message.sweep_dir}: ensembles over {seeds} (mean ± standard error)")
 
