@@ -143,6 +143,22 @@ def test_analyze_is_the_report_as_a_dataclass(run):
     assert glasslab.analyze(glasslab.open(run), n_boot=20).mu == a.mu  # a Dataset from open() works too
 
 
+def test_analyze_of_a_run_still_training_says_so_far_and_what_is_missing(run, tmp_path):
+    """Issue 30: glasslab.analyze on a live run gives its verdict "so far, at step S", by the written
+    rule (this 300-step run's t_w span under 1.5 decades: too short to judge, and what is missing)."""
+    import shutil
+
+    live = tmp_path / "live.zarr"
+    shutil.copytree(run, live)
+    root = zarr.open_group(str(live), mode="r+", use_consolidated=False)
+    root.update_attributes({"status": "running"})
+    a = glasslab.analyze(live, n_boot=10)
+    assert a.status == "running" and a.so_far == a.last_step == 300
+    assert a.verdict == "too short to judge, so far, at step 300"
+    assert a.reason.startswith("t_w spans ") and "1.5 needed (about " in a.reason
+    assert glasslab.analyze(run, n_boot=10).so_far is None  # an ended run's verdict is no provisional one
+
+
 def test_open_refuses_what_is_not_a_store_in_one_line(tmp_path):
     with pytest.raises(BadInput, match="does not exist"):
         glasslab.open(tmp_path / "nothing.zarr")
