@@ -357,8 +357,9 @@ def test_a_running_runs_verdict_is_provisional_and_an_interrupted_run_shows_wher
 
     running = RunRow(Path("a.zarr"), "a", "running", 500, 1000, 5, True)
     done = RunRow(Path("b.zarr"), "b", "finished", 1000, 1000, 9, True)
-    assert verdict_text(running, "aging").plain == "aging, so far, at step 500"
-    assert verdict_text(done, "aging").plain == "aging"
+    assert verdict_text(running, "aging").plain == "aging, so far" and verdict_text(done, "aging").plain == "aging"
+    # the step at which the analysis judged it (verdict_of), not repeated
+    assert verdict_text(running, "aging, so far, at step 480").plain == "aging, so far, at step 480"
     stopped = RunRow(Path("c.zarr"), "c", "interrupted", 69_945, 400_000, 30, True, resume_step=78_698)
     assert stopped.steps_text == "78,698/400,000"
 

@@ -106,8 +106,8 @@ def row_of(t: reader.Trajectory) -> RunRow:
 
 def verdict_text(r: RunRow, verdict: str) -> Text:
     """The verdict as the table shows it: provisional (dim, marked) while the run still trains."""
-    if r.status == "running" and verdict not in ("-", "…"):
-        return Text(f"{verdict}, so far, at step {r.step:,}", style="dim italic")
+    if r.status == "running" and verdict not in ("-", "…"):  # verdict_of's says at which step it was judged
+        return Text(verdict if "so far" in verdict else f"{verdict}, so far", style="dim italic")
     return Text(verdict)
 
 
@@ -123,8 +123,11 @@ def analysis_of(path: Path, n_boot: int = 200) -> dict:
 def verdict_of(path: Path) -> str:
     """core.analysis's verdict label for a stored run (shortened for the table), or '-'."""
     a = analysis_of(path).get("analysis")
-    label = a["verdict"]["label"] if a else "-"  # the table's verdict_text adds "so far" while it trains
-    return SHORT_VERDICT.get(label, label)
+    if not a:
+        return "-"
+    v = a["verdict"]  # a live run's: judged on its snapshots so far (the step column may be further on)
+    so_far = f", so far, at step {v['so_far']:,}" if v.get("so_far") is not None else ""
+    return SHORT_VERDICT.get(v["label"], v["label"]) + so_far
 
 
 class RunsScreen(ListingScreen):
