@@ -89,7 +89,7 @@ def test_dynamics_switch_applies_between_steps_and_is_recorded():
 def test_a_bad_switch_is_refused_at_once():
     run = Run(tiny_preset())
     with pytest.raises(BadInput, match="overdamped"):
-        run.switch_dynamics(kind="langevin")  # the tiny preset has momentum 0.5
+        run.switch_dynamics(kind="langevin", momentum=0.5)  # given, so not the new kind's 0 (dynamics.switch_values)
     with pytest.raises(BadInput, match="temperature must be >= 0"):
         run.switch_dynamics(temperature=-1.0)
 
