@@ -13,8 +13,10 @@ a finished store replays the same way.  The training process does nothing
 for its followers beyond what it writes anyway.
 
 Reads race the writer safely: rows below a committed count are never
-rewritten, and a store's arrays change size only when its run has ended,
-after which they are reopened.
+rewritten; the loss log grows during a run (reopened when it has), the other
+arrays change size only when the run has ended, after which they are reopened.
+A store that ended and is then written again (a resume, by any process) is
+followed on: its new session's RunStarted (resumed) and records come next.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class StoreFollower:
         self._root = None
         self._arrays: dict = {}
         self._final = False
+        self._sessions = 0  # the resumed sessions the store had when its end was read
 
     @classmethod
     def from_now(cls, path: str | Path) -> "StoreFollower":
@@ -73,7 +76,7 @@ class StoreFollower:
         steps_per_s, eta_s, gpu_memory_bytes: the rate, the seconds left and the GPU memory in use
         that the run reports (its heartbeat), for the StepLogged records; the store keeps none of them.
         """
-        if self.ended is not None:
+        if self.ended is not None and not self.written_again():
             return []
         attrs = store_attrs(self.path)
         if not attrs or "n_snapshots" not in attrs or len(attrs.get("events", [])) <= self.after_events:
@@ -94,8 +97,24 @@ class StoreFollower:
         out += sorted(items, key=lambda r: (r.step, _ORDER[type(r)]))
         if final:
             self.ended = end_record(events[-1] if events else {"kind": attrs["status"]}, attrs)
+            self._sessions = _sessions(events)
             out.append(self.ended)
         return out
+
+    def written_again(self) -> bool:
+        """After the end: has a new session (a resume, by any process) written the store since?  If so,
+        the next poll() follows it from where it continues (its RunStarted, resumed): a second console
+        showed a continued run as ended for good (issue 31.6).  One small read."""
+        attrs = store_attrs(self.path) or {}
+        events = attrs.get("events", [])
+        if _sessions(events) <= self._sessions:  # (a session may have ended again already: replayed to its end)
+            return False
+        self.ended, self.started, self._final, self._root, self._arrays = None, False, False, None, {}
+        # What the new session keeps: the resume trims the switches after its point and counts its rows from there.
+        self.n_events = max(i for i, e in enumerate(events) if e.get("kind") == "resumed")
+        self.after_events = 0
+        self.n_snapshots = min(self.n_snapshots, int(attrs.get("n_snapshots", 0)))
+        return True
 
     # -- reading rows --------------------------------------------------------------------
     def _arr(self, name: str):
@@ -141,3 +160,7 @@ class StoreFollower:
             out.append(SnapshotTaken(j, int(steps[k]), None, ev, o, {}, rows))
         self.n_snapshots = n
         return out
+
+
+def _sessions(events: list[dict]) -> int:
+    return sum(1 for e in events if e.get("kind") == "resumed")

@@ -19,7 +19,7 @@ from glasslab.tui.app import make_app
 from glasslab.tui.cli import app as cli
 
 from support.console import one_torch_thread, reap_runs  # noqa: F401 (fixtures)
-from support.pilot import SIZE, press, wait_for
+from support.pilot import SIZE, press, to_the_runs_screen, wait_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "reap_runs")
 
@@ -182,3 +182,37 @@ async def test_quitting_with_s_closes_once_the_live_screen_has_read_the_runs_end
     assert t.status == "interrupted"
     assert lv.curves.status == "interrupted", (lv.curves.status, lv.curves.message)  # it read the end
     assert lv.curves.eval_steps == [int(s) for s in t.steps]  # and every snapshot before it
+
+
+async def test_a_console_follows_a_run_that_another_continues_and_offers_no_c_while_it_runs(tmp_path, background):
+    """Issue 31.6: console B follows a background run; it is stopped, then continued elsewhere (console
+    A's c, here glasslab resume --detach).  B's live screen said `interrupted` for good while the run
+    trained, and B's c started a second resume that failed on the lock and showed the run failed."""
+    proc, store = background()
+    app = make_app(out_dir=store.parent, follow=store)
+    async with app.run_test(size=SIZE) as pilot:
+        live_screen = app.live
+        await wait_for(pilot, lambda: app.screen is live_screen and live_screen.curves.status == "running",
+                       what="the run followed live")
+        stop = CliRunner().invoke(cli, ["stop", str(store)])
+        assert stop.exit_code == 0, stop.output
+        await wait_for(pilot, lambda: live_screen.curves.status == "interrupted" and not live_screen.running,
+                       what="B to show the stop")
+        stopped_at = Trajectory.open(store).events[-1]["step"]
+        assert proc.wait(timeout=300) == 1
+        again = CliRunner().invoke(cli, ["resume", str(store), "--detach"])
+        assert again.exit_code == 0, again.output
+        await wait_for(pilot, lambda: live_screen.curves.status == "running" and live_screen.curves.step > stopped_at,
+                       what="B to follow the continued run")
+        screen, table = await to_the_runs_screen(pilot, 1)
+        await press(pilot, "c")
+        notices = lambda: [str(n.message) for n in app._notifications]  # noqa: E731
+        await wait_for(pilot, lambda: any("is running (pid" in m and "f follows it" in m for m in notices()),
+                       what="c refused for a running run")
+        assert not any("Continuing" in m for m in notices())
+        assert live.describe(store).status == "running"
+        CliRunner().invoke(cli, ["stop", str(store)])
+    pid = live.describe(store).pid
+    if pid and live.describe(store).alive:
+        import os
+        os.kill(pid, signal.SIGKILL)

@@ -114,6 +114,16 @@ class RunSession:
             if self._quit.wait(POLL_S):
                 return None
 
+    def wait_for_new_session(self, every: float = 1.0) -> bool:
+        """After the end: wait until some process continues the run in its store (`c` in another
+        console, glasslab resume); True then, and follow() goes on with the new session.  False once
+        detached.  One small read a second (issue 31.6)."""
+        while not self._quit.wait(every):
+            if self.follower.written_again():
+                self.finishing = False
+                return True
+        return False
+
     def _process_gone(self, state: live.LiveRun) -> bool:
         if self.process is not None:
             return self.process.poll() is not None  # also reaps it

@@ -182,8 +182,25 @@ class LiveScreen(Screen):
             self._plots_at = now
         panel.update_curves(plots=plots)
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="watching", name="watching")
+    def _watch(self, session: RunSession):
+        return session.wait_for_new_session()
+
+    def _continued_elsewhere(self, event: Worker.StateChanged) -> bool:
+        """The watcher saw the ended run continued by another process: follow it again (issue 31.6)."""
+        if event.worker.name != "watching" or event.state != WorkerState.SUCCESS or not event.worker.result:
+            return False
+        if self.session is not None and self.curves is not None and not self.running:
+            self.curves.message = "continued elsewhere: following it again ..."
+            self.query_one(StatusLine).show(self.curves)
+            self.worker = self._follow(self.session)
+            self._tick.resume()
+        return True
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where the follower's end (good or bad) is handled."""
+        if self._continued_elsewhere(event):
+            return
         if event.worker is not self.worker or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
         self._tick.pause()
@@ -204,6 +221,7 @@ class LiveScreen(Screen):
             then = f"; c on the runs screen continues it from step {at:,}" if at is not None else ""
             self.notify(f"{c.name} {c.status} at step {c.step:,} in {session.path}{then}",
                         severity="error" if c.status == "diverged" else "information")
+            self._watch(session)  # another console (or glasslab resume) may continue it: follow it then
         else:  # ERROR, or CANCELLED (the app is closing)
             err = event.worker.error
             c.status = "failed" if c.status in ("starting", "running") else c.status

@@ -379,7 +379,10 @@ class RunsScreen(ListingScreen):
         if key is None:
             return
         r = self.rows[key]
-        if r.status == "finished":
+        now = live.describe(r.path)  # the row may be older than the run: another console may have continued it
+        if now.alive:  # c only for a run with no live writer (issue 31.6)
+            self.notify(f"{r.label} is {now.status} (pid {now.pid}): f follows it", severity="warning", timeout=8)
+        elif r.status == "finished":
             self.notify(f"{r.label} has finished its steps: extend it with glasslab resume {key} --steps N",
                         severity="warning", timeout=8)
         elif r.status == "diverged":
