@@ -312,7 +312,9 @@ class ControlChannel:
                 ended: bool = False) -> None:
         answer = {"id": rid, "outcome": outcome, "step": step, "reason": reason}
         if dynamics is not None:
-            answer["dynamics"] = dict(dynamics)
+            # DynamicsChanged.new is a DynamicsConfig since the records became typed (d8a3f8c); dict(it)
+            # raised in the channel's thread, which died: no answer, no heartbeat, every later request unanswered.
+            answer["dynamics"] = dataclasses.asdict(dynamics) if dataclasses.is_dataclass(dynamics) else dict(dynamics)
         if ended:
             answer["ended"] = True
         try:
