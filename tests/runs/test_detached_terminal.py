@@ -77,6 +77,9 @@ def steer_after_a_hang_up(tmp_path, out):
         term.keys("Right")
         term.keys("Right")
         term.keys("Space")
+        # The pick refills the fields (the preset's values for a new kind): tab on only once it has, so
+        # that nothing typed below lands before the refill or in a field the refill then overwrites.
+        term.wait_for(lambda s: "Langevin: the preset's values" in s, "the Langevin pick to refill the fields")
         term.keys("Tab")  # the learning rate
         term.keys("Tab")  # the temperature
         term.keys("1e-4", literal=True)
