@@ -280,12 +280,3 @@ def describe_full(d) -> str:
         return f"{v:g}" if isinstance(v, float) else str(v)
 
     return " ".join(f"{k}={text(value(d, k))}" for k in _DEFAULTS)
-
-
-def after_switch_to(kind: str, current, preset):
-    """The dynamics after switching to `kind` from `current` (a DynamicsConfig) under the run's
-    `preset` dynamics: `current` with the kind and the values values_for_kind gives (the console
-    dialog's rule); the same kind keeps `current` as it is.  Not yet checked: dynamics.switched does."""
-    if kind == kind_of(current):
-        return current
-    return dataclasses.replace(current, kind=kind, **values_for_kind(kind, preset, current))

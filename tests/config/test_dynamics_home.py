@@ -127,12 +127,13 @@ def test_the_values_offered_for_another_kind():
                                                                  "sampler": "reshuffle"}
 
 
-def test_the_dynamics_after_switching_to_another_kind():
+def test_a_switch_to_another_kind_takes_the_presets_values_and_the_same_kind_only_what_is_given():
     preset = DynamicsConfig(kind="sgd", lr=0.1, momentum=0.5, batch_size=50)
     now = DynamicsConfig(kind="langevin", lr=0.01, temperature=1e-3, batch_size=50, sampler="replacement")
-    back = dynamics.after_switch_to("sgd", now, preset)
-    assert back == DynamicsConfig(kind="sgd", lr=0.1, momentum=0.5, temperature=0.0, batch_size=50)
-    assert dynamics.after_switch_to("langevin", now, preset) is now
+    assert dynamics.switch_values(preset, now, {"kind": "sgd"}) == {
+        "kind": "sgd", "lr": 0.1, "temperature": 0.0, "momentum": 0.5, "sampler": "reshuffle"}
+    assert dynamics.switch_values(preset, now, {"kind": "sgd", "lr": 0.2})["lr"] == 0.2  # given wins
+    assert dynamics.switch_values(preset, now, {"temperature": 2e-3}) == {"temperature": 2e-3}
 
 
 # ------------------------------------------------------- the one home, kept
