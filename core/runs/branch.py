@@ -27,7 +27,9 @@ Delta_AB(t_w, t) (core/analysis/replicas.py), the test of diffusion, at SGD's co
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +159,32 @@ def plan(store: str | Path, *, at: list[int] | None = None, steps: int | None = 
             presets.check(p)
             branches.append(Branch(role, tw, p, out_dir / f"tw{tw}-{role}.zarr"))
     return branches
+
+
+@contextlib.contextmanager
+def lease(plan: list[Branch]):
+    """Hold the branch folders of `plan` for one `glasslab control` at a time.  train() starts a branch
+    cut short again by removing its store, so a second control on the same run (same folder) removed
+    and rewrote the branches the first was writing ("Directory not empty", a branch no longer a store).
+    filelock's lease (flock: no hard links needed), taken without waiting: BadInput, one line, when
+    another control holds it."""
+    from filelock import FileLock, Timeout
+
+    locks = []
+    try:
+        for folder in sorted({os.path.realpath(b.path.parent) for b in plan}):
+            os.makedirs(folder, exist_ok=True)
+            lock = FileLock(os.path.join(folder, ".control.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                raise BadInput(f"another glasslab control is training branches into {folder}: let it finish "
+                               "(its results are kept), or give this one --out elsewhere") from None
+            locks.append(lock)
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
 
 
 def train(b: Branch, *, signals: bool = True):

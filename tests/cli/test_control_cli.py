@@ -115,3 +115,24 @@ def test_a_closed_pipe_stops_the_printing_not_the_branches_nor_analyze(tmp_path)
     err = p.stderr.read()
     assert p.wait(timeout=600) == 0 and "Traceback" not in err, err
     assert any(csv.glob("*.csv"))
+
+
+def test_a_second_control_on_the_same_run_is_refused_while_the_first_trains_and_clobbers_nothing(tmp_path):
+    """Two `glasslab control` on one run: the second removed and rewrote the branch stores the first was
+    writing (a branch cut short starts again), so the first died ("Directory not empty") and left a
+    branch that was no store.  The branch folder is leased to one control at a time."""
+    from filelock import FileLock
+
+    path = parent(tmp_path)
+    first = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "40", "--replicas", "1", "--replicas-only"])
+    assert first.exit_code == 0, first.output
+    kept = {role: (p / "zarr.json").read_bytes() for role, p in next(iter(branch.find(path).values())).items()}
+    held = FileLock(str(branch.controls_dir(path).resolve() / ".control.lock"))
+    held.acquire(timeout=0)  # the first control, still training (another file description: flock conflicts)
+    try:
+        res = runner.invoke(app, ["control", str(path), "--at", "100", "--steps", "60", "--replicas", "1", "--replicas-only"])
+    finally:
+        held.release()
+    assert res.exit_code == 2 and "another glasslab control is training branches" in res.output, res.output
+    assert "Traceback" not in res.output
+    assert {role: (p / "zarr.json").read_bytes() for role, p in next(iter(branch.find(path).values())).items()} == kept

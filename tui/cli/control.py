@@ -37,17 +37,8 @@ def control_cmd(
 
     with clean_errors():
         plan = branch.plan(run_dir, at=at, steps=steps, replicas=replicas, out=out, noise_off_branch=not replicas_only)
-        for b in plan:
-            if b.done:
-                print(f"t_w {b.tw:,} {b.role}: already trained ({b.path})", file=sys.stderr)
-                continue
-            print(f"t_w {b.tw:,} {b.role}: {b.preset.run.steps:,} steps of {b.preset.dynamics.kind} "
-                  f"into {b.path}", file=sys.stderr, flush=True)
-            outcome = branch.train(b)
-            if outcome.exit_code:
-                problem = outcome.problem(b.path) or f"the branch ended {outcome.end.status}"
-                print(f"glasslab: {problem}", file=sys.stderr)
-                raise typer.Exit(outcome.exit_code)
+        with branch.lease(plan):
+            train_branches(plan)
         asked = {b.tw for b in plan}
         results = [r for r in controls.analyze_controls(run_dir, out) if r.tw in asked]
         spreads, _ = spreading.analyze_replicas(run_dir, out)
@@ -61,6 +52,24 @@ def control_cmd(
         print("no controls: run glasslab control RUN first")
     print_controls([r.to_dict() for r in results])
     print_spreading([s.to_dict() for s in spreads], spread_verdict)
+
+
+def train_branches(plan) -> None:
+    """Train the branches of `plan` that are not yet trained (finished ones are kept); a branch that
+    fails ends the command with its exit code and one line."""
+    from glasslab.core.runs import branch
+
+    for b in plan:
+        if b.done:
+            print(f"t_w {b.tw:,} {b.role}: already trained ({b.path})", file=sys.stderr)
+            continue
+        print(f"t_w {b.tw:,} {b.role}: {b.preset.run.steps:,} steps of {b.preset.dynamics.kind} "
+              f"into {b.path}", file=sys.stderr, flush=True)
+        outcome = branch.train(b)
+        if outcome.exit_code:
+            problem = outcome.problem(b.path) or f"the branch ended {outcome.end.status}"
+            print(f"glasslab: {problem}", file=sys.stderr)
+            raise typer.Exit(outcome.exit_code)
 
 
 def _g(x) -> str:
