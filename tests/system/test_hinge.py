@@ -26,6 +26,7 @@ from glasslab.core.system import data as datasets
 from glasslab.core.system import models
 from glasslab.core.train.run import Run, drive
 from glasslab.tui.cli import app
+from glasslab.tui.cli.common import science_doc
 
 from support.presets import tiny_preset
 
@@ -173,7 +174,8 @@ def test_n_delta_in_the_store_xarray_and_analyze(run_to_store):
     assert nd["per_N"] == nd["N_Delta"] / t.n_params and nd["per_P"] == nd["N_Delta"] / 200
     assert r["docs"] == "docs/science.md"
     out = CliRunner().invoke(app, ["analyze", str(path)])
-    assert out.exit_code == 0 and "N_Delta/P" in out.output and "docs/science.md" in out.output
+    # one pointer to the document, the installed copy that exists outside a checkout too (issue 31 item 14)
+    assert out.exit_code == 0 and "N_Delta/P" in out.output and f"what every number means: {science_doc()}" in out.output
     pytest.importorskip("matplotlib")
     png = path.parent / "fig.png"
     out = CliRunner().invoke(app, ["analyze", str(path), "--png", str(png), "--boot", "10"])
