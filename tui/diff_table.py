@@ -75,8 +75,8 @@ def print_diff(r: dict, console: Console | None = None) -> None:
     t.add_row("train loss a decade of steps earlier", _v(ra["loss_decade_ago"]), _v(rb["loss_decade_ago"]))
     t.add_row("mu, all t_w", _estimate(ra["mu"]) if ra["mu"] else escape(ra["analysis_error"] or "-"),
               _estimate(rb["mu"]) if rb["mu"] else escape(rb["analysis_error"] or "-"))
-    t.add_row("slope d log Delta / d log t, late", _estimate(ra["late_slope"], slope=True),
-              _estimate(rb["late_slope"], slope=True))
+    t.add_row("slope d log Delta / d log t, late third of t_w (verdict)", _estimate(ra["late_tw_slope"], slope=True),
+              _estimate(rb["late_tw_slope"], slope=True))
     t.add_row("verdict", ra["verdict"], rb["verdict"])
     console.print(t)
     console.print(f"final losses are over the whole set at the last snapshot (no sampling error); "

@@ -75,8 +75,10 @@ def readings(result: dict) -> dict[str, Any]:
         "still_falling": loss.get("still_falling"),
         "mu": est.get("all") or ({"value": fit.get("mu"), "stat": fit.get("mu_err"), "at_bound": fit.get("at_bound")}
                                  if fit else None),
-        "late_slope": est.get("late_slope") or (
-            {"value": a["late_slope"].get("slope"), "stat": a["late_slope"].get("slope_err")} if a.get("late_slope") else None),
+        # the slope analyze's verdict reads (late third of t_w), under the same label as analyze's row
+        "late_tw_slope": est.get("late_tw_slope") or (
+            {"value": a["late_tw_slope"].get("slope"), "stat": a["late_tw_slope"].get("slope_err")}
+            if a.get("late_tw_slope") else None),
         "verdict": report.verdict_of(result),
         "analysis_error": result.get("analysis_error"),
     }

@@ -105,7 +105,7 @@ def test_readings_are_analyze_s_numbers_with_their_intervals(pair):
         est = ref["analysis"]["estimates"]["all"]
         assert got["mu"]["value"] == est["value"] and got["mu"]["interval"] == est["interval"]
         assert got["mu"]["interval"][0] <= got["mu"]["value"] <= got["mu"]["interval"][1]
-        assert got["late_slope"]["interval"] == ref["analysis"]["estimates"]["late_slope"]["interval"]
+        assert got["late_tw_slope"]["interval"] == ref["analysis"]["estimates"]["late_tw_slope"]["interval"]
         assert got["verdict"] == report.verdict_of(ref)
 
 
