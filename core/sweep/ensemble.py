@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from glasslab.core.analysis import replicas, report
+from glasslab.core.analysis import replicas, report, verdict_rule, windows
 from glasslab.core.errors import BadInput
 from glasslab.core.sweep import manifest
 from glasslab.core.sweep.grid import fmt
@@ -55,12 +55,20 @@ def t_interval(mean: float | None, sem: float | None, n: int) -> list[float] | N
     return [mean - q * sem, mean + q * sem]
 
 
-def reading(interval: list[float] | None, n: int = 5) -> str:
-    """What a t-interval says of the sign: "above 0", "below 0", or "contains 0: undecided"; with fewer
-    than 5 seeds it says so (docs/science.md asks for at least 5 before a claim)."""
+def reading(interval: list[float] | None, n: int = 5, slope: bool = False, too_short: int = 0) -> str:
+    """What a t-interval says: of an exponent's sign ("above 0", "below 0", "contains 0: undecided"),
+    of a slope d log Delta / d log t against diffusion ([0.8, 1.2]: "diffusive", "sub-diffusive",
+    "super-diffusive", "undecided", windows.slope_state); with fewer than 5 seeds it says so
+    (docs/science.md asks for at least 5 before a claim).  too_short: how many of the n points are
+    below the data rule (core/analysis/verdict_rule.py): then the ensemble says no more than they do."""
+    if too_short:
+        return f"{verdict_rule.TOO_SHORT} ({too_short} of {n} points below the data rule)"
     if interval is None:
         return "one seed: no interval"
-    said = "above 0" if interval[0] > 0 else "below 0" if interval[1] < 0 else "contains 0: undecided"
+    if slope:
+        said = windows.slope_state(*interval)
+    else:
+        said = "above 0" if interval[0] > 0 else "below 0" if interval[1] < 0 else "contains 0: undecided"
     return said if n >= 5 else f"{said} ({n} seeds < 5: indicative only)"
 
 
@@ -210,10 +218,11 @@ def _group(sweep_dir: Path, group_axes: list[str], rows: list[dict]) -> dict[str
     out["delta_mean"], out["delta_sem"] = _stack_mean_sem([c["msd"][:k, :k] for c in same])
     for name in ("mu", "mu_late_scaled", "late_slope", "final_train_loss", "N_Delta_over_P"):
         out[name], out[f"{name}_sem"] = _mean_sem(r.get(name) for r in rows)
+    short = sum(1 for r in rows if str(r.get("verdict") or "").startswith(verdict_rule.TOO_SHORT))
     for name in ("mu", "mu_late_scaled", "late_slope"):  # over seeds: the error that counts (docs/science.md)
         n = sum(1 for r in rows if r.get(name) is not None)
         out[f"{name}_t95"] = t_interval(out[name], out[f"{name}_sem"], n)
-        out[f"{name}_reading"] = reading(out[f"{name}_t95"], n)
+        out[f"{name}_reading"] = reading(out[f"{name}_t95"], n, slope=name == "late_slope", too_short=short)
         out[f"{name}_band"], out[f"{name}_windows"] = _windows_over_seeds(rows, name, out[name])
     c = rows[0].get("outputs")
     out["C"] = c

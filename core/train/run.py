@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import math
 import os
 import queue

@@ -296,3 +296,15 @@ def test_student_t_intervals_over_seeds_and_what_they_say_of_zero():
     assert ensemble.t_interval(0.1, None, 1) is None and ensemble.reading(None) == "one seed: no interval"
     # against numpy's own t quantile is not available without scipy: check the table's monotone fall to 1.96
     assert list(ensemble._T975) == sorted(ensemble._T975, reverse=True) and ensemble._T975[-1] > 1.96
+
+
+def test_an_ensemble_says_no_more_than_its_points_and_reads_a_slope_against_diffusion():
+    """A new user's try: two 500-step points each "too short to judge", yet the ensemble said mu "above 0"
+    and the late slope "above 0" (a slope's question is diffusion, 1, not 0)."""
+    from glasslab.core.sweep import ensemble
+
+    assert ensemble.reading([2.1, 2.22], 5, slope=True) == "super-diffusive"
+    assert ensemble.reading([0.9, 1.1], 5, slope=True) == "diffusive"
+    assert ensemble.reading([0.3, 0.6], 2, slope=True) == "sub-diffusive (2 seeds < 5: indicative only)"
+    assert ensemble.reading([0.7, 1.1], 5, slope=True) == "undecided"
+    assert ensemble.reading([0.185, 0.238], 2, too_short=2) == "too short to judge (2 of 2 points below the data rule)"
