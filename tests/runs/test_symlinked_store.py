@@ -24,6 +24,10 @@ def linked(tiny, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     t = Training(tiny, runs / "run.zarr")
+    # A store with a snapshot: before it, resume refuses a store with nothing to resume from, whatever
+    # the lock says, and the test would not reach the one-writer check (seen under load).
+    wait_until(lambda: (runs / "run.zarr" / "zarr.json").exists() and Trajectory.open(runs / "run.zarr").n_snapshots >= 1,
+               "a first snapshot")
     (tmp_path / "latest.zarr").symlink_to(runs / "run.zarr")
     (tmp_path / "here").symlink_to(runs)
     yield t, tmp_path

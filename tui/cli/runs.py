@@ -145,9 +145,13 @@ def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directorie
     """List the live runs under the given directories: store, preset, pid, step/total, steps/s, ETA, status, dynamics, device (a GPU's name and memory in use), tags, latest note."""
     from glasslab.core.config.presets import check_tags
     from glasslab.core.runs import live
+    from glasslab.core.store import reader
 
     with clean_errors():
         wanted = check_tags(tag or [], "--tag")
+        for d in dirs or []:  # a plain file is neither a folder of runs nor a store: say so, as stop does
+            if d.is_file():
+                raise reader.not_a_store(d)
     dirs = dirs or [Path(os.environ.get("GLASSLAB_OUT", "runs"))]
     rows = [r for r in live.find(dirs, all_runs=all_runs) if set(wanted) <= set(r.tags)]
     if as_json:  # from the records, not the table: the table may change its layout
@@ -156,7 +160,8 @@ def ps_cmd(dirs: Annotated[Optional[list[Path]], typer.Argument(help="Directorie
         return
     if not rows:
         with_tags = f" tagged {', '.join(wanted)}" if wanted else ""
-        print(f"no {'' if all_runs else 'live '}runs{with_tags} under {', '.join(map(str, dirs))}")
+        hint = "" if all_runs else " (--all lists ended runs too)"
+        print(f"no {'' if all_runs else 'live '}runs{with_tags} under {', '.join(map(str, dirs))}{hint}")
         return
     from rich.text import Text
 
