@@ -42,8 +42,8 @@ ENVIRONMENT = {
 }
 EXIT_CODES = {
     "0": "finished",
-    "1": "failed, diverged, refused, or a sweep point unfinished",
-    "2": "bad input: one line on stderr, nothing written",
+    "1": "failed, diverged, a request the run refused, a sweep point unfinished",
+    "2": "bad input (stop/switch on a run not running too): one line on stderr",
     "128+N": "stopped by signal N, state saved (130 Ctrl-C, 143 TERM)",
 }
 
