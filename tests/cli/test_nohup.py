@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,13 @@ import pytest
 from glasslab.core.runs import live
 from glasslab.core.store import reader
 
+from support import training
 from support.presets import tiny_toml
 from support.terminal import Terminal, glasslab_command, pytestmark  # noqa: F401 (the tmux skip)
 
 
-def wait_until(predicate, what: str, timeout: float = 180.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return value
+def wait_until(cond, what: str, timeout: float = 180.0):
+    return training.wait_until(cond, what, timeout)
 
 
 def step(out: Path) -> int:

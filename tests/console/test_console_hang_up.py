@@ -8,13 +8,13 @@ training (they are their own processes), and no crash log is written."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from glasslab.core.runs import live
 
+from support import training
 from support.presets import tiny_toml
 from support.terminal import PtyConsole
 
@@ -22,11 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait(cond, what: str, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout  # only ends a hang: nothing here depends on how long a step takes
-    while not (value := cond()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
+    return training.wait_until(cond, what, timeout)
 
 
 @pytest.mark.slow

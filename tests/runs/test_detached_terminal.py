@@ -10,13 +10,13 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 
 import pytest
 
 from glasslab.core.runs import live
 from glasslab.core.store.reader import Trajectory
 
+from support import training
 from support.terminal import (
     Terminal,
     glasslab_command,
@@ -27,11 +27,7 @@ from support.terminal import (
 
 
 def wait(cond, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (value := cond()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return value
+    return training.wait_until(cond, what, timeout)
 
 
 @pytest.mark.slow

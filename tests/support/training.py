@@ -35,8 +35,10 @@ class Training:
 
 
 def wait_until(cond, what, timeout=30.0):
-    """Poll cond() until it holds; fail naming `what` after `timeout` s (a state, never a duration)."""
+    """Poll cond() until it holds and return what it gave; fail naming `what` after `timeout` s (a state,
+    never a duration: the timeout only guards against a hang)."""
     deadline = time.monotonic() + timeout
-    while not cond():
+    while not (value := cond()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
+    return value
