@@ -10,6 +10,9 @@ from glasslab.core.store import notes as store_notes
 from glasslab.core.store.reader import store_attrs
 from glasslab.tui.cli import app
 
+# These tests read the tables' rows as one line each: at a narrow width they come in parts
+# (tui/tables.py), so the width is given, not taken from whatever terminal or $COLUMNS runs the suite.
+WIDE = {"COLUMNS": "400"}
 runner = CliRunner()
 
 
@@ -32,13 +35,13 @@ def test_tags_at_start_notes_after_and_ps_filters_by_tag(tmp_path):
     [note] = store_notes.notes_of(store_attrs(tagged))
     assert note["text"] == "Delta looks diffusive after t_w = 1e3" and note["tags"] == ["checked"]
 
-    res = runner.invoke(app, ["ps", "--all", str(out), "--tag", "checked"])
+    res = runner.invoke(app, ["ps", "--all", str(out), "--tag", "checked"], env=WIDE)
     assert res.exit_code == 0, res.output
     assert str(tagged) in res.stdout and str(other) not in res.stdout
     assert "fig2,lr:0.5,checked" in res.stdout and "Delta looks diffusive" in res.stdout
-    res = runner.invoke(app, ["ps", "--all", str(out), "--tag", "fig2", "--tag", "nope"])
+    res = runner.invoke(app, ["ps", "--all", str(out), "--tag", "fig2", "--tag", "nope"], env=WIDE)
     assert res.exit_code == 0 and "no runs tagged fig2, nope" in res.stdout
-    res = runner.invoke(app, ["ps", "--all", str(out)])
+    res = runner.invoke(app, ["ps", "--all", str(out)], env=WIDE)
     assert str(tagged) in res.stdout and str(other) in res.stdout
 
     res = runner.invoke(app, ["analyze", str(tagged), "--json", "--boot", "10"])

@@ -24,6 +24,9 @@ from glasslab.tui.console.screens.runs_screen import row_of
 
 from support.training import Training, wait_until
 
+# These tests read the tables' rows as one line each: at a narrow width they come in parts
+# (tui/tables.py), so the width is given, not taken from whatever terminal or $COLUMNS runs the suite.
+WIDE = {"COLUMNS": "400"}
 runner = CliRunner()
 
 
@@ -182,7 +185,7 @@ def test_ps_shows_live_and_stale_runs(training, tmp_path):
     while not math.isfinite(live.describe(t.path).eta_s):
         assert time.monotonic() < deadline, live.describe(t.path)
         time.sleep(0.05)
-    res = runner.invoke(app, ["ps", str(tmp_path)])
+    res = runner.invoke(app, ["ps", str(tmp_path)], env=WIDE)
     assert res.exit_code == 0 and "run.zarr" in res.output and "running" in res.output and str(os.getpid()) in res.output
     header, row = res.output.splitlines()[:2]
     eta = row.split()[header.split().index("ETA")]
@@ -190,7 +193,7 @@ def test_ps_shows_live_and_stale_runs(training, tmp_path):
     assert row_of(Trajectory.open(t.path)).status == "running"
     t.run.stop("test over")
     t.thread.join(timeout=30)
-    assert "no live runs" in runner.invoke(app, ["ps", str(tmp_path)]).output
+    assert "no live runs" in runner.invoke(app, ["ps", str(tmp_path)], env=WIDE).output
 
     # A store still `running` whose process is gone: stale, with the resume hint.
     gone = subprocess.Popen(["true"])
@@ -204,7 +207,7 @@ def test_ps_shows_live_and_stale_runs(training, tmp_path):
     commit_attrs(root, {**dict(root.attrs), "status": "running"})
     row = live.describe(t.path)
     assert row.stale and row.pid == gone.pid
-    res = runner.invoke(app, ["ps", str(tmp_path)])
+    res = runner.invoke(app, ["ps", str(tmp_path)], env=WIDE)
     assert "stale" in res.output and f"glasslab resume {t.path}" in res.output
     res = runner.invoke(app, ["stop", str(t.path)])
     assert res.exit_code == 2 and "stale" in res.output and "glasslab resume" in res.output

@@ -20,6 +20,9 @@ from glasslab.tui.numbers import pm as _pm
 
 from support.sweep import reference, write_preset
 
+# These tests read the tables' rows as one line each: at a narrow width they come in parts
+# (tui/tables.py), so the width is given, not taken from whatever terminal or $COLUMNS runs the suite.
+WIDE = {"COLUMNS": "400"}
 runner = CliRunner()
 
 # Under pytest-xdist (make test) these tests share one worker: its module fixtures run their
@@ -131,7 +134,7 @@ def test_hinge_sweep_tables_json_and_csv_carry_N_Delta_over_P(hinge_sweep, tmp_p
     narrow = out["groups"][0]["N_Delta_over_P"]
     assert narrow > 0.05  # N/P ~ 0.1: far below jamming, many constraints stay unsatisfied (not a vacuous 0)
     assert (tmp_path / "fig.png").stat().st_size > 10_000
-    res = runner.invoke(app, ["analyze", str(hinge_sweep), "--boot", "10"])
+    res = runner.invoke(app, ["analyze", str(hinge_sweep), "--boot", "10"], env=WIDE)
     assert res.exit_code == 0, res.output + res.stderr
     tables = res.output.split("ensembles over")
     assert len(tables) == 2 and "N_Delta/P" in tables[0] and "N_Delta/P" in tables[1]
