@@ -16,6 +16,7 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -176,8 +177,12 @@ class LiveScreen(Screen):
         if records:
             self.query_one(StatusLine).show(self.curves)
         panel = self.query_one(PlotPanel)
+        try:
+            cost = panel.plot_cost
+        except NoMatches:  # its plots are being mounted again (a continued run followed anew): the next tick draws
+            return
         now = time.monotonic()
-        plots = now - self._plots_at >= max(PLOT_EVERY_S, panel.plot_cost / PLOT_SHARE) or not self.running
+        plots = now - self._plots_at >= max(PLOT_EVERY_S, cost / PLOT_SHARE) or not self.running
         if plots:
             self._plots_at = now
         panel.update_curves(plots=plots)
