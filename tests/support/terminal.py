@@ -25,8 +25,10 @@ class Terminal:
 
     def __init__(self, command: str, cwd: Path, size=(100, 30)):
         self.socket = f"glasslab-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.tmux("new-session", "-d", "-s", "e2e", "-x", str(size[0]), "-y", str(size[1]), "-c", str(cwd), command)
-        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
+        # One tmux command: a second call found "no server running" under load although the session's
+        # command (a nohup'd run) trained on; the socket's path is read in the same breath.
+        self.socket_path = Path(self.tmux("new-session", "-d", "-s", "e2e", "-x", str(size[0]), "-y", str(size[1]),
+                                          "-c", str(cwd), command, ";", "display-message", "-p", "#{socket_path}").strip())
 
     def tmux(self, *args: str) -> str:
         out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
